@@ -1,0 +1,58 @@
+/**
+ * One error hierarchy for plusgate. Domain code and adapters throw these; exactly one place
+ * (functions/handlers/http-errors.ts) maps them to HTTP. Vendor errors are wrapped with `cause` kept.
+ */
+export class PlusgateError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Input from a caller that is wrong: always a 4xx with this message shown to the caller. */
+export class InvalidInputError extends PlusgateError {
+  /** HTTP status to answer with (400 unless the input was e.g. too large: 413). */
+  readonly status: number;
+  /** The parameter or field that was wrong, when there is one. */
+  readonly field?: string;
+  constructor(message: string, options: { field?: string; status?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.status = options.status ?? 400;
+    this.field = options.field;
+  }
+}
+
+/** How a call to the Identity Plus API failed without giving us an answer we can decide on. */
+export type IdentityPlusFailureKind =
+  | 'timeout' // connect or answer timeout
+  | 'connection' // refused, reset, DNS, dropped socket (after the one allowed retry)
+  | 'tls' // TLS handshake failed: untrusted server certificate, our certificate refused
+  | 'http-status' // a non-2xx status
+  | 'invalid-response' // body is not JSON, or not a JSON object
+  | 'unknown-envelope' // JSON without a known envelope key
+  | 'rejected'; // a Simple-Response ER code where an answer was required (e.g. creating an intent)
+
+/** Identity Plus could not be asked or did not answer usefully. The decision is `error` (fail closed). */
+export class IdentityPlusError extends PlusgateError {
+  readonly kind: IdentityPlusFailureKind;
+  /** HTTP status when kind is 'http-status'. */
+  readonly statusCode?: number;
+  /** Identity Plus outcome when kind is 'rejected'. */
+  readonly outcome?: string;
+  constructor(
+    kind: IdentityPlusFailureKind,
+    message: string,
+    options: { cause?: unknown; statusCode?: number; outcome?: string } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.kind = kind;
+    this.statusCode = options.statusCode;
+    this.outcome = options.outcome;
+  }
+}
+
+/** The ledger write failed: the request fails (503) so no billed user is missing from the ledger. */
+export class RecordWriteError extends PlusgateError {}
+
+/** Deployment configuration is missing or wrong (cold start or synth). */
+export class ConfigurationError extends PlusgateError {}
