@@ -1,0 +1,112 @@
+/**
+ * The authentication use case shared by every entry point (edge pages, /verify, the authorizer): ask
+ * Identity Plus about a certificate (or answer from the cache), decide, and record an allowed user in
+ * the billing ledger *before* the allow is answered. Outside world behind ports; time comes in as a clock.
+ */
+import { BillingPeriod, periodOf } from './billing-period';
+import { Decision, RolePolicy, decide, unavailableDecision } from './decision';
+import { DecisionCache } from './decision-cache';
+import { IdentityPlusError } from './errors';
+import { InquiryAnswer } from './identity-plus';
+
+/** Port: asks Identity Plus about a certificate serial. Throws IdentityPlusError when it cannot. */
+export interface IdentityPlusPort {
+  inquire(serial: string, options?: { ip?: string }): Promise<InquiryAnswer>;
+}
+
+/** One confirmed authentication, as written to the ledger. */
+export interface AuthenticationRecord {
+  readonly period: BillingPeriod;
+  readonly userId: string;
+  readonly name?: string;
+  readonly email?: string;
+  readonly serial: string;
+  readonly roles: readonly string[];
+  readonly at: Date;
+}
+
+/** Port: the billing ledger. Throws RecordWriteError when the write fails. */
+export interface RecordsPort {
+  recordAuthentication(record: AuthenticationRecord): Promise<void>;
+}
+
+/** What happened, for logs and metrics (no secrets, no certificates). */
+export type AuthenticationEvent =
+  | { readonly type: 'degraded'; readonly serial: string; readonly failure: string }
+  | { readonly type: 'red-flag'; readonly serial: string; readonly outcome?: string }
+  | { readonly type: 'alarm'; readonly serial: string; readonly outcome?: string }
+  | { readonly type: 'unavailable'; readonly serial: string; readonly failure: string };
+
+export interface AuthenticationResult extends Decision {
+  /** The decision came from this container's cache (fresh, or stale when degraded). */
+  readonly cached: boolean;
+  /** Allowed under the stale-if-error grace because Identity Plus could not answer. */
+  readonly degraded: boolean;
+  /** Billing period of this authentication. */
+  readonly period: string;
+  /** The failure that led to an `identity-plus-unavailable` error, in plain words (no internals). */
+  readonly failure?: string;
+}
+
+export interface AuthenticatorDeps {
+  readonly identityPlus: IdentityPlusPort;
+  readonly records: RecordsPort;
+  readonly cache: DecisionCache;
+  readonly policy: RolePolicy;
+  readonly billingAnchorDay: number;
+  readonly now: () => number;
+  readonly onEvent?: (event: AuthenticationEvent) => void;
+}
+
+export class Authenticator {
+  constructor(private readonly deps: AuthenticatorDeps) {}
+
+  /**
+   * Decides on the certificate `serial`. `bypassCache` forces a fresh Identity Plus answer (the
+   * validation return). Throws RecordWriteError when an allow could not be recorded: the caller must
+   * then fail the request, so no billed user is ever missing from the ledger.
+   */
+  async authenticate(serial: string, options: { bypassCache?: boolean; ip?: string } = {}): Promise<AuthenticationResult> {
+    const { identityPlus, cache, now, onEvent } = this.deps;
+    const started = now();
+    const period = periodOf(new Date(started), this.deps.billingAnchorDay);
+
+    if (!options.bypassCache) {
+      const hit = cache.fresh(serial, started);
+      if (hit) return { ...hit, cached: true, degraded: false, period: period.id };
+    }
+
+    let answer: InquiryAnswer;
+    try {
+      answer = await identityPlus.inquire(serial, options.ip ? { ip: options.ip } : {});
+    } catch (err) {
+      if (!(err instanceof IdentityPlusError)) throw err;
+      const stale = cache.stale(serial, now());
+      if (stale) {
+        onEvent?.({ type: 'degraded', serial, failure: err.message });
+        return { ...stale, cached: true, degraded: true, period: period.id };
+      }
+      onEvent?.({ type: 'unavailable', serial, failure: err.message });
+      return { ...unavailableDecision(), cached: false, degraded: false, period: period.id, failure: err.message };
+    }
+
+    const decision = decide(answer, this.deps.policy, serial);
+    if (decision.redFlag) onEvent?.({ type: 'red-flag', serial, outcome: decision.outcome });
+    if (decision.alarm) onEvent?.({ type: 'alarm', serial, outcome: decision.outcome });
+
+    if (decision.decision === 'allow' && decision.user) {
+      await this.deps.records.recordAuthentication({
+        period,
+        userId: decision.user.id,
+        name: decision.user.name,
+        email: decision.user.email,
+        serial,
+        roles: decision.roles,
+        at: new Date(started),
+      });
+    }
+    // ER answers say nothing about the certificate: keep a previous allow for the stale grace.
+    if (decision.decision !== 'error') cache.remember(serial, decision, now());
+    return { ...decision, cached: false, degraded: false, period: period.id };
+  }
+}

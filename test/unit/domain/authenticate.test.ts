@@ -1,0 +1,163 @@
+import { AuthenticationEvent, AuthenticationRecord, Authenticator, IdentityPlusPort, RecordsPort } from '../../../functions/domain/authenticate';
+import { DecisionCache } from '../../../functions/domain/decision-cache';
+import { IdentityPlusError, RecordWriteError } from '../../../functions/domain/errors';
+import { InquiryAnswer } from '../../../functions/domain/identity-plus';
+
+const SERIAL = '476701752658536845';
+const cleared: InquiryAnswer = {
+  kind: 'profile',
+  profile: { outcome: 'OK 0001 Subject anonymous certificate valid', serviceRoles: ['member'], organizationalReference: 'ref-a', organizationalName: 'Alice', customFields: {} },
+};
+const revoked: InquiryAnswer = { kind: 'problem', outcome: 'PB 0004 Revoked Identity Plus anonymous certificate' };
+
+/** A scripted Identity Plus: each call takes the next answer (or error). */
+class ScriptedIdentityPlus implements IdentityPlusPort {
+  calls = 0;
+  constructor(private readonly script: Array<InquiryAnswer | Error>) {}
+  async inquire(): Promise<InquiryAnswer> {
+    const next = this.script[Math.min(this.calls++, this.script.length - 1)];
+    if (next instanceof Error) throw next;
+    return next;
+  }
+}
+
+class MemoryRecords implements RecordsPort {
+  records: AuthenticationRecord[] = [];
+  failNext = false;
+  async recordAuthentication(record: AuthenticationRecord): Promise<void> {
+    if (this.failNext) throw new RecordWriteError('table unavailable');
+    this.records.push(record);
+  }
+}
+
+function setup(script: Array<InquiryAnswer | Error>, options: { ttlMs?: number; staleMs?: number } = {}) {
+  let now = Date.UTC(2026, 10, 26, 12);
+  const identityPlus = new ScriptedIdentityPlus(script);
+  const records = new MemoryRecords();
+  const events: AuthenticationEvent[] = [];
+  const auth = new Authenticator({
+    identityPlus,
+    records,
+    cache: new DecisionCache({ ttlMs: options.ttlMs ?? 60_000, staleMs: options.staleMs ?? 0 }),
+    policy: { allowedRoles: ['member'] },
+    billingAnchorDay: 1,
+    now: () => now,
+    onEvent: (e) => events.push(e),
+  });
+  return { auth, identityPlus, records, events, advance: (ms: number) => (now += ms) };
+}
+
+const down = new IdentityPlusError('timeout', 'Identity Plus did not answer within 3000 ms');
+
+describe('Authenticator', () => {
+  it('records an allowed user before answering, in the current billing period', async () => {
+    const { auth, records } = setup([cleared]);
+    const result = await auth.authenticate(SERIAL);
+    expect(result).toMatchObject({ decision: 'allow', cached: false, degraded: false, period: '2026-11' });
+    expect(records.records).toHaveLength(1);
+    expect(records.records[0]).toMatchObject({ userId: 'org:ref-a', name: 'Alice', serial: SERIAL, roles: ['member'] });
+    expect(records.records[0].period.id).toBe('2026-11');
+  });
+
+  it('answers a repeat from the cache without asking Identity Plus or writing a record', async () => {
+    const { auth, identityPlus, records, advance } = setup([cleared]);
+    await auth.authenticate(SERIAL);
+    advance(59_000);
+    expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'allow', cached: true });
+    expect(identityPlus.calls).toBe(1);
+    expect(records.records).toHaveLength(1);
+  });
+
+  it('asks again once the cache time has passed, so a revocation is seen', async () => {
+    const { auth, advance } = setup([cleared, revoked]);
+    await auth.authenticate(SERIAL);
+    advance(60_000);
+    expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'deny', reason: 'revoked', cached: false });
+  });
+
+  it('bypasses the cache when asked (the validation return)', async () => {
+    const { auth, identityPlus } = setup([cleared]);
+    await auth.authenticate(SERIAL);
+    await auth.authenticate(SERIAL, { bypassCache: true });
+    expect(identityPlus.calls).toBe(2);
+  });
+
+  it('never caches problem answers', async () => {
+    const { auth, identityPlus } = setup([{ kind: 'problem', outcome: 'PB 0003 needs validation' }]);
+    await auth.authenticate(SERIAL);
+    await auth.authenticate(SERIAL);
+    expect(identityPlus.calls).toBe(2);
+  });
+
+  it('fails the authentication when the record cannot be written, and caches nothing', async () => {
+    const { auth, records, identityPlus } = setup([cleared]);
+    records.failNext = true;
+    await expect(auth.authenticate(SERIAL)).rejects.toBeInstanceOf(RecordWriteError);
+    records.failNext = false;
+    await auth.authenticate(SERIAL);
+    expect(identityPlus.calls).toBe(2);
+  });
+
+  it('fails closed when Identity Plus cannot answer and no grace is configured', async () => {
+    const { auth, events, advance } = setup([cleared, down], { ttlMs: 1000 });
+    await auth.authenticate(SERIAL);
+    advance(5000);
+    expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'error', reason: 'identity-plus-unavailable', failure: down.message });
+    expect(events.map((e) => e.type)).toEqual(['unavailable']);
+  });
+
+  it('allows a certificate allowed within the stale-if-error window, marked degraded and reported', async () => {
+    const { auth, events, records, advance } = setup([cleared, down], { ttlMs: 1000, staleMs: 300_000 });
+    await auth.authenticate(SERIAL);
+    advance(120_000);
+    expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'allow', degraded: true, cached: true });
+    expect(events).toEqual([{ type: 'degraded', serial: SERIAL, failure: down.message }]);
+    expect(records.records).toHaveLength(1);
+  });
+
+  it('gives no grace past the window', async () => {
+    const { auth, advance } = setup([cleared, down], { ttlMs: 1000, staleMs: 300_000 });
+    await auth.authenticate(SERIAL);
+    advance(300_000);
+    expect((await auth.authenticate(SERIAL)).decision).toBe('error');
+  });
+
+  it('gives no grace to a certificate never allowed before', async () => {
+    const { auth } = setup([down], { staleMs: 300_000 });
+    expect((await auth.authenticate(SERIAL)).decision).toBe('error');
+  });
+
+  it('gives no grace to a certificate denied since it was allowed', async () => {
+    const { auth, advance } = setup([cleared, revoked, down], { ttlMs: 1000, staleMs: 300_000 });
+    await auth.authenticate(SERIAL);
+    advance(2000);
+    await auth.authenticate(SERIAL);
+    advance(2000);
+    expect((await auth.authenticate(SERIAL)).decision).toBe('error');
+  });
+
+  it('reports red flags and alarms', async () => {
+    const { auth, events } = setup([revoked, { kind: 'problem', outcome: 'ER 1103 API certificate revoked' }]);
+    await auth.authenticate(SERIAL);
+    await auth.authenticate(SERIAL);
+    expect(events.map((e) => e.type)).toEqual(['red-flag', 'alarm']);
+  });
+
+  it('lets unexpected (programming) errors through instead of hiding them as unavailability', async () => {
+    const { auth } = setup([new TypeError('bug')]);
+    await expect(auth.authenticate(SERIAL)).rejects.toThrow(TypeError);
+  });
+});
+
+describe('DecisionCache', () => {
+  it('keeps at most maxEntries, dropping the oldest', async () => {
+    const cache = new DecisionCache({ ttlMs: 1000, staleMs: 0, maxEntries: 2 });
+    const allow = { decision: 'allow', reason: 'cleared', roles: [], redFlag: false, alarm: false } as const;
+    cache.remember('1', allow, 0);
+    cache.remember('2', allow, 0);
+    cache.remember('3', allow, 0);
+    expect(cache.size).toBe(2);
+    expect(cache.fresh('1', 1)).toBeUndefined();
+    expect(cache.fresh('3', 1)).toBeDefined();
+  });
+});
