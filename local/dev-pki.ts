@@ -8,11 +8,13 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { webcrypto, randomBytes, X509Certificate } from 'node:crypto';
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import forge from 'node-forge';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /** The demo people, each with a device certificate that shows one Identity Plus case. */
 export const DEMO_PEOPLE = ['alice', 'erin', 'bob', 'carol', 'dave', 'frank', 'mallory'] as const;
@@ -119,7 +121,7 @@ const PEOPLE: Readonly<Record<DemoPerson, PersonSpec>> = {
   mallory: { deviceName: "Mallory's Laptop", deviceType: 'Desktop', foreign: true },
 };
 
-const RSA: RsaHashedKeyGenParams = {
+const RSA: webcrypto.RsaHashedKeyGenParams = {
   name: 'RSASSA-PKCS1-v1_5',
   modulusLength: 2048,
   publicExponent: new Uint8Array([1, 0, 1]),

@@ -1,0 +1,118 @@
+/**
+ * The billing ledger in DynamoDB: one item per (billing period, user). The period partition is split into
+ * `shards` partitions by a hash of the user id, so no partition runs hot and the report reads them as N
+ * parallel Queries (never a Scan). One UpdateItem per confirmed authentication: idempotent in what it
+ * keeps (`if_not_exists(firstSeenAt)`, set-union of devices) and race-free without transactions.
+ */
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { createHash } from 'node:crypto';
+import { AuthenticationRecord, RecordsPort } from '../domain/authenticate';
+import { addMonths } from '../domain/billing-period';
+import { RecordWriteError } from '../domain/errors';
+
+/** Default number of shards per period partition. */
+export const DEFAULT_SHARDS = 16;
+/** Default months a record is kept after its period ends. */
+export const DEFAULT_RETENTION_MONTHS = 25;
+
+export interface RecordsTableOptions {
+  readonly client: DynamoDBClient;
+  readonly tableName: string;
+  /** Shards per period (default 16). Changing it later hides older items from the report: pick once. */
+  readonly shards?: number;
+  /** Months after the period's end before DynamoDB TTL may delete an item (default 25). */
+  readonly retentionMonths?: number;
+}
+
+/** The shard of a user id: the first 32 bits of its SHA-256, modulo `shards`. */
+export function shardOf(userId: string, shards: number): number {
+  return createHash('sha256').update(userId).digest().readUInt32BE(0) % shards;
+}
+
+/** Partition key of one shard of a period. */
+export function periodPartitionKey(periodId: string, shard: number): string {
+  return `PERIOD#${periodId}#${shard}`;
+}
+
+/** The item key of a user in a period. */
+export function recordKey(periodId: string, userId: string, shards: number): { pk: string; sk: string } {
+  return { pk: periodPartitionKey(periodId, shardOf(userId, shards)), sk: `USER#${userId}` };
+}
+
+export class RecordsTable implements RecordsPort {
+  readonly #client: DynamoDBClient;
+  readonly #tableName: string;
+  readonly #shards: number;
+  readonly #retentionMonths: number;
+
+  constructor(options: RecordsTableOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.#shards = options.shards ?? DEFAULT_SHARDS;
+    this.#retentionMonths = options.retentionMonths ?? DEFAULT_RETENTION_MONTHS;
+    if (!Number.isInteger(this.#shards) || this.#shards < 1 || this.#shards > 1000) {
+      throw new RangeError(`shards must be a whole number from 1 to 1000, got ${this.#shards}`);
+    }
+  }
+
+  /** Records one authentication; throws RecordWriteError (the request must then fail with 503). */
+  async recordAuthentication(record: AuthenticationRecord): Promise<void> {
+    const key = recordKey(record.period.id, record.userId, this.#shards);
+    const at = record.at.toISOString();
+    const expiresAt = Math.floor(addMonths(record.period.end, this.#retentionMonths).getTime() / 1000);
+
+    const sets = [
+      '#userId = :userId',
+      '#period = :period',
+      '#lastSeenAt = :at',
+      '#firstSeenAt = if_not_exists(#firstSeenAt, :at)',
+      '#roles = :roles',
+      '#expiresAt = :expiresAt',
+    ];
+    const names: Record<string, string> = {
+      '#userId': 'userId',
+      '#period': 'period',
+      '#lastSeenAt': 'lastSeenAt',
+      '#firstSeenAt': 'firstSeenAt',
+      '#roles': 'roles',
+      '#expiresAt': 'expiresAt',
+      '#authCount': 'authCount',
+      '#devices': 'devices',
+    };
+    const values: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> = {
+      ':userId': { S: record.userId },
+      ':period': { S: record.period.id },
+      ':at': { S: at },
+      ':roles': { L: record.roles.map((r) => ({ S: r })) },
+      ':expiresAt': { N: String(expiresAt) },
+      ':one': { N: '1' },
+      ':device': { SS: [record.serial] },
+    };
+    // Name and email only overwrite when Identity Plus gave them: a later answer without them keeps what we had.
+    if (record.name) {
+      sets.push('#name = :name');
+      names['#name'] = 'name';
+      values[':name'] = { S: record.name };
+    }
+    if (record.email) {
+      sets.push('#email = :email');
+      names['#email'] = 'email';
+      values[':email'] = { S: record.email };
+    }
+
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+          UpdateExpression: `SET ${sets.join(', ')} ADD #authCount :one, #devices :device`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (cause) {
+      const name = cause instanceof Error ? cause.name : 'Error';
+      throw new RecordWriteError(`could not record the authentication of ${record.userId} (${name})`, { cause });
+    }
+  }
+}

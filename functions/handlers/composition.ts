@@ -1,0 +1,119 @@
+/**
+ * The composition root shared by the Lambda entries: configuration read once per container, the
+ * decision cache (per container, survives secret rotation), the Identity Plus client and the ledger,
+ * rebuilt only when the API certificate secret changes. Also the middy pieces every entry uses.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type middy from '@middy/core';
+import secretsManager from '@middy/secrets-manager';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { AuthenticationEvent, Authenticator } from '../domain/authenticate';
+import { DecisionCache } from '../domain/decision-cache';
+import { IdentityPlusClient } from '../adapters/identity-plus-client';
+import { RecordsTable } from '../adapters/records-table';
+import { apiCredentialsFromSecret, secretFingerprint, stateKeyFromSecret } from '../adapters/secrets';
+import { wantsJson } from '../adapters/api-gateway-request';
+import { RuntimeConfig, readRuntimeConfig } from './runtime-config';
+import { errorResponse } from './http-responses';
+
+/** Structured JSON logs (Powertools). Never given certificates, keys or secret values. */
+export const logger = new Logger({ serviceName: 'plusgate' });
+
+/** Secret values as @middy/secrets-manager puts them on the context. */
+export interface SecretContext {
+  readonly apiCert: unknown;
+  readonly stateKey: unknown;
+}
+
+let config: RuntimeConfig | undefined;
+let cache: DecisionCache | undefined;
+let built: { fingerprint: string; client: IdentityPlusClient; authenticator: Authenticator; stateKey: Buffer } | undefined;
+
+/** Configuration of this container, read from the environment on first use. */
+export function runtimeConfig(): RuntimeConfig {
+  config ??= readRuntimeConfig();
+  return config;
+}
+
+/** The adapters and use case for the current secrets; rebuilt when a secret was rotated. */
+export function services(secrets: SecretContext) {
+  const cfg = runtimeConfig();
+  const fingerprint = secretFingerprint([secretFingerprint(secrets.apiCert), secretFingerprint(secrets.stateKey)]);
+  if (built?.fingerprint === fingerprint) return built;
+
+  const previous = built?.client;
+  cache ??= new DecisionCache({ ttlMs: cfg.decisionCacheSeconds * 1000, staleMs: cfg.staleIfErrorSeconds * 1000 });
+  const client = new IdentityPlusClient({
+    apiUrl: cfg.identityPlusApiUrl,
+    signonUrl: cfg.identityPlusSignonUrl,
+    credentials: apiCredentialsFromSecret(secrets.apiCert),
+    extraCa: cfg.identityPlusExtraCa,
+    intentType: cfg.intentType,
+  });
+  const records = new RecordsTable({ client: dynamo(), tableName: cfg.tableName, shards: cfg.shards, retentionMonths: cfg.retentionMonths });
+  const authenticator = new Authenticator({
+    identityPlus: client,
+    records,
+    cache,
+    policy: { allowedRoles: cfg.allowedRoles },
+    billingAnchorDay: cfg.billingAnchorDay,
+    now: Date.now,
+    onEvent: reportEvent,
+  });
+  built = { fingerprint, client, authenticator, stateKey: stateKeyFromSecret(secrets.stateKey) };
+  void previous?.close().catch(() => undefined);
+  return built;
+}
+
+let dynamoClient: DynamoDBClient | undefined;
+function dynamo(): DynamoDBClient {
+  dynamoClient ??= new DynamoDBClient({});
+  return dynamoClient;
+}
+
+const METRIC_NAMES: Record<AuthenticationEvent['type'], string> = {
+  degraded: 'DegradedAllow',
+  'red-flag': 'RedFlag',
+  alarm: 'ApiCertificateAlarm',
+  unavailable: 'IdentityPlusUnavailable',
+};
+
+/** Logs an authentication event with an embedded CloudWatch metric (EMF), so it can be counted and alarmed on. */
+export function reportEvent(event: AuthenticationEvent): void {
+  const metric = METRIC_NAMES[event.type];
+  const emf = {
+    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'plusgate', Dimensions: [[]], Metrics: [{ Name: metric, Unit: 'Count' }] }] },
+    [metric]: 1,
+  };
+  const level = event.type === 'degraded' ? 'warn' : 'error';
+  logger[event.type === 'red-flag' ? 'warn' : level](`authentication event: ${event.type}`, { ...event, ...emf });
+}
+
+/** Reads both secrets through @middy/secrets-manager onto the context, cached for 15 minutes (rotation). */
+export function secretsMiddleware(cfg: RuntimeConfig) {
+  return secretsManager({
+    fetchData: { apiCert: cfg.apiCertSecret, stateKey: cfg.stateKeySecret },
+    setToContext: true,
+    cacheExpiry: 15 * 60 * 1000,
+  });
+}
+
+/** Last line of defence: anything that escaped (e.g. a secret that could not be read) becomes a clean answer. */
+export function errorMapper(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    onError: async (request) => {
+      const response = errorResponse(request.error, request.event ? wantsJson(request.event) : false);
+      if (response.statusCode >= 500) logger.error('request failed', { error: safeError(request.error) });
+      request.response = response;
+    },
+  };
+}
+
+/** An error as it may be logged: name, message, code — never the objects it drags along. */
+export function safeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  const cause = err.cause instanceof Error ? { name: err.cause.name, message: err.cause.message } : undefined;
+  return { name: err.name, message: err.message, ...(code !== undefined ? { code } : {}), ...(cause ? { cause } : {}) };
+}

@@ -1,0 +1,210 @@
+/**
+ * The edge (mutual TLS) routes: the Identity Plus work-flow for browsers. Case 1 sign in, Case 2 send to
+ * Identity Plus to validate and come back to /return, Case 3 deny. No middleware and no environment
+ * here: `edge.ts` composes this with secrets, logging and config, and tests call it with doubles.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { EDGE_ROUTES } from '../config/names';
+import { AuthenticationResult, Authenticator } from '../domain/authenticate';
+import { ClientCertificate } from '../domain/certificate';
+import { DecisionReason } from '../domain/decision';
+import { IntentReference } from '../domain/identity-plus';
+import { resolveReturnDestination } from '../domain/return-destination';
+import { signState, verifyState } from '../domain/state-token';
+import { clientCertificateOf, ownOriginOf, singleQueryParameter, sourceIpOf, wantsJson } from '../adapters/api-gateway-request';
+import { RETRY_AFTER_SECONDS, errorResponse, htmlResponse, jsonResponse, redirectResponse } from './http-responses';
+import { GET_CERTIFICATE_URL } from './pages';
+
+/** Port: creates a validation intent at Identity Plus (expires in ~30 s: create right before redirecting). */
+export interface IntentPort {
+  createIntent(options: { returnUrl: string }): Promise<IntentReference>;
+}
+
+/** Where the edge routes report what they decided (structured, no certificates or keys). */
+export interface EdgeLog {
+  decision(fields: Readonly<Record<string, unknown>>): void;
+  failure(message: string, err: unknown): void;
+}
+
+export interface EdgeDeps {
+  readonly authenticator: Authenticator;
+  readonly intents: IntentPort;
+  readonly stateKey: Buffer;
+  readonly allowedReturnOrigins: readonly string[];
+  /** Public origin (https://auth.example.com); default: the custom domain in the request context. */
+  readonly publicOrigin?: string;
+  readonly now: () => number;
+  readonly log?: EdgeLog;
+}
+
+type Route = (event: APIGatewayProxyEvent, cert: ClientCertificate) => Promise<APIGatewayProxyResult>;
+
+/** Builds the edge handler: one function serving /signin, /return and /whoami. */
+export function createEdgeHandler(deps: EdgeDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+  const routes: Record<string, Route> = {
+    [EDGE_ROUTES.SIGNIN]: (event, cert) => signin(deps, event, cert),
+    [EDGE_ROUTES.RETURN]: (event, cert) => validationReturn(deps, event, cert),
+    [EDGE_ROUTES.WHOAMI]: (event, cert) => whoami(deps, event, cert),
+  };
+  return async (event) => {
+    const json = wantsJson(event);
+    try {
+      const route = routes[event.resource ?? event.path];
+      if (!route || event.httpMethod !== 'GET') {
+        return json
+          ? jsonResponse(404, { message: `no route for ${event.httpMethod} ${event.path}` })
+          : htmlResponse(404, { title: 'Not found', paragraphs: [`There is nothing at ${event.path}.`] });
+      }
+      const cert = clientCertificateOf(event);
+      if (!cert) return denied(event, 'no-certificate', undefined);
+      return await route(event, cert);
+    } catch (err) {
+      const response = errorResponse(err, json);
+      if (response.statusCode >= 500) deps.log?.failure(`${event.resource ?? event.path} failed`, err);
+      return response;
+    }
+  };
+}
+
+async function signin(deps: EdgeDeps, event: APIGatewayProxyEvent, cert: ClientCertificate): Promise<APIGatewayProxyResult> {
+  const ownOrigin = ownOriginOf(event, deps.publicOrigin);
+  const destination = resolveReturnDestination(singleQueryParameter(event, 'return'), ownOrigin, deps.allowedReturnOrigins);
+  const result = await deps.authenticator.authenticate(cert.serial, { ip: sourceIpOf(event) });
+  report(deps, EDGE_ROUTES.SIGNIN, cert, result);
+
+  switch (result.decision) {
+    case 'allow':
+      return destination ? redirectResponse(destination) : signedIn(event, cert, result);
+    case 'validate': {
+      const state = signState({ serial: cert.serial, destination: destination ?? '' }, deps.stateKey, deps.now());
+      const intent = await deps.intents.createIntent({ returnUrl: `${ownOrigin}${EDGE_ROUTES.RETURN}?state=${encodeURIComponent(state)}` });
+      return redirectResponse(intent.signonUrl);
+    }
+    case 'deny':
+      return denied(event, result.reason, result);
+    case 'error':
+      return unavailable(event, result);
+  }
+}
+
+async function validationReturn(deps: EdgeDeps, event: APIGatewayProxyEvent, cert: ClientCertificate): Promise<APIGatewayProxyResult> {
+  const ownOrigin = ownOriginOf(event, deps.publicOrigin);
+  const state = verifyState(singleQueryParameter(event, 'state'), deps.stateKey, { serial: cert.serial, now: deps.now() });
+  // Checked again: the allow-list may have changed since the state was signed.
+  const destination = resolveReturnDestination(state.destination, ownOrigin, deps.allowedReturnOrigins);
+  const result = await deps.authenticator.authenticate(cert.serial, { bypassCache: true, ip: sourceIpOf(event) });
+  report(deps, EDGE_ROUTES.RETURN, cert, result);
+
+  switch (result.decision) {
+    case 'allow':
+      return destination ? redirectResponse(destination) : signedIn(event, cert, result);
+    case 'validate': {
+      // Never redirect again on our own: that is how sign-in loops start. Offer a link instead.
+      const retry = `${EDGE_ROUTES.SIGNIN}${destination ? `?return=${encodeURIComponent(destination)}` : ''}`;
+      const message = 'Identity Plus has not confirmed this device yet, so you are not signed in.';
+      if (wantsJson(event)) return jsonResponse(409, { message, decision: result.decision, reason: result.reason, retry });
+      return htmlResponse(409, {
+        title: 'Validation not completed',
+        paragraphs: [message, 'Finish the validation at Identity Plus, then try again.'],
+        links: [{ href: retry, text: 'Try signing in again' }],
+      });
+    }
+    case 'deny':
+      return denied(event, result.reason, result);
+    case 'error':
+      return unavailable(event, result);
+  }
+}
+
+async function whoami(deps: EdgeDeps, event: APIGatewayProxyEvent, cert: ClientCertificate): Promise<APIGatewayProxyResult> {
+  const result = await deps.authenticator.authenticate(cert.serial, { ip: sourceIpOf(event) });
+  report(deps, EDGE_ROUTES.WHOAMI, cert, result);
+  const retry: Record<string, string> = result.decision === 'error' ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {};
+  return jsonResponse(result.decision === 'error' ? 503 : 200, identityJson(cert, result), retry);
+}
+
+/** The JSON shape of a decision about a certificate (also what /whoami answers). */
+export function identityJson(cert: ClientCertificate, result: AuthenticationResult) {
+  return {
+    decision: result.decision,
+    reason: result.reason,
+    outcome: result.outcome ?? null,
+    user: {
+      id: result.user?.id ?? null,
+      name: result.user?.name ?? null,
+      email: result.user?.email ?? null,
+      localUserId: result.user?.localUserId ?? null,
+    },
+    roles: result.roles,
+    device: { serial: cert.serial, subject: cert.subject, type: cert.deviceType ?? null, notAfter: cert.notAfter.toISOString() },
+    cached: result.cached,
+    degraded: result.degraded,
+    period: result.period,
+  };
+}
+
+function signedIn(event: APIGatewayProxyEvent, cert: ClientCertificate, result: AuthenticationResult): APIGatewayProxyResult {
+  if (wantsJson(event)) return jsonResponse(200, identityJson(cert, result));
+  const who = result.user?.name ?? result.user?.localUserId ?? result.user?.id ?? 'you';
+  return htmlResponse(200, {
+    title: 'Signed in',
+    paragraphs: [`Signed in as ${who}.`, ...(result.degraded ? ['Identity Plus could not be reached; this sign-in relies on a recent confirmation.'] : [])],
+    facts: [
+      ['User', result.user?.id ?? ''],
+      ...(result.user?.email ? ([['Email', result.user.email]] as Array<[string, string]>) : []),
+      ['Device', `${cert.commonName ?? 'unnamed device'}${cert.deviceType ? ` (${cert.deviceType})` : ''}`],
+      ['Certificate serial', cert.serial],
+      ['Roles', result.roles.length ? result.roles.join(', ') : 'none'],
+    ],
+    links: [{ href: EDGE_ROUTES.WHOAMI, text: 'This identity as JSON' }],
+  });
+}
+
+const DENY_TEXT: Partial<Record<DecisionReason, string>> = {
+  'no-certificate': 'No device certificate reached plusgate.',
+  revoked: 'This device certificate has been revoked at Identity Plus.',
+  intruder: 'Identity Plus reports this certificate as an intruder.',
+  'unknown-certificate': 'Identity Plus does not know this device certificate.',
+  'crypto-failure': 'Identity Plus could not verify this certificate cryptographically.',
+  'authorization-expired': 'The authorization of this certificate has expired at Identity Plus.',
+  'no-role': 'Your Identity Plus identity holds no role that grants access to this service.',
+};
+
+function denied(event: APIGatewayProxyEvent, reason: DecisionReason, result: AuthenticationResult | undefined): APIGatewayProxyResult {
+  const message = DENY_TEXT[reason] ?? 'Access is denied.';
+  if (wantsJson(event)) return jsonResponse(403, { message, decision: 'deny', reason, outcome: result?.outcome ?? null });
+  return htmlResponse(403, {
+    title: 'Access denied',
+    paragraphs: [
+      message,
+      reason === 'no-role'
+        ? 'Ask the service owner to grant your identity a role.'
+        : 'You need a valid Identity Plus device certificate installed in this browser.',
+    ],
+    links: [{ href: GET_CERTIFICATE_URL, text: 'Get an Identity Plus certificate' }],
+  });
+}
+
+function unavailable(event: APIGatewayProxyEvent, result: AuthenticationResult): APIGatewayProxyResult {
+  const headers = { 'Retry-After': String(RETRY_AFTER_SECONDS) };
+  const message =
+    result.reason === 'identity-plus-unavailable'
+      ? 'Identity Plus could not be reached to check this certificate. Please try again shortly.'
+      : 'Identity Plus could not answer for this certificate. Please try again shortly.';
+  if (wantsJson(event)) return jsonResponse(503, { message, decision: 'error', reason: result.reason }, headers);
+  return htmlResponse(503, { title: 'Temporarily unavailable', paragraphs: [message] }, headers);
+}
+
+function report(deps: EdgeDeps, route: string, cert: ClientCertificate, result: AuthenticationResult): void {
+  deps.log?.decision({
+    route,
+    decision: result.decision,
+    reason: result.reason,
+    outcome: result.outcome,
+    serial: cert.serial,
+    userId: result.user?.id,
+    cached: result.cached,
+    degraded: result.degraded,
+    period: result.period,
+  });
+}

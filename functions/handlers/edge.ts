@@ -1,0 +1,31 @@
+/**
+ * Lambda entry of the edge (mutual TLS) API: GET /signin, /return, /whoami.
+ * middy chain: logger context → secrets (API certificate, state key) → error mapper → the edge app.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { createEdgeHandler } from './edge-app';
+import { SecretContext, errorMapper, logger, runtimeConfig, safeError, secretsMiddleware, services } from './composition';
+
+const config = runtimeConfig();
+
+export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context & SecretContext>()
+  .use(injectLambdaContext(logger))
+  .use(secretsMiddleware(config))
+  .use(errorMapper())
+  .handler(async (event, context) => {
+    const { client, authenticator, stateKey } = services(context);
+    return createEdgeHandler({
+      authenticator,
+      intents: client,
+      stateKey,
+      allowedReturnOrigins: config.allowedReturnOrigins,
+      publicOrigin: config.publicOrigin,
+      now: Date.now,
+      log: {
+        decision: (fields) => logger.info('decision', { ...fields }),
+        failure: (message, err) => logger.error(message, { error: safeError(err) }),
+      },
+    })(event);
+  });
