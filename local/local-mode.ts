@@ -1,0 +1,148 @@
+/**
+ * Local mode: the whole of plusgate on one machine with no AWS account. The dev PKI, the Identity Plus
+ * simulator, dynalite as DynamoDB, a Secrets Manager emulator, and the loopback mTLS gateway calling the
+ * very handler module the Lambda runs (configured through the same environment variables, reading its
+ * secrets through the same middleware and SDK).
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { EDGE_ROUTES, ENV } from '../functions/config/names';
+import { DevPki, demoSeed, devPkiPaths, loadOrCreateDevPki } from './dev-pki';
+import { ensureRecordsTable, localDynamoClient, startDynalite } from './dynamodb-local';
+import { GatewayRoute, LocalGateway, ProxyHandler } from './gateway';
+import { IdentityPlusSimulator } from './identity-plus-simulator';
+import { SecretsManagerEmulator } from './secrets-manager-emulator';
+
+/** Table local mode uses (and creates when missing). */
+export const LOCAL_TABLE_NAME = 'plusgate-records';
+const API_CERT_SECRET = 'plusgate/local/identity-plus-api-cert';
+const STATE_KEY_SECRET = 'plusgate/local/state-key';
+
+export interface LocalModeOptions {
+  /** Where the PKI, the DynamoDB data and the state key live. @default '.plusgate' */
+  readonly dataDir: string;
+  /** @default 8443 */
+  readonly gatewayPort?: number;
+  /** @default 8444 */
+  readonly simulatorPort?: number;
+  /** Port for dynalite. @default 8000 */
+  readonly dynamodbPort?: number;
+  /** Use this DynamoDB-compatible endpoint instead of starting dynalite. */
+  readonly dynamodbEndpoint?: string;
+  /** Extra function configuration (names from ENV), e.g. staleIfErrorSeconds for a demo. */
+  readonly environment?: Readonly<Record<string, string>>;
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningLocalMode {
+  readonly pki: DevPki;
+  readonly pkiDir: string;
+  readonly gatewayUrl: string;
+  readonly simulator: IdentityPlusSimulator;
+  readonly dynamodbEndpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Starts everything; resolves once every server listens. */
+export async function startLocalMode(options: LocalModeOptions): Promise<RunningLocalMode> {
+  const log = options.log ?? (() => undefined);
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const pki = await loadOrCreateDevPki(options.dataDir);
+
+    const simulator = new IdentityPlusSimulator({
+      tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+      port: options.simulatorPort ?? 8444,
+      seed: demoSeed(pki),
+    });
+    await simulator.start();
+    stops.push(() => simulator.stop());
+
+    let dynamodbEndpoint: string;
+    if (options.dynamodbEndpoint) {
+      dynamodbEndpoint = options.dynamodbEndpoint;
+    } else {
+      const dynalite = await startDynalite({ path: path.join(options.dataDir, 'dynamodb'), port: options.dynamodbPort ?? 8000 });
+      stops.push(() => dynalite.stop());
+      dynamodbEndpoint = dynalite.endpoint;
+    }
+    const table = await ensureRecordsTable(localDynamoClient(dynamodbEndpoint), LOCAL_TABLE_NAME);
+    log(`records table ${LOCAL_TABLE_NAME} ${table} at ${dynamodbEndpoint}`);
+
+    const secrets = new SecretsManagerEmulator({
+      secrets: {
+        [API_CERT_SECRET]: JSON.stringify({ p12: pki.api.p12.toString('base64'), password: pki.api.p12Password }),
+        [STATE_KEY_SECRET]: await stateKey(options.dataDir),
+      },
+    });
+    await secrets.start();
+    stops.push(() => secrets.stop());
+
+    const gatewayPort = options.gatewayPort ?? 8443;
+    // The handler module reads these at import, exactly as in Lambda.
+    Object.assign(process.env, {
+      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      [ENV.TABLE_NAME]: LOCAL_TABLE_NAME,
+      [ENV.API_CERT_SECRET]: API_CERT_SECRET,
+      [ENV.STATE_KEY_SECRET]: STATE_KEY_SECRET,
+      [ENV.IDENTITY_PLUS_API_URL]: simulator.apiUrl,
+      [ENV.IDENTITY_PLUS_SIGNON_URL]: simulator.signonUrl,
+      [ENV.IDENTITY_PLUS_EXTRA_CA]: pki.caChain,
+      [ENV.PUBLIC_ORIGIN]: `https://localhost:${gatewayPort}`,
+      ...options.environment,
+    });
+    const edge = (await import('../functions/handlers/edge')).handler as unknown as (
+      event: APIGatewayProxyEvent,
+      context: Context,
+    ) => Promise<APIGatewayProxyResult>;
+    const handler: ProxyHandler = (event, context) => edge(event, context);
+    const routes: GatewayRoute[] = Object.values(EDGE_ROUTES).map((route) => ({ method: 'GET', path: route, handler }));
+
+    const gateway = new LocalGateway({
+      routes,
+      port: gatewayPort,
+      tls: { cert: pki.server.cert, key: pki.server.key, truststore: pki.caChain },
+      publicHostname: 'localhost',
+      log,
+    });
+    await gateway.start();
+    stops.push(() => gateway.stop());
+
+    return {
+      pki,
+      pkiDir: devPkiPaths(options.dataDir).dir,
+      gatewayUrl: gateway.url,
+      simulator,
+      dynamodbEndpoint,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** The state-signing key, generated once per data folder so a restart keeps issued links valid. */
+async function stateKey(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'state-key');
+  try {
+    const existing = (await fs.readFile(file, 'utf8')).trim();
+    if (existing.length >= 32) return existing;
+  } catch {
+    /* created below */
+  }
+  const key = randomBytes(48).toString('base64url');
+  await fs.mkdir(dataDir, { recursive: true });
+  await fs.writeFile(file, key, { mode: 0o600 });
+  return key;
+}

@@ -1,0 +1,360 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { AuthenticationRecord, Authenticator, IdentityPlusPort, RecordsPort } from '../../../functions/domain/authenticate';
+import { DecisionCache } from '../../../functions/domain/decision-cache';
+import { IdentityPlusError, RecordWriteError } from '../../../functions/domain/errors';
+import { InquiryAnswer, IntentReference } from '../../../functions/domain/identity-plus';
+import { signState, verifyState } from '../../../functions/domain/state-token';
+import { createEdgeHandler } from '../../../functions/handlers/edge-app';
+import { buildProxyEvent } from '../../../local/api-gateway-event';
+import { DevPki } from '../../../local/dev-pki';
+import { testPki } from '../../support/test-pki';
+
+const ORIGIN = 'https://auth.example.com';
+const APP = 'https://app.example.com';
+const KEY = Buffer.alloc(32, 3);
+const OK = (extra: Partial<import('../../../functions/domain/identity-plus').IdentityProfile> = {}): InquiryAnswer => ({
+  kind: 'profile',
+  profile: { outcome: 'OK 0001 Subject anonymous certificate valid', serviceRoles: ['member'], organizationalReference: 'ref-alice', organizationalName: 'Alice Archer', organizationalEmail: 'alice@example.com', customFields: {}, ...extra },
+});
+const PROBLEM = (outcome: string): InquiryAnswer => ({ kind: 'problem', outcome });
+
+let pki: DevPki;
+beforeAll(async () => {
+  pki = await testPki();
+});
+
+/** Identity Plus double answering per serial; counts calls. */
+class FakeIdentityPlus implements IdentityPlusPort {
+  answers = new Map<string, InquiryAnswer | Error>();
+  calls = 0;
+  async inquire(serial: string): Promise<InquiryAnswer> {
+    this.calls++;
+    const a = this.answers.get(serial) ?? PROBLEM('PB 0006 Unknown Identity Plus anonymous certificate');
+    if (a instanceof Error) throw a;
+    return a;
+  }
+}
+
+function setup() {
+  let now = Date.UTC(2026, 10, 26, 12);
+  const identityPlus = new FakeIdentityPlus();
+  const records: AuthenticationRecord[] = [];
+  const recordsPort: RecordsPort & { fail: boolean } = {
+    fail: false,
+    async recordAuthentication(r) {
+      if (this.fail) throw new RecordWriteError('down');
+      records.push(r);
+    },
+  };
+  const intents: Array<{ returnUrl: string }> = [];
+  let intentFailure: Error | undefined;
+  const authenticator = new Authenticator({
+    identityPlus,
+    records: recordsPort,
+    cache: new DecisionCache({ ttlMs: 60_000, staleMs: 0 }),
+    policy: { allowedRoles: [] },
+    billingAnchorDay: 1,
+    now: () => now,
+  });
+  const handler = createEdgeHandler({
+    authenticator,
+    intents: {
+      async createIntent(o): Promise<IntentReference> {
+        if (intentFailure) throw intentFailure;
+        intents.push(o);
+        return { reference: 'ref123', outcome: 'OK 0000 Acknowledged', signonUrl: 'https://signon.identity.plus/ref123' };
+      },
+    },
+    stateKey: KEY,
+    allowedReturnOrigins: [APP],
+    publicOrigin: ORIGIN,
+    now: () => now,
+  });
+  return {
+    handler,
+    identityPlus,
+    records,
+    recordsPort,
+    intents,
+    failIntents: (e: Error) => (intentFailure = e),
+    advance: (ms: number) => (now += ms),
+    now: () => now,
+  };
+}
+
+function event(path: string, options: { person?: keyof DevPki['devices'] | null; query?: string; accept?: string; method?: string } = {}): APIGatewayProxyEvent {
+  const person = options.person === undefined ? 'alice' : options.person;
+  return buildProxyEvent({
+    method: options.method ?? 'GET',
+    path,
+    rawQuery: options.query ?? '',
+    headers: { host: 'auth.example.com', 'user-agent': 'curl/7.88.1', accept: options.accept ?? 'text/html' },
+    body: Buffer.alloc(0),
+    resource: path,
+    stage: 'prod',
+    domainName: 'auth.example.com',
+    sourceIp: '203.0.113.9',
+    clientCert: person ? { pem: pki.devices[person].cert } : undefined,
+    now: new Date(),
+    requestId: 'req-1',
+  });
+}
+
+describe('GET /signin', () => {
+  it('signs in a cleared certificate: records first, then a page naming the person, device and roles', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, OK());
+    const res = await t.handler(event('/signin'));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers?.['Content-Type']).toMatch(/text\/html/);
+    expect(res.body).toContain('Alice Archer');
+    expect(res.body).toContain('Alice&#39;s Laptop (Desktop)');
+    expect(res.body).toContain('member');
+    expect(t.records).toHaveLength(1);
+    expect(t.records[0]).toMatchObject({ userId: 'org:ref-alice', serial: pki.devices.alice.serial });
+  });
+
+  it('answers JSON when asked for it', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, OK());
+    const res = await t.handler(event('/signin', { accept: 'application/json' }));
+    expect(JSON.parse(res.body)).toMatchObject({ decision: 'allow', user: { id: 'org:ref-alice', name: 'Alice Archer' }, roles: ['member'] });
+  });
+
+  it('sends a cleared person on to an allowed return URL', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, OK());
+    const res = await t.handler(event('/signin', { query: `return=${encodeURIComponent(APP + '/home?x=1')}` }));
+    expect(res.statusCode).toBe(302);
+    expect(res.headers?.Location).toBe(APP + '/home?x=1');
+  });
+
+  it.each([
+    ['an origin off the allow-list', 'https://evil.example/', /not an allowed return origin/],
+    ['a scheme-relative URL', '//evil.example', /not a valid URL/],
+    ['javascript:', 'javascript:alert(1)', /https URL/],
+    ['CR/LF', 'https://app.example.com/\r\nSet-Cookie: x=1', /control characters/],
+    ['an overlong URL', APP + '/' + 'a'.repeat(3000), /at most 2048/],
+  ])('refuses %s as return with a 400 and never redirects', async (_c, ret, message) => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, OK());
+    const res = await t.handler(event('/signin', { query: `return=${encodeURIComponent(ret)}`, accept: 'application/json' }));
+    expect(res.statusCode).toBe(400);
+    expect(res.headers?.Location).toBeUndefined();
+    expect(JSON.parse(res.body).message).toMatch(message);
+    expect(t.identityPlus.calls).toBe(0);
+  });
+
+  it('refuses a return given twice', async () => {
+    const t = setup();
+    const res = await t.handler(event('/signin', { query: `return=${encodeURIComponent(APP)}&return=${encodeURIComponent(APP)}` }));
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('given 2 times');
+  });
+
+  it('answers 503 and writes nothing visible when the record cannot be written', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, OK());
+    t.recordsPort.fail = true;
+    const res = await t.handler(event('/signin', { query: `return=${encodeURIComponent(APP)}` }));
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.Location).toBeUndefined();
+    expect(res.headers?.['Retry-After']).toBe('30');
+  });
+
+  it('sends a certificate that needs validation to Identity Plus with a signed state for this certificate', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.bob.serial, PROBLEM('PB 0003 Identity Plus anonymous certificate needs validation'));
+    const res = await t.handler(event('/signin', { person: 'bob', query: `return=${encodeURIComponent(APP + '/x')}` }));
+    expect(res.statusCode).toBe(302);
+    expect(res.headers?.Location).toBe('https://signon.identity.plus/ref123');
+    const returnUrl = new URL(t.intents[0].returnUrl);
+    expect(returnUrl.origin + returnUrl.pathname).toBe(`${ORIGIN}/return`);
+    const state = verifyState(returnUrl.searchParams.get('state'), KEY, { serial: pki.devices.bob.serial, now: t.now() });
+    expect(state.destination).toBe(APP + '/x');
+    expect(t.records).toHaveLength(0);
+  });
+
+  it('answers 503 when the intent cannot be created', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.bob.serial, PROBLEM('PB 0003 needs validation'));
+    t.failIntents(new IdentityPlusError('timeout', 'Identity Plus did not answer within 3000 ms'));
+    const res = await t.handler(event('/signin', { person: 'bob' }));
+    expect(res.statusCode).toBe(503);
+    expect(res.body).not.toContain('3000 ms');
+  });
+
+  it.each([
+    ['carol', 'PB 0004 Revoked Identity Plus anonymous certificate', /revoked/],
+    ['dave', 'PB 0006 Unknown Identity Plus anonymous certificate', /does not know this device/],
+    ['alice', 'PB 0005 Intruder Certificate', /intruder/],
+  ] as const)('denies %s with a 403 page naming the reason and where to get a certificate', async (person, outcome, text) => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices[person].serial, PROBLEM(outcome));
+    const res = await t.handler(event('/signin', { person }));
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toMatch(text);
+    expect(res.body).toContain('https://identity.plus');
+  });
+
+  it('denies a cleared identity without a required role (JSON names the reason)', async () => {
+    const t = setup();
+    const strict = createEdgeHandler({
+      authenticator: new Authenticator({
+        identityPlus: t.identityPlus,
+        records: t.recordsPort,
+        cache: new DecisionCache({ ttlMs: 0, staleMs: 0 }),
+        policy: { allowedRoles: ['admin'] },
+        billingAnchorDay: 1,
+        now: t.now,
+      }),
+      intents: { createIntent: async () => ({ reference: 'r', outcome: 'OK', signonUrl: 'x' }) },
+      stateKey: KEY,
+      allowedReturnOrigins: [],
+      now: t.now,
+    });
+    t.identityPlus.answers.set(pki.devices.alice.serial, OK());
+    const res = await strict(event('/signin', { accept: 'application/json' }));
+    expect(res.statusCode).toBe(403);
+    expect(JSON.parse(res.body)).toMatchObject({ decision: 'deny', reason: 'no-role' });
+  });
+
+  it('answers 503 with Retry-After when Identity Plus cannot be reached', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, new IdentityPlusError('connection', 'refused'));
+    const res = await t.handler(event('/signin'));
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['Retry-After']).toBe('30');
+  });
+
+  it('denies a request that carries no client certificate', async () => {
+    const t = setup();
+    const res = await t.handler(event('/signin', { person: null }));
+    expect(res.statusCode).toBe(403);
+    expect(t.identityPlus.calls).toBe(0);
+  });
+
+  it('escapes everything Identity Plus says before putting it on a page', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, OK({ organizationalName: '<script>alert(1)</script>' }));
+    const res = await t.handler(event('/signin'));
+    expect(res.body).not.toContain('<script>');
+    expect(res.body).toContain('&lt;script&gt;');
+    expect(res.headers?.['Content-Security-Policy']).toContain("default-src 'none'");
+  });
+});
+
+describe('GET /return', () => {
+  const returnEvent = (t: ReturnType<typeof setup>, destination = APP + '/x', person: 'bob' | 'alice' = 'bob', serial?: string) =>
+    event('/return', {
+      person,
+      query: `state=${encodeURIComponent(signState({ serial: serial ?? pki.devices.bob.serial, destination }, KEY, t.now()))}`,
+    });
+
+  it('asks Identity Plus again bypassing the cache, records, and sends the person on', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.bob.serial, OK({ organizationalReference: 'ref-bob' }));
+    await t.handler(event('/signin', { person: 'bob' }));
+    const res = await t.handler(returnEvent(t));
+    expect(t.identityPlus.calls).toBe(2);
+    expect(res.statusCode).toBe(302);
+    expect(res.headers?.Location).toBe(APP + '/x');
+    expect(t.records.map((r) => r.userId)).toEqual(['org:ref-bob', 'org:ref-bob']);
+  });
+
+  it('shows the signed-in page when the round trip had no destination', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.bob.serial, OK());
+    const res = await t.handler(returnEvent(t, ''));
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('Signed in');
+  });
+
+  it('answers 409 with a link, never a redirect, while validation is still pending', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.bob.serial, PROBLEM('PB 0003 Identity Plus anonymous certificate needs validation'));
+    const res = await t.handler(returnEvent(t));
+    expect(res.statusCode).toBe(409);
+    expect(res.headers?.Location).toBeUndefined();
+    expect(res.body).toContain('Validation not completed');
+    expect(res.body).toContain(`href="/signin?return=${encodeURIComponent(APP + '/x')}"`);
+  });
+
+  it('denies with 403 when Identity Plus now says revoked', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.bob.serial, PROBLEM('PB 0004 Revoked'));
+    expect((await t.handler(returnEvent(t))).statusCode).toBe(403);
+  });
+
+  it('refuses a state made for another certificate', async () => {
+    const t = setup();
+    const res = await t.handler(returnEvent(t, APP, 'alice'));
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('different certificate');
+    expect(t.identityPlus.calls).toBe(0);
+  });
+
+  it('refuses an expired state', async () => {
+    const t = setup();
+    const e = returnEvent(t);
+    t.advance(10 * 60 * 1000 + 1);
+    const res = await t.handler(e);
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('expired');
+  });
+
+  it('refuses a tampered state', async () => {
+    const t = setup();
+    const e = returnEvent(t);
+    const state = e.queryStringParameters!.state!;
+    const tampered = state.slice(0, -2) + (state.endsWith('AA') ? 'BB' : 'AA');
+    const res = await t.handler(event('/return', { person: 'bob', query: `state=${encodeURIComponent(tampered)}` }));
+    expect(res.statusCode).toBe(400);
+  });
+
+  it('refuses a missing state', async () => {
+    const t = setup();
+    const res = await t.handler(event('/return', { person: 'bob', accept: 'application/json' }));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body).message).toBe('state is missing');
+  });
+
+  it('refuses a state whose destination is no longer allowed', async () => {
+    const t = setup();
+    const res = await t.handler(returnEvent(t, 'https://old-app.example.com/'));
+    expect(res.statusCode).toBe(400);
+  });
+});
+
+describe('GET /whoami', () => {
+  it('answers the identity as JSON, cached on repeat', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.erin.serial, OK({ localUserId: 'erin-local', outcome: 'OK 0002 valid and user uid associated' }));
+    const first = JSON.parse((await t.handler(event('/whoami', { person: 'erin' }))).body);
+    const second = JSON.parse((await t.handler(event('/whoami', { person: 'erin' }))).body);
+    expect(first).toMatchObject({
+      decision: 'allow',
+      reason: 'cleared-local-user',
+      user: { id: 'local:erin-local', localUserId: 'erin-local' },
+      device: { serial: pki.devices.erin.serial, type: 'Mobile' },
+      cached: false,
+      degraded: false,
+    });
+    expect(first.device.subject).toContain("CN=Erin's Phone");
+    expect(second.cached).toBe(true);
+    expect(t.records).toHaveLength(1);
+  });
+
+  it('answers a denied certificate with 200 and its reason', async () => {
+    const t = setup();
+    const res = await t.handler(event('/whoami', { person: 'dave' }));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ decision: 'deny', reason: 'unknown-certificate', user: { id: null } });
+  });
+});
+
+it('answers 404 for an unknown route or method', async () => {
+  const t = setup();
+  expect((await t.handler(event('/admin'))).statusCode).toBe(404);
+  expect((await t.handler(event('/signin', { method: 'POST' }))).statusCode).toBe(404);
+});
