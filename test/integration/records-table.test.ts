@@ -1,0 +1,110 @@
+import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { AuthenticationRecord } from '../../functions/domain/authenticate';
+import { periodOf } from '../../functions/domain/billing-period';
+import { RecordWriteError } from '../../functions/domain/errors';
+import { RecordsTable, periodPartitionKey, recordKey, shardOf } from '../../functions/adapters/records-table';
+import { RunningDynalite, ensureRecordsTable, localDynamoClient, startDynalite } from '../../local/dynamodb-local';
+
+const TABLE = 'records-test';
+let dynalite: RunningDynalite;
+let client: ReturnType<typeof localDynamoClient>;
+
+beforeAll(async () => {
+  dynalite = await startDynalite({ port: 0 });
+  client = localDynamoClient(dynalite.endpoint);
+  await ensureRecordsTable(client, TABLE);
+});
+afterAll(async () => {
+  client.destroy();
+  await dynalite.stop();
+});
+
+const at = new Date('2026-11-26T12:00:00Z');
+const record = (over: Partial<AuthenticationRecord> = {}): AuthenticationRecord => ({
+  period: periodOf(at),
+  userId: 'org:ref-alice',
+  name: 'Alice',
+  email: 'alice@example.com',
+  serial: '111',
+  roles: ['member'],
+  at,
+  ...over,
+});
+
+async function item(userId: string, periodId = '2026-11', shards = 16) {
+  const key = recordKey(periodId, userId, shards);
+  const res = await client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }));
+  return res.Item;
+}
+
+describe('RecordsTable', () => {
+  it('keeps one item per user per period, however often they authenticate and from how many devices', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE });
+    const later = new Date('2026-11-27T08:00:00Z');
+    await table.recordAuthentication(record());
+    await table.recordAuthentication(record({ serial: '222', at: later }));
+    await table.recordAuthentication(record({ serial: '222', at: later }));
+
+    const it = await item('org:ref-alice');
+    expect(it?.authCount).toEqual({ N: '3' });
+    expect(it?.devices?.SS?.sort()).toEqual(['111', '222']);
+    expect(it?.firstSeenAt).toEqual({ S: at.toISOString() });
+    expect(it?.lastSeenAt).toEqual({ S: later.toISOString() });
+    expect(it?.name).toEqual({ S: 'Alice' });
+    expect(it?.period).toEqual({ S: '2026-11' });
+  });
+
+  it('keeps what it had when a later answer lacks name and email', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE });
+    await table.recordAuthentication(record({ userId: 'org:ref-keep' }));
+    await table.recordAuthentication(record({ userId: 'org:ref-keep', name: undefined, email: undefined }));
+    expect((await item('org:ref-keep'))?.email).toEqual({ S: 'alice@example.com' });
+  });
+
+  it('sets expiresAt to the end of the period plus the retention (default 25 months)', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE });
+    await table.recordAuthentication(record({ userId: 'org:ref-ttl' }));
+    expect((await item('org:ref-ttl'))?.expiresAt).toEqual({ N: String(Date.parse('2029-01-01T00:00:00Z') / 1000) });
+  });
+
+  it('counts the same user separately in each period', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE });
+    const december = new Date('2026-12-02T00:00:00Z');
+    await table.recordAuthentication(record({ userId: 'org:ref-two' }));
+    await table.recordAuthentication(record({ userId: 'org:ref-two', period: periodOf(december), at: december }));
+    expect((await item('org:ref-two', '2026-11'))?.authCount).toEqual({ N: '1' });
+    expect((await item('org:ref-two', '2026-12'))?.authCount).toEqual({ N: '1' });
+  });
+
+  it('loses no authentication under concurrent writes', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE });
+    await Promise.all(Array.from({ length: 25 }, (_, i) => table.recordAuthentication(record({ userId: 'org:ref-race', serial: String(1000 + (i % 5)) }))));
+    const it = await item('org:ref-race');
+    expect(it?.authCount).toEqual({ N: '25' });
+    expect(it?.devices?.SS).toHaveLength(5);
+  });
+
+  it('spreads users over the shard partitions of a period, readable with a Query per shard', async () => {
+    const shards = 4;
+    const table = new RecordsTable({ client, tableName: TABLE, shards });
+    const users = Array.from({ length: 40 }, (_, i) => `serial:${9000 + i}`);
+    for (const userId of users) await table.recordAuthentication(record({ userId, period: periodOf(new Date('2030-01-05Z')) }));
+    const counts = await Promise.all(
+      Array.from({ length: shards }, async (_, shard) => {
+        const res = await client.send(
+          new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: periodPartitionKey('2030-01', shard) } } }),
+        );
+        return res.Count ?? 0;
+      }),
+    );
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(counts.every((c) => c > 0)).toBe(true);
+    expect(shardOf(users[0], shards)).toBe(shardOf(users[0], shards));
+  });
+
+  it('turns a failed write into a RecordWriteError that names the user, not the vendor internals', async () => {
+    const table = new RecordsTable({ client, tableName: 'no-such-table' });
+    await expect(table.recordAuthentication(record())).rejects.toThrow(RecordWriteError);
+    await expect(table.recordAuthentication(record())).rejects.toThrow(/org:ref-alice \(ResourceNotFoundException\)/);
+  });
+});
