@@ -5,7 +5,10 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ENV } from '../functions/config/names';
-import { startLocalMode } from '../local/local-mode';
+
+// Local mode runs on Node 20 by design; the AWS SDK's notice about its future Node 22 floor is noise here.
+// Set before the SDK is loaded (local-mode is imported below, after this line runs).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const USAGE = `usage: npm start -- [options]
   --data-dir DIR              dev PKI, DynamoDB data and state key (default .plusgate)
@@ -76,6 +79,7 @@ async function main(): Promise<void> {
 
   const dataDir = v['data-dir'] ?? '.plusgate';
   const quiet = v.quiet ?? false;
+  const { startLocalMode } = await import('../local/local-mode');
   const running = await startLocalMode({
     dataDir,
     gatewayPort: port('gateway-port', v['gateway-port'], 8443),
@@ -86,7 +90,8 @@ async function main(): Promise<void> {
     log: quiet ? undefined : (line) => process.stdout.write(`${line}\n`),
   });
 
-  const pki = path.relative(process.cwd(), running.pkiDir) || '.';
+  const relative = path.relative(process.cwd(), running.pkiDir);
+  const pki = relative.startsWith('..') ? running.pkiDir : relative;
   const curl = (person: string, route = '/signin', extra = '') =>
     `curl ${extra}--cacert ${pki}/ca.pem --cert ${pki}/${person}.pem --key ${pki}/${person}.key ${running.gatewayUrl}${route}`;
   process.stdout.write(

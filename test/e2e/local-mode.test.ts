@@ -1,0 +1,164 @@
+/**
+ * End to end: `npm start` as a child process on free ports, driven by the real curl with the demo
+ * people's certificates, then the ledger read back from its DynamoDB.
+ */
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { localDynamoClient } from '../../local/dynamodb-local';
+import { CurlResult, RunningProcess, curl, freePorts, startNpm } from '../support/processes';
+
+jest.setTimeout(120_000);
+
+let dataDir: string;
+let ports: { gateway: number; simulator: number; dynamodb: number };
+let running: RunningProcess | undefined;
+const pki = () => path.join(dataDir, 'pki');
+const gateway = () => `https://localhost:${ports.gateway}`;
+
+function args(): string[] {
+  return [
+    '--data-dir', dataDir,
+    '--gateway-port', String(ports.gateway),
+    '--simulator-port', String(ports.simulator),
+    '--dynamodb-port', String(ports.dynamodb),
+    '--decision-cache-seconds', '1',
+    '--stale-if-error-seconds', '300',
+  ];
+}
+
+/** curl as a person (their certificate and key), trusting the dev CA. */
+function as(person: string | null, route: string, extra: string[] = []): Promise<CurlResult> {
+  const cert = person ? ['--cert', path.join(pki(), `${person}.pem`), '--key', path.join(pki(), `${person}.key`)] : [];
+  return curl(['--cacert', path.join(pki(), 'ca.pem'), ...cert, ...extra, `${gateway()}${route}`]);
+}
+
+/** The simulator's admin API, over mutual TLS with our API certificate. */
+function admin(route: string, body: unknown): Promise<CurlResult> {
+  return curl([
+    '--cacert', path.join(pki(), 'ca.pem'),
+    '--cert', path.join(pki(), 'api.pem'),
+    '--key', path.join(pki(), 'api.key'),
+    '-X', 'POST', '-H', 'content-type: application/json', '--data', JSON.stringify(body),
+    `https://localhost:${ports.simulator}/__admin/${route}`,
+  ]);
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'plusgate-e2e-'));
+  const [gatewayPort, simulatorPort, dynamodbPort] = await freePorts(3);
+  ports = { gateway: gatewayPort, simulator: simulatorPort, dynamodb: dynamodbPort };
+  running = await startNpm(args(), 'plusgate local ready');
+});
+
+afterAll(async () => {
+  await running?.interrupt();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('local mode, driven by curl', () => {
+  it('prints ready-to-paste curl commands that work', async () => {
+    const line = running!.output().split('\n').find((l) => l.includes('alice (cleared)'))!;
+    const command = line.slice(line.indexOf('curl ') + 5).split(' ');
+    const res = await curl(command);
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('Signed in as Alice Archer');
+  });
+
+  it('signs alice in', async () => {
+    const res = await as('alice', '/signin');
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('Alice Archer');
+    expect(res.body).toContain('member');
+  });
+
+  it('signs erin in with her bound local user', async () => {
+    const res = await as('erin', '/whoami', ['-H', 'Accept: application/json']);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ decision: 'allow', reason: 'cleared-local-user', user: { id: 'local:erin-local', localUserId: 'erin-local' } });
+  });
+
+  it('sends bob to the sign-on page, and following the redirects signs him in', async () => {
+    const first = await as('bob', '/signin?return=%2Fwhoami');
+    expect(first.status).toBe(302);
+    expect(first.location).toMatch(new RegExp(`^https://localhost:${ports.simulator}/[A-Za-z0-9_-]+$`));
+
+    const followed = await as('bob', '/signin?return=%2Fwhoami', ['-L']);
+    expect(followed.status).toBe(200);
+    expect(followed.redirects).toBe(3); // /signin → sign-on → /return → /whoami
+    expect(followed.effectiveUrl).toBe(`${gateway()}/whoami`);
+    expect(JSON.parse(followed.body)).toMatchObject({ decision: 'allow', user: { name: 'Bob Baker' } });
+  });
+
+  it.each([
+    ['carol', /revoked/],
+    ['dave', /does not know this device certificate/],
+  ])('denies %s with 403', async (person, reason) => {
+    const res = await as(person, '/signin');
+    expect(res.status).toBe(403);
+    expect(res.body).toMatch(reason);
+  });
+
+  it.each(['frank', 'mallory', null])('refuses %s in the TLS handshake, before any handler runs', async (person) => {
+    const res = await as(person, '/signin');
+    expect(res.status).toBe(0);
+    expect(res.exitCode).not.toBe(0);
+  });
+
+  it('refuses a destination off the allow-list with a 400 and no redirect', async () => {
+    const bad = ['https://evil.example/', '//evil.example', 'javascript:alert(1)'].map(encodeURIComponent);
+    // Raw CR/LF reaches the handler decoded, as API Gateway decodes query strings.
+    for (const query of [...bad, '/x%0d%0aSet-Cookie:%20a=b']) {
+      const res = await as('alice', `/signin?return=${query}`);
+      expect(res.status).toBe(400);
+      expect(res.location).toBe('');
+    }
+  });
+
+  it('keeps one record per person per period, however often each signed in', async () => {
+    await as('alice', '/signin');
+    await new Promise((r) => setTimeout(r, 1100)); // past the 1 s decision cache: Identity Plus confirms again
+    await as('alice', '/signin');
+    const dynamo = localDynamoClient(`http://127.0.0.1:${ports.dynamodb}`);
+    try {
+      const items = (await dynamo.send(new ScanCommand({ TableName: 'plusgate-records' }))).Items ?? [];
+      const users = items.map((i) => i.userId.S).sort();
+      expect(users).toEqual(['local:erin-local', 'org:org-ref-alice-0001', 'org:org-ref-bob-0003']);
+      const periods = new Set(items.map((i) => i.period.S));
+      expect(periods.size).toBe(1);
+      const alice = items.find((i) => i.userId.S === 'org:org-ref-alice-0001')!;
+      expect(Number(alice.authCount.N)).toBeGreaterThanOrEqual(2);
+    } finally {
+      dynamo.destroy();
+    }
+  });
+
+  it('answers 503 when Identity Plus fails, but allows a recently allowed certificate marked degraded', async () => {
+    expect((await as('alice', '/whoami')).status).toBe(200);
+    expect((await admin('faults', { mode: 'http500' })).status).toBe(200);
+    try {
+      await new Promise((r) => setTimeout(r, 1100)); // past the 1 s decision cache
+      const alice = await as('alice', '/whoami');
+      expect(alice.status).toBe(200);
+      expect(JSON.parse(alice.body)).toMatchObject({ decision: 'allow', degraded: true });
+
+      const dave = await as('dave', '/signin');
+      expect(dave.status).toBe(503);
+      expect(dave.body).toContain('try again');
+    } finally {
+      await admin('faults', { mode: 'none' });
+    }
+  });
+
+  it('stops cleanly on Ctrl-C, and a restart keeps the records and the PKI', async () => {
+    const aliceCert = require('node:fs').readFileSync(path.join(pki(), 'alice.pem'), 'utf8');
+    await running!.interrupt();
+    expect(running!.output()).toContain('SIGINT: stopping plusgate local');
+    // Same ports again: only works if the first run released every one of them.
+    running = await startNpm(args(), 'plusgate local ready');
+    expect(running.output()).toContain('records table plusgate-records existed');
+    expect(require('node:fs').readFileSync(path.join(pki(), 'alice.pem'), 'utf8')).toBe(aliceCert);
+    expect((await as('alice', '/signin')).status).toBe(200);
+  });
+});

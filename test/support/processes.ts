@@ -1,0 +1,109 @@
+/** Helpers for tests that drive real processes: free ports, `npm start` as a child, the real curl. */
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+
+/** Ports the OS says are free right now (bound and released). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<import('node:net').Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export interface RunningProcess {
+  readonly child: ChildProcess;
+  output(): string;
+  /** Sends SIGINT to the whole process group (npm → tsx → node) and resolves with the exit code. */
+  interrupt(): Promise<number | null>;
+}
+
+/** Starts `npm start -- <args>` and resolves once it prints `readyLine`. */
+export async function startNpm(args: readonly string[], readyLine: string, timeoutMs = 60_000): Promise<RunningProcess> {
+  const child = spawn('npm', ['start', '--silent', '--', ...args], {
+    cwd: REPO_ROOT,
+    detached: true,
+    env: { ...process.env, FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start did not print "${readyLine}" in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const check = () => {
+      if (output.includes(readyLine)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+  return {
+    child,
+    output: () => output,
+    interrupt: async () => {
+      try {
+        process.kill(-child.pid!, 'SIGINT');
+      } catch {
+        /* already gone */
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+export interface CurlResult {
+  /** curl's exit code (0 = an HTTP answer arrived; 35/52/56 = TLS refused or connection closed). */
+  readonly exitCode: number;
+  readonly status: number;
+  readonly redirects: number;
+  readonly effectiveUrl: string;
+  readonly location: string;
+  readonly body: string;
+}
+
+/** Runs the real curl binary; never throws for HTTP or TLS failures, reports them instead. */
+export function curl(args: readonly string[]): Promise<CurlResult> {
+  const marker = '\n__CURL__';
+  return new Promise((resolve) => {
+    execFile(
+      'curl',
+      ['-s', '--max-time', '20', '-w', `${marker}%{http_code} %{num_redirects} %{url_effective} %{redirect_url}`, ...args],
+      { maxBuffer: 10 * 1024 * 1024 },
+      (error, stdout) => {
+        const at = stdout.lastIndexOf(marker);
+        const [status, redirects, effectiveUrl, location] = stdout.slice(at + marker.length).split(' ');
+        resolve({
+          exitCode: error ? Number((error as { code?: number }).code ?? 1) : 0,
+          status: Number(status),
+          redirects: Number(redirects),
+          effectiveUrl: effectiveUrl ?? '',
+          location: location ?? '',
+          body: stdout.slice(0, at),
+        });
+      },
+    );
+  });
+}
