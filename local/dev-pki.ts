@@ -151,12 +151,12 @@ export async function generateDevPki(now: Date = new Date()): Promise<DevPki> {
   const keys = await Promise.all(Array.from({ length: 12 }, () => newKeys()));
   const next = (): CryptoKeyPair => keys.pop() as CryptoKeyPair;
 
-  const root = await selfSignedCa('CN=plusgate dev Identity Plus Root CA,O=plusgate dev', next(), now);
-  const intermediate = await subordinateCa(root, 'CN=plusgate dev Identity Plus Intermediate CA,O=plusgate dev', next(), now);
-  const foreign = await selfSignedCa('CN=Foreign Root CA,O=Not Identity Plus', next(), now);
+  const root = await selfSignedCa('O=plusgate dev,CN=plusgate dev Identity Plus Root CA', next(), now);
+  const intermediate = await subordinateCa(root, 'O=plusgate dev,CN=plusgate dev Identity Plus Intermediate CA', next(), now);
+  const foreign = await selfSignedCa('O=Not Identity Plus,CN=Foreign Root CA', next(), now);
 
   const serverLeaf = await issueWith(intermediate, next(), {
-    subject: 'CN=localhost,O=plusgate dev',
+    subject: 'O=plusgate dev,CN=localhost',
     usage: 'server',
     dnsNames: ['localhost'],
     ipAddresses: ['127.0.0.1', '::1'],
@@ -164,7 +164,7 @@ export async function generateDevPki(now: Date = new Date()): Promise<DevPki> {
     notAfter: new Date(now.getTime() + 825 * DAY_MS),
   });
   const api = await issueWith(intermediate, next(), {
-    subject: 'CN=plusgate dev service agent,OU=Service Agent,O=plusgate dev',
+    subject: 'O=plusgate dev,OU=Service Agent,CN=plusgate dev service agent',
     usage: 'client',
     notBefore: new Date(now.getTime() - DAY_MS),
     notAfter: new Date(now.getTime() + 365 * DAY_MS),
@@ -178,7 +178,8 @@ export async function generateDevPki(now: Date = new Date()): Promise<DevPki> {
       ? { notBefore: new Date(now.getTime() - 60 * DAY_MS), notAfter: new Date(now.getTime() - DAY_MS) }
       : { notBefore: new Date(now.getTime() - DAY_MS), notAfter: new Date(now.getTime() + 365 * DAY_MS) };
     devices[person] = await issueWith(issuer, next(), {
-      subject: `CN=${escapeRdn(spec.deviceName)},OU=${spec.deviceType},O=Identity Plus Device`,
+      // Conventional DER order (most general first): shown CN-first in RFC 2253 form, as API Gateway does.
+      subject: `O=Identity Plus Device,OU=${spec.deviceType},CN=${escapeRdn(spec.deviceName)}`,
       usage: 'client',
       ...validity,
     });

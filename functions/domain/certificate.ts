@@ -9,7 +9,7 @@ import { InvalidInputError } from './errors';
 export interface ClientCertificate {
   /** Serial number as a decimal string: the name Identity Plus knows the certificate by. */
   readonly serial: string;
-  /** Subject DN, RFC 2253 style (`CN=…,OU=…,O=…`), display only. */
+  /** Subject DN in RFC 2253 order (most specific first: `CN=…,OU=…,O=…`, as API Gateway shows it), display only. */
   readonly subject: string;
   readonly issuer: string;
   /** Common name: the device name (not unique). */
@@ -55,8 +55,8 @@ export function parseCertificatePem(pem: unknown, field = 'certificate'): Client
   const subjectLines = dnLines(x509.subject);
   return {
     serial: normalizeSerial(x509.serialNumber, field, 'hex'),
-    subject: subjectLines.join(','),
-    issuer: dnLines(x509.issuer).join(','),
+    subject: rfc2253(subjectLines),
+    issuer: rfc2253(dnLines(x509.issuer)),
     commonName: attribute(subjectLines, 'CN'),
     deviceType: attribute(subjectLines, 'OU'),
     notBefore: new Date(x509.validFrom),
@@ -110,6 +110,11 @@ export function serialToColonHex(decimal: string): string {
 
 function dnLines(dn: string): string[] {
   return dn.split('\n').filter((line) => line.length > 0);
+}
+
+/** Node lists RDNs in DER order (most general first); RFC 2253 writes them the other way round. */
+function rfc2253(lines: readonly string[]): string {
+  return [...lines].reverse().join(',');
 }
 
 function attribute(lines: readonly string[], name: string): string | undefined {
