@@ -1,0 +1,362 @@
+/**
+ * The loopback stand-in for API Gateway in local mode: turns each HTTP request into the REST API proxy
+ * event (local/api-gateway-event.ts), calls the same Lambda handlers, and writes their proxy results
+ * back the way API Gateway does, including its own answers (403 for unknown routes, 413, 502, 504).
+ * With `tls` it behaves like plusgate's custom domain: mutual TLS against a truststore, and a missing,
+ * untrusted or expired client certificate ends the connection in the handshake, so no handler runs.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { randomBytes, randomUUID } from 'node:crypto';
+import http, { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { buildProxyEvent, LOCAL_ACCOUNT_ID } from './api-gateway-event';
+
+/** A Lambda proxy-integration handler, as the functions/handlers export them. */
+export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** One resource + method of the API. */
+export interface GatewayRoute {
+  /** `GET`, `POST`, … or `ANY` (a specific method on the same path wins over `ANY`). */
+  readonly method: string;
+  /** Exact resource path, e.g. `/signin`: no trailing-slash folding, no parameters, like the REST API. */
+  readonly path: string;
+  readonly handler: ProxyHandler;
+}
+
+/** Options of {@link LocalGateway}. */
+export interface LocalGatewayOptions {
+  readonly routes: readonly GatewayRoute[];
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** @default 0 (any free port) */
+  readonly port?: number;
+  /**
+   * Mutual TLS like API Gateway's custom domain: server certificate (leaf + chain), its key, and the
+   * truststore of device CAs. Omit for plain HTTP (the IAM service API in local mode, loopback only).
+   */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly truststore: string };
+  /** @default 'local' */
+  readonly stage?: string;
+  /** Host name put in `requestContext.domainName` and in {@link LocalGateway.url} with TLS. @default 'localhost' */
+  readonly publicHostname?: string;
+  /** Request bodies above this are answered 413, as API Gateway's 10 MiB payload limit. @default 10 MiB */
+  readonly maxBodyBytes?: number;
+  /** Integration timeout; a slower handler gets 504 like API Gateway's 29 s limit. @default 29000 */
+  readonly timeoutMs?: number;
+  /** One line per request (method, path, status, ms) and per refused handshake; never certificates or keys. */
+  readonly log?: (line: string) => void;
+}
+
+/** API Gateway's payload limit. */
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** API Gateway's default (and, for REST APIs, usual maximum) integration timeout. */
+export const DEFAULT_TIMEOUT_MS = 29_000;
+
+const FUNCTION_NAME = 'plusgate-local';
+const RESULT_KEYS = new Set(['statusCode', 'headers', 'multiValueHeaders', 'body', 'isBase64Encoded']);
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// What Node (and HTTP) accept in a header value: no CR, LF, NUL or other control characters but tab.
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+// Hop-by-hop and framing headers are the gateway's business; API Gateway does not pass a handler's own.
+const GATEWAY_OWNED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
+
+const TIMED_OUT = Symbol('timed out');
+
+/** Raised internally when a handler's answer is not a valid proxy result (API Gateway: 502). */
+class MalformedResultError extends Error {}
+
+/** A loopback API Gateway (REST, proxy integration) in front of Lambda handlers. */
+export class LocalGateway {
+  private readonly routes: ReadonlyMap<string, ReadonlyMap<string, ProxyHandler>>;
+  private readonly host: string;
+  private readonly stage: string;
+  private readonly publicHostname: string;
+  private readonly maxBodyBytes: number;
+  private readonly timeoutMs: number;
+  private readonly log: (line: string) => void;
+  private server?: http.Server;
+
+  constructor(private readonly options: LocalGatewayOptions) {
+    this.routes = routeTable(options.routes);
+    this.host = options.host ?? '127.0.0.1';
+    this.stage = options.stage ?? 'local';
+    this.publicHostname = options.publicHostname ?? 'localhost';
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.log = options.log ?? (() => undefined);
+  }
+
+  /** Starts listening; resolves once the port is bound. */
+  async start(): Promise<void> {
+    if (this.server) throw new Error('LocalGateway is already started');
+    const listener = (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res);
+    const tls = this.options.tls;
+    const server = tls
+      ? https.createServer(
+          { cert: tls.cert, key: tls.key, ca: tls.truststore, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+          listener,
+        )
+      : http.createServer(listener);
+    if (tls) {
+      // A missing certificate fails inside OpenSSL; an untrusted or expired one is refused by Node right
+      // after the handshake (the socket then carries the verification error), before any request is read.
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+        const reason = socket.authorizationError ? String(socket.authorizationError) : (err.code ?? err.message);
+        this.log(`TLS handshake refused from ${clientIp(socket.remoteAddress)}: ${reason}`);
+      });
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  /** Stops listening and closes every connection, idle keep-alive ones included. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Base URL: `https://<publicHostname>:<port>` with TLS (the server certificate's name), else `http://<host>:<port>`. */
+  get url(): string {
+    if (this.options.tls) return `https://${this.publicHostname}:${this.port}`;
+    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    return `http://${host}:${this.port}`;
+  }
+
+  /** The bound port (after {@link start}). */
+  get port(): number {
+    const address = this.server?.address() as AddressInfo | null | undefined;
+    if (!address) throw new Error('LocalGateway is not started');
+    return address.port;
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const requestId = randomUUID();
+    const extendedId = randomBytes(11).toString('base64');
+    const method = req.method ?? 'GET';
+    const [path, rawQuery] = splitTarget(req.url ?? '/');
+    res.on('finish', () => this.log(`${method} ${path} ${res.statusCode} ${Math.round(performance.now() - started)}ms`));
+    res.setHeader('x-amzn-RequestId', requestId);
+    res.setHeader('x-amz-apigw-id', extendedId);
+    try {
+      const body = await readBody(req, this.maxBodyBytes);
+      if (body === 'aborted') return;
+      if (body === 'too-large') return gatewayAnswer(res, 413, 'Request Too Long', 'RequestTooLong');
+
+      const handler = this.routes.get(path)?.get(method) ?? this.routes.get(path)?.get('ANY');
+      // API Gateway REST answers an unknown resource and an undeclared method alike.
+      if (!handler) return gatewayAnswer(res, 403, 'Missing Authentication Token', 'MissingAuthenticationTokenException');
+
+      const socket = req.socket as Partial<TLSSocket>;
+      const peer = this.options.tls ? socket.getPeerX509Certificate?.() : undefined;
+      const now = new Date();
+      const event = buildProxyEvent({
+        method,
+        path,
+        rawQuery,
+        headers: req.rawHeaders,
+        body,
+        resource: path,
+        stage: this.stage,
+        domainName: this.publicHostname,
+        sourceIp: clientIp(req.socket.remoteAddress),
+        ...(peer ? { clientCert: { pem: peer.toString() } } : {}),
+        now,
+        requestId,
+        extendedRequestId: extendedId,
+        forwarded: { proto: this.options.tls ? 'https' : 'http', port: req.socket.localPort ?? 0 },
+      });
+      const outcome = await this.invoke(handler, event, now);
+      if (outcome === TIMED_OUT) {
+        this.log(`${method} ${path}: handler did not answer within ${this.timeoutMs}ms`);
+        return gatewayAnswer(res, 504, 'Endpoint request timed out', 'IntegrationTimeout');
+      }
+      writeResult(res, outcome);
+    } catch (err) {
+      const what = err instanceof MalformedResultError ? 'malformed Lambda proxy response' : 'handler failed';
+      this.log(`${method} ${path}: ${what}: ${oneLine(err)}`);
+      if (!res.headersSent) gatewayAnswer(res, 502, 'Internal server error', 'InternalServerErrorException');
+      else res.destroy();
+    }
+  }
+
+  private async invoke(handler: ProxyHandler, event: APIGatewayProxyEvent, now: Date): Promise<unknown> {
+    const deadline = now.getTime() + this.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => resolve(TIMED_OUT), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(() => handler(event, lambdaContext(now, deadline))), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A Lambda context as the Node.js runtime fills it, for function `plusgate-local`. */
+export function lambdaContext(now: Date, deadline: number): Context {
+  const day = now.toISOString().slice(0, 10).replace(/-/g, '/');
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: FUNCTION_NAME,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:${LOCAL_ACCOUNT_ID}:function:${FUNCTION_NAME}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${FUNCTION_NAME}`,
+    logStreamName: `${day}/[$LATEST]${randomBytes(16).toString('hex')}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    // The callback-style completions are deprecated; async handlers never call them.
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * Checks a handler's answer the way API Gateway does before using it: only the five proxy-result keys,
+ * an integer status, header names that are tokens and values without control characters, a string body,
+ * and base64 that decodes when `isBase64Encoded` is set. Returns the headers merged as API Gateway merges
+ * `headers` and `multiValueHeaders` (for one name: the multi values, plus the single value if different).
+ */
+export function validateProxyResult(result: unknown): { status: number; headers: Map<string, string[]>; body: Buffer } {
+  if (typeof result !== 'object' || result === null || Array.isArray(result)) {
+    throw new MalformedResultError(`result is ${result === null ? 'null' : Array.isArray(result) ? 'an array' : typeof result}, not an object`);
+  }
+  const r = result as Record<string, unknown>;
+  const extra = Object.keys(r).filter((key) => !RESULT_KEYS.has(key));
+  if (extra.length) throw new MalformedResultError(`unexpected keys ${extra.join(', ')}`);
+  const status = r.statusCode;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
+    throw new MalformedResultError('statusCode must be an integer from 100 to 599');
+  }
+  if (r.body !== undefined && r.body !== null && typeof r.body !== 'string') throw new MalformedResultError('body must be a string');
+  if (r.isBase64Encoded !== undefined && typeof r.isBase64Encoded !== 'boolean') {
+    throw new MalformedResultError('isBase64Encoded must be a boolean');
+  }
+  const text = (r.body as string | null | undefined) ?? '';
+  let body: Buffer;
+  if (r.isBase64Encoded) {
+    const compact = text.replace(/\s+/g, '');
+    if (compact.length % 4 !== 0 || !BASE64.test(compact)) throw new MalformedResultError('body is not valid base64');
+    body = Buffer.from(compact, 'base64');
+  } else {
+    body = Buffer.from(text, 'utf8');
+  }
+
+  const merged = new Map<string, { name: string; values: string[] }>();
+  const add = (name: string, value: unknown) => {
+    if (!TOKEN.test(name)) throw new MalformedResultError('a header name is not a valid HTTP token');
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new MalformedResultError(`header ${name} has a ${value === null ? 'null' : typeof value} value`);
+    }
+    const text = String(value);
+    if (INVALID_HEADER_VALUE.test(text)) throw new MalformedResultError(`header ${name} has a control character in its value`);
+    const key = name.toLowerCase();
+    const entry = merged.get(key) ?? { name, values: [] };
+    merged.set(key, entry);
+    return { entry, text };
+  };
+  const multi = plainRecord(r.multiValueHeaders, 'multiValueHeaders');
+  for (const [name, values] of Object.entries(multi)) {
+    if (!Array.isArray(values)) throw new MalformedResultError(`multiValueHeaders.${name} is not an array`);
+    for (const value of values) {
+      const { entry, text } = add(name, value);
+      entry.values.push(text);
+    }
+  }
+  for (const [name, value] of Object.entries(plainRecord(r.headers, 'headers'))) {
+    const { entry, text } = add(name, value);
+    if (!entry.values.includes(text)) entry.values.push(text);
+  }
+
+  const headers = new Map<string, string[]>();
+  for (const [key, { name, values }] of merged) {
+    if (!GATEWAY_OWNED_HEADERS.has(key) && values.length) headers.set(name, values);
+  }
+  return { status, headers, body };
+}
+
+function writeResult(res: ServerResponse, result: unknown): void {
+  const { status, headers, body } = validateProxyResult(result);
+  res.statusCode = status;
+  for (const [name, values] of headers) res.setHeader(name, values.length === 1 ? values[0] : values);
+  // API Gateway REST labels an answer without a Content-Type as JSON.
+  if (!res.hasHeader('content-type')) res.setHeader('Content-Type', 'application/json');
+  res.end(body);
+}
+
+function gatewayAnswer(res: ServerResponse, status: number, message: string, errorType: string): void {
+  const body = JSON.stringify({ message });
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('x-amzn-ErrorType', errorType);
+  res.end(body);
+}
+
+function plainRecord(value: unknown, field: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new MalformedResultError(`${field} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+function routeTable(routes: readonly GatewayRoute[]): Map<string, Map<string, ProxyHandler>> {
+  const table = new Map<string, Map<string, ProxyHandler>>();
+  for (const route of routes) {
+    const method = route.method.toUpperCase();
+    if (!route.path.startsWith('/')) throw new Error(`route path "${route.path}" must start with "/"`);
+    if (!TOKEN.test(method)) throw new Error(`route method "${route.method}" is not an HTTP method`);
+    const methods = table.get(route.path) ?? new Map<string, ProxyHandler>();
+    if (methods.has(method)) throw new Error(`route ${method} ${route.path} is declared twice`);
+    methods.set(method, route.handler);
+    table.set(route.path, methods);
+  }
+  return table;
+}
+
+/** Reads the body up to `max` bytes; beyond that it keeps draining (so the client reads the 413) up to a bound. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too-large' | 'aborted'> {
+  const drainLimit = 2 * max + 1024 * 1024;
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = Number(req.headers['content-length'] ?? 0) > max;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) tooLarge = true;
+      if (!tooLarge) chunks.push(chunk);
+      else if (size > drainLimit) req.destroy();
+    });
+    req.on('end', () => resolve(tooLarge ? 'too-large' : Buffer.concat(chunks, size)));
+    req.on('error', () => resolve('aborted'));
+    req.on('close', () => resolve('aborted'));
+  });
+}
+
+function splitTarget(target: string): [string, string] {
+  const q = target.indexOf('?');
+  return q < 0 ? [target, ''] : [target.slice(0, q), target.slice(q + 1)];
+}
+
+function clientIp(address: string | undefined): string {
+  if (!address) return '127.0.0.1';
+  return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+}
+
+function oneLine(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text.replace(/\s+/g, ' ').slice(0, 300);
+}
