@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+/**
+ * The CDK app: `npx cdk synth` / `npx cdk deploy [-c key=value ...]`. Configuration comes from cdk.json
+ * "context" and -c flags (see README, "Deploy to AWS").
+ */
+import { App } from 'aws-cdk-lib';
+import { ConfigError } from '../lib/config';
+import { addPlusgate } from '../lib/plusgate-app';
+
+const app = new App();
+try {
+  addPlusgate(app);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  // The problems are the whole message; a stack trace would only bury them.
+  console.error(err.message);
+  process.exit(1);
+}
+app.synth();

@@ -1,0 +1,123 @@
+/**
+ * The house Lambda function: every plusgate function (edge now; verify, report, authorizer, period-close
+ * later) is one line, `new PlusgateFunction(this, 'VerifyFunction', { handler: 'verify' })`, and gets the
+ * same documented defaults. Grants travel with the env var that names the resource (`bindTable`,
+ * `bindSecret`), so a function can only reach what it was told about.
+ */
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { ENV } from '../functions/config/names';
+
+/** Repository root: handlers live in functions/handlers/, the lock file pins what esbuild bundles. */
+const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+/** The Lambda runtime of every plusgate function (tests assert it). */
+export const PLUSGATE_RUNTIME = Runtime.NODEJS_22_X;
+
+/** DynamoDB actions a function may be granted on the records table; each function names exactly its own. */
+export type RecordsTableAction = 'dynamodb:UpdateItem' | 'dynamodb:GetItem' | 'dynamodb:Query';
+
+/** Props of {@link PlusgateFunction}. */
+export interface PlusgateFunctionProps {
+  /** Handler file under `functions/handlers/`, without `.ts` (e.g. `edge`); it must export `handler`. */
+  readonly handler: string;
+  /** Shown in the Lambda console. @default - no description */
+  readonly description?: string;
+  /** Plain settings (names from `ENV`). Never secret values: use `bindSecret`. @default - none */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+  /** @default 512 */
+  readonly memorySize?: number;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+/** A Node.js Lambda function with plusgate's defaults, its own log group and its own least-privilege role. */
+export class PlusgateFunction extends Construct {
+  /** The function (an `IFunction` for integrations). */
+  public readonly lambda: NodejsFunction;
+  /** Its execution role: holds only the grants made through this construct (and its log group). */
+  public readonly role: Role;
+  /** Its log group, with retention. */
+  public readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: PlusgateFunctionProps) {
+    super(scope, id);
+
+    // An explicit log group has a retention (Lambda's implicit one keeps logs forever) and lets the role's
+    // logs grant name one log group instead of the managed AWSLambdaBasicExecutionRole's `*`.
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `plusgate ${props.handler} function: only the grants its construct makes`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.lambda = new NodejsFunction(this, 'Function', {
+      entry: path.join(PROJECT_ROOT, 'functions', 'handlers', `${props.handler}.ts`),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      description: props.description,
+      // Node 22: the current Lambda LTS (20 is deprecated there); the code also runs on Node 20 locally.
+      runtime: PLUSGATE_RUNTIME,
+      // Graviton: cheaper per ms and at least as fast for this I/O-bound code; no native modules to rebuild.
+      architecture: Architecture.ARM_64,
+      // Well below API Gateway's 29 s integration limit, so a slow Identity Plus answer ends in our own
+      // 503 page rather than API Gateway's bare 504 (Identity Plus calls time out after ~2 s connect, ~3 s answer).
+      timeout: props.timeout ?? Duration.seconds(10),
+      // CPU scales with memory; 512 MB keeps TLS handshakes to Identity Plus and cold starts short.
+      memorySize: props.memorySize ?? 512,
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: {
+        // Stack traces point at the TypeScript sources through the bundled source map.
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        // Small bundles start faster; the source map keeps stack traces readable.
+        minify: true,
+        sourceMap: true,
+        // The map needs line mappings only, not a copy of every source file.
+        sourcesContent: false,
+        target: 'node22',
+        format: OutputFormat.CJS,
+        // AWS SDK v3 is part of the Lambda Node.js runtime: not bundling it keeps the bundle small.
+        externalModules: ['@aws-sdk/*'],
+      },
+    });
+
+    Validations.of(this.lambda).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Pinned to nodejs22.x on purpose: the bundles target node22 and the code must also run on Node 20 locally; move to the next runtime deliberately, with its own test run.',
+    });
+  }
+
+  /** Sets `ENV.TABLE_NAME` to the table and grants exactly `actions` on it (no index, no `*`). */
+  public bindTable(table: ITableV2, ...actions: RecordsTableAction[]): void {
+    this.lambda.addEnvironment(ENV.TABLE_NAME, table.tableName);
+    table.grants.actions(this.role, ...actions);
+  }
+
+  /**
+   * Sets `envName` to the secret's full ARN (or its name, for a secret referenced by name) and grants read
+   * on that one secret. The value itself never enters the environment: the function fetches it at run time.
+   */
+  public bindSecret(envName: string, secret: ISecret): void {
+    this.lambda.addEnvironment(envName, secret.secretFullArn ?? secret.secretName);
+    secret.grantRead(this.role);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The plusgate stack: composes the constructs and emits what an operator needs after `cdk deploy`.
+ * Resource details live in the construct that owns them.
+ */
+import { Annotations, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { EDGE_ROUTES, ENV } from '../functions/config/names';
+import type { PlusgateConfig } from './config';
+import { EdgeApi } from './edge-api';
+import { PlusgateFunction } from './plusgate-function';
+import { PlusgateSecrets } from './plusgate-secrets';
+import { RecordsTable } from './records-table';
+import { decisionEnvironment } from './runtime-environment';
+
+/** Props of {@link PlusgateStack}. */
+export interface PlusgateStackProps extends StackProps {
+  /** The validated configuration (see `loadConfig`). */
+  readonly config: PlusgateConfig;
+}
+
+/** Edge API with mutual TLS, the edge function, the records table and the secrets. */
+export class PlusgateStack extends Stack {
+  public readonly records: RecordsTable;
+  public readonly secrets: PlusgateSecrets;
+  public readonly edgeFunction: PlusgateFunction;
+  public readonly edge: EdgeApi;
+
+  constructor(scope: Construct, id: string, props: PlusgateStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    for (const warning of config.truststoreWarnings) Annotations.of(this).addWarningV2('plusgate:truststore', warning);
+
+    this.records = new RecordsTable(this, 'Records');
+    this.secrets = new PlusgateSecrets(this, 'Secrets', { apiCertSecretName: config.apiCertSecretName });
+
+    this.edgeFunction = new PlusgateFunction(this, 'EdgeFunction', {
+      handler: 'edge',
+      description: 'plusgate edge: GET /signin, /return, /whoami behind mutual TLS',
+      environment: decisionEnvironment(config),
+    });
+    // The edge function records sign-ins and reads both secrets: nothing else.
+    this.edgeFunction.bindTable(this.records.table, 'dynamodb:UpdateItem');
+    this.edgeFunction.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);
+    this.edgeFunction.bindSecret(ENV.STATE_KEY_SECRET, this.secrets.stateKey);
+
+    this.edge = new EdgeApi(this, 'Edge', {
+      handler: this.edgeFunction.lambda,
+      domainName: config.domainName,
+      certificateArn: config.certificateArn,
+      truststore: config.truststore,
+      hostedZone: config.hostedZone,
+      ownershipVerificationCertificateArn: config.ownershipVerificationCertificateArn,
+    });
+
+    new CfnOutput(this, 'EdgeUrl', {
+      description: 'Where browsers with an Identity Plus certificate sign in',
+      value: `https://${config.domainName}${EDGE_ROUTES.SIGNIN}`,
+    });
+    new CfnOutput(this, 'RegionalDomainName', {
+      description: config.hostedZone
+        ? `Target of the A alias record created in ${config.hostedZone.name}`
+        : `Point DNS for ${config.domainName} here (CNAME, or a Route 53 alias with RegionalHostedZoneId)`,
+      value: this.edge.domain.domainNameAliasDomainName,
+    });
+    new CfnOutput(this, 'RegionalHostedZoneId', {
+      description: 'Route 53 hosted zone ID of the regional domain name, for an alias record',
+      value: this.edge.domain.domainNameAliasHostedZoneId,
+    });
+    new CfnOutput(this, 'TruststoreUri', {
+      description: `mTLS truststore: ${config.truststore.subjects.join(' | ')}`.slice(0, 1000),
+      value: this.edge.truststore.bucket.s3UrlForObject(this.edge.truststore.key),
+    });
+    new CfnOutput(this, 'RecordsTableName', { value: this.records.table.tableName });
+    new CfnOutput(this, 'StateKeySecretArn', { value: this.secrets.stateKey.secretArn });
+    new CfnOutput(this, 'ApiCertSecretName', {
+      description: 'Put the Identity Plus API certificate here: npm run put-api-cert',
+      value: config.apiCertSecretName,
+    });
+    new CfnOutput(this, 'EdgeFunctionName', { value: this.edgeFunction.lambda.functionName });
+    new CfnOutput(this, 'AccessLogGroupName', { value: this.edge.accessLogs.logGroupName });
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Reads and checks the mutual TLS truststore file at synth time. The truststore must hold only the CA
+ * certificates that issue device certificates (Identity Plus root + intermediate): serial numbers are
+ * unique per issuer, not globally, so any other CA in it could mint a certificate with a victim's serial.
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+/** A checked truststore, normalised to its certificates only. */
+export interface TruststorePem {
+  /** Absolute path of the file it was read from. */
+  readonly path: string;
+  /** The CA certificates, PEM, one after the other: exactly what is uploaded for API Gateway. */
+  readonly pem: string;
+  /** Hex SHA-256 of `pem`: names the uploaded object, so a changed truststore updates the domain. */
+  readonly sha256: string;
+  /** Subject of each certificate, for messages and outputs. */
+  readonly subjects: readonly string[];
+}
+
+/** Outcome of reading a truststore: the truststore, or every problem found (each a full sentence). */
+export type TruststoreResult =
+  | { readonly ok: true; readonly truststore: TruststorePem; readonly warnings: readonly string[] }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+/** Reads `file` (absolute) and checks it holds only parseable CA certificates forming complete chains. */
+export function readTruststore(file: string, now: Date = new Date()): TruststoreResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'the file does not exist' : code === 'EISDIR' ? 'it is a directory' : `it cannot be read (${code ?? String(err)})`;
+    return { ok: false, problems: [why] };
+  }
+  return parseTruststore(text, file, now);
+}
+
+/** Checks PEM text; `file` only labels the result. Exported for tests. */
+export function parseTruststore(text: string, file: string, now: Date = new Date()): TruststoreResult {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const certs: X509Certificate[] = [];
+  let index = 0;
+  for (const match of text.matchAll(PEM_BLOCK)) {
+    index += 1;
+    const label = match[1];
+    if (label !== 'CERTIFICATE') {
+      problems.push(`PEM block #${index} is a "${label}", not a CERTIFICATE; a truststore holds CA certificates only${/PRIVATE KEY/.test(label) ? ' (and a private key must never be committed or uploaded: remove it and consider it leaked)' : ''}`);
+      continue;
+    }
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(match[0]);
+    } catch (err) {
+      problems.push(`certificate #${index} cannot be parsed as X.509 (${(err as Error).message})`);
+      continue;
+    }
+    const name = `certificate #${index} (${oneLine(cert.subject)})`;
+    if (cert.ca !== true) {
+      problems.push(`${name} is not a CA certificate (basicConstraints CA:TRUE missing); the truststore must hold only the CA certificates that issue device certificates, never a device or server certificate`);
+      continue;
+    }
+    const key = cert.publicKey;
+    if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+      problems.push(`${name} has a ${key.asymmetricKeyDetails?.modulusLength}-bit RSA key; API Gateway accepts RSA keys of 2048 bits or more`);
+    }
+    if (Date.parse(cert.validTo) < now.getTime()) {
+      warnings.push(`${name} expired on ${cert.validTo}; certificates it issued will be refused`);
+    }
+    if (certs.some((c) => c.fingerprint256 === cert.fingerprint256)) continue;
+    certs.push(cert);
+  }
+  if (index === 0) problems.push('it contains no PEM certificate (expected "-----BEGIN CERTIFICATE-----" blocks)');
+
+  // API Gateway needs every chain complete up to its root: each certificate's issuer must be in the file.
+  for (const cert of certs) {
+    if (selfSigned(cert)) continue;
+    if (!certs.some((other) => other !== cert && cert.checkIssued(other) && cert.verify(other.publicKey))) {
+      problems.push(`certificate (${oneLine(cert.subject)}) was issued by "${oneLine(cert.issuer)}", which is not in the file; include the whole chain up to the root`);
+    }
+  }
+
+  if (problems.length > 0) return { ok: false, problems };
+  const pem = certs.map((c) => c.toString().trim()).join('\n') + '\n';
+  return {
+    ok: true,
+    warnings,
+    truststore: {
+      path: file,
+      pem,
+      sha256: createHash('sha256').update(pem).digest('hex'),
+      subjects: certs.map((c) => oneLine(c.subject)),
+    },
+  };
+}
+
+function selfSigned(cert: X509Certificate): boolean {
+  return cert.checkIssued(cert) && cert.verify(cert.publicKey);
+}
+
+function oneLine(dn: string): string {
+  return dn.split('\n').filter(Boolean).join(', ');
+}

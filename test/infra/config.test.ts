@@ -1,0 +1,192 @@
+/**
+ * Configuration from CDK context: every bad value is reported with its key, the value and what is
+ * expected, all problems at once; the truststore file is checked at synth.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, loadConfig } from '../../lib/config';
+import { parseTruststore } from '../../lib/truststore-pem';
+import { testPki } from '../support/test-pki';
+import { CDK_JSON_CONTEXT, REPO_ROOT } from './plusgate-fixture';
+
+const REQUIRED = {
+  domainName: 'auth.example.com',
+  certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
+  truststorePath: 'examples/truststore/identity-plus-example-ca.pem',
+  apiCertSecretName: 'plusgate/identity-plus-api-cert',
+};
+
+function load(context: Record<string, unknown>) {
+  return loadConfig((key) => context[key], { baseDir: REPO_ROOT });
+}
+
+/** The ConfigError thrown for `context`, or a failure if none is thrown. */
+function problemsOf(context: Record<string, unknown>): readonly string[] {
+  try {
+    load(context);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'plusgate-config-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+function file(name: string, text: string): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('loadConfig', () => {
+  test('loads the example cdk.json context', () => {
+    const config = load(CDK_JSON_CONTEXT as Record<string, unknown>);
+    expect(config).toMatchObject({ domainName: 'auth.example.com', account: '123456789012', region: 'eu-west-1', intentType: 'validate' });
+    expect(config.truststore.pem).toMatch(/^-----BEGIN CERTIFICATE-----/);
+  });
+
+  test('applies the documented defaults to unset optional keys', () => {
+    expect(load(REQUIRED)).toMatchObject({
+      hostedZone: undefined,
+      ownershipVerificationCertificateArn: undefined,
+      allowedRoles: [],
+      allowedReturnOrigins: [],
+      billingAnchorDay: 1,
+      pricePerUserYear: 0.9,
+      decisionCacheSeconds: 60,
+      staleIfErrorSeconds: 0,
+      identityPlusApiUrl: 'https://api.identity.plus/v1',
+      identityPlusSignonUrl: 'https://signon.identity.plus',
+      intentType: 'validate',
+    });
+  });
+
+  test('parses numbers and JSON arrays given as strings (-c key=value)', () => {
+    expect(
+      load({ ...REQUIRED, billingAnchorDay: '28', pricePerUserYear: '1.25', decisionCacheSeconds: '0', staleIfErrorSeconds: '86400', allowedRoles: '["org. administrator"]', allowedReturnOrigins: '["https://app.example.com:8443"]' }),
+    ).toMatchObject({ billingAnchorDay: 28, pricePerUserYear: 1.25, decisionCacheSeconds: 0, staleIfErrorSeconds: 86400, allowedRoles: ['org. administrator'], allowedReturnOrigins: ['https://app.example.com:8443'] });
+  });
+
+  test('an empty -c value counts as unset', () => {
+    expect(load({ ...REQUIRED, hostedZoneId: '', hostedZoneName: '', billingAnchorDay: '' })).toMatchObject({ hostedZone: undefined, billingAnchorDay: 1 });
+  });
+
+  test.each([
+    ['domainName', 'Auth.Example.com', 'a lower-case DNS name'],
+    ['domainName', 'https://auth.example.com', 'a lower-case DNS name'],
+    ['domainName', '*.example.com', 'no wildcard'],
+    ['certificateArn', 'arn:aws:acm:eu-west-1:123:certificate/x', 'an ACM certificate ARN'],
+    ['certificateArn', 'arn:aws:iam::123456789012:server-certificate/x', 'an ACM certificate ARN'],
+    ['ownershipVerificationCertificateArn', 'not-an-arn', 'an ACM certificate ARN'],
+    ['apiCertSecretName', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x', 'secret *name* (not ARN)'],
+    ['allowedRoles', 'admin', 'as a JSON array of strings'],
+    ['allowedRoles', [1, 2], 'as a JSON array of strings'],
+    // An element of a list is named with its index and shown alone.
+    ['allowedRoles', '["admin", " "]', 'a non-empty role name', 'allowedRoles[1]: got " "'],
+    ['allowedReturnOrigins', '["http://app.example.com"]', 'an https origin', 'allowedReturnOrigins[0]: got "http://app.example.com"'],
+    ['allowedReturnOrigins', ['https://app.example.com/'], 'no path or trailing slash', 'allowedReturnOrigins[0]: got "https://app.example.com/"'],
+    ['billingAnchorDay', 29, 'a whole number from 1 to 28'],
+    ['billingAnchorDay', '0', 'a whole number from 1 to 28'],
+    ['billingAnchorDay', 'first', 'a whole number from 1 to 28'],
+    ['billingAnchorDay', 1.5, 'a whole number from 1 to 28'],
+    ['pricePerUserYear', -1, 'a number >= 0'],
+    ['pricePerUserYear', 'free', 'a number >= 0'],
+    ['decisionCacheSeconds', 3601, 'from 0 to 3600'],
+    ['staleIfErrorSeconds', 86401, 'from 0 to 86400'],
+    ['staleIfErrorSeconds', '-1', 'from 0 to 86400'],
+    ['identityPlusApiUrl', 'http://api.identity.plus/v1', 'an https URL'],
+    ['identityPlusSignonUrl', 'not a url', 'an https URL'],
+    ['intentType', 'login', '"validate" or "discover"'],
+  ] as Array<[string, unknown, string, string?]>)('%s = %j is refused with the key, the value and what is expected', (...[key, value, expected, start]) => {
+    // (A rest parameter: jest would take a 4th named parameter for its `done` callback on 3-element rows.)
+    const problems = problemsOf({ ...REQUIRED, [key]: value });
+    expect(problems).toHaveLength(1);
+    const prefix = start ?? `${key}: got ${JSON.stringify(value)}; expected `;
+    expect(problems[0].slice(0, prefix.length)).toBe(prefix);
+    expect(problems[0]).toContain(expected);
+  });
+
+  test.each(Object.keys(REQUIRED))('a missing %s is named as missing', (key) => {
+    const context: Record<string, unknown> = { ...REQUIRED, [key]: undefined };
+    expect(problemsOf(context)).toEqual([expect.stringMatching(new RegExp(`^${key}: missing; expected .+`))]);
+  });
+
+  test('hostedZoneId and hostedZoneName come both or neither', () => {
+    expect(problemsOf({ ...REQUIRED, hostedZoneId: 'Z0123456789ABCDEFGHIJ' })).toEqual([
+      'hostedZoneId and hostedZoneName: got only hostedZoneId; expected both (to create the DNS alias record) or neither',
+    ]);
+    expect(problemsOf({ ...REQUIRED, hostedZoneName: 'example.com' })).toEqual([
+      'hostedZoneId and hostedZoneName: got only hostedZoneName; expected both (to create the DNS alias record) or neither',
+    ]);
+    expect(load({ ...REQUIRED, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com.' }).hostedZone).toEqual({ id: 'Z0123456789ABCDEFGHIJ', name: 'example.com' });
+  });
+
+  test('the hosted zone must contain the domain', () => {
+    expect(problemsOf({ ...REQUIRED, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.org' })).toEqual([
+      'hostedZoneName: got "example.org"; expected the zone that contains domainName "auth.example.com"',
+    ]);
+  });
+
+  test('reports every problem at once, in one error message', () => {
+    try {
+      load({ ...REQUIRED, domainName: 'NOPE', billingAnchorDay: 31, intentType: 'x', truststorePath: 'missing.pem' });
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const e = err as ConfigError;
+      expect(e.problems.map((p) => p.split(':')[0])).toEqual(['domainName', 'truststorePath', 'billingAnchorDay', 'intentType']);
+      expect(e.message).toContain('4 problem(s)');
+      for (const p of e.problems) expect(e.message).toContain(p);
+    }
+  });
+});
+
+describe('truststore checks', () => {
+  test('a missing truststore file is named with its resolved path', () => {
+    expect(problemsOf({ ...REQUIRED, truststorePath: 'no/such/ca.pem' })).toEqual([
+      `truststorePath: got "no/such/ca.pem" (${path.join(REPO_ROOT, 'no/such/ca.pem')}), but the file does not exist; expected a PEM file holding only the Identity Plus CA certificates (root and intermediate)`,
+    ]);
+  });
+
+  test('a root and intermediate CA chain is accepted; text around the PEM blocks is dropped', async () => {
+    const pki = await testPki();
+    const config = load({ ...REQUIRED, truststorePath: file('chain.pem', `# Identity Plus CA\n${pki.caChain}\nsubject=ignored\n`) });
+    expect(config.truststore.subjects).toHaveLength(2);
+    expect(config.truststore.pem).not.toContain('#');
+    expect(config.truststore.sha256).toBe(load({ ...REQUIRED, truststorePath: file('chain2.pem', pki.caChain) }).truststore.sha256);
+  });
+
+  test('a device or server certificate in the truststore is refused as not a CA', async () => {
+    const pki = await testPki();
+    const [problem, ...rest] = problemsOf({ ...REQUIRED, truststorePath: file('with-leaf.pem', pki.caChain + pki.server.cert) });
+    expect(rest.every((p) => p.startsWith('truststorePath'))).toBe(true);
+    expect(problem).toMatch(/^truststorePath: got ".*with-leaf\.pem" \(.*\), but certificate #3 \(.*\) is not a CA certificate \(basicConstraints CA:TRUE missing\)/);
+  });
+
+  test('a private key in the truststore is refused', async () => {
+    const pki = await testPki();
+    const problems = problemsOf({ ...REQUIRED, truststorePath: file('with-key.pem', pki.caChain + pki.root.key) });
+    expect(problems).toEqual([expect.stringMatching(/PEM block #3 is a "PRIVATE KEY", not a CERTIFICATE; .*never be committed/)]);
+  });
+
+  test('an intermediate without its root is refused: API Gateway needs the whole chain', async () => {
+    const pki = await testPki();
+    const problems = problemsOf({ ...REQUIRED, truststorePath: file('intermediate-only.pem', pki.intermediate.cert) });
+    expect(problems).toEqual([expect.stringMatching(/which is not in the file; include the whole chain up to the root/)]);
+  });
+
+  test('a file without certificates, or with a broken one, is refused', () => {
+    expect(parseTruststore('just text\n', 'x.pem')).toEqual({ ok: false, problems: [expect.stringContaining('contains no PEM certificate')] });
+    const broken = parseTruststore('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'x.pem');
+    expect(broken).toEqual({ ok: false, problems: [expect.stringContaining('certificate #1 cannot be parsed as X.509')] });
+  });
+
+  test('an expired CA is a synth warning, not an error (no time bomb in the example)', async () => {
+    const pki = await testPki();
+    const result = parseTruststore(pki.caChain, 'chain.pem', new Date('2999-01-01T00:00:00Z'));
+    expect(result.ok).toBe(true);
+    expect(result.ok && result.warnings).toEqual([expect.stringMatching(/expired on/), expect.stringMatching(/expired on/)]);
+  });
+});
