@@ -1,0 +1,38 @@
+/**
+ * `npm run bench`: runs the benchmarks one after the other (loopback only, bounded in count and time) and
+ * prints one summary line each. `npm run bench -- <name> ...` runs only the named ones.
+ */
+import { benchIdentityPlusPool } from './identity-plus-pool';
+
+/** A benchmark: runs itself and returns at least a printable one-line summary. */
+type Benchmark = () => Promise<{ readonly summary: string }>;
+
+/** Every benchmark by name; add new ones here. */
+const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
+  'identity-plus-pool': () => benchIdentityPlusPool(),
+};
+
+async function main(argv: readonly string[]): Promise<number> {
+  const unknown = argv.filter((name) => !(name in BENCHMARKS));
+  if (unknown.length > 0) {
+    console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+    return 2;
+  }
+  const selected = argv.length > 0 ? argv : Object.keys(BENCHMARKS);
+  for (const name of selected) {
+    const started = Date.now();
+    const result = await BENCHMARKS[name]();
+    console.log(`${name}: ${result.summary}  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
