@@ -12,6 +12,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildProxyEvent, LOCAL_ACCOUNT_ID } from './api-gateway-event';
+import { close, listen } from './server-lifecycle';
 
 /** A Lambda proxy-integration handler, as the functions/handlers export them. */
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -108,13 +109,7 @@ export class LocalGateway {
         this.log(`TLS handshake refused from ${clientIp(socket.remoteAddress)}: ${reason}`);
       });
     }
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, this.options.port ?? 0, this.host);
     this.server = server;
   }
 
@@ -123,8 +118,7 @@ export class LocalGateway {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await close(server);
   }
 
   /** Base URL: `https://<publicHostname>:<port>` with TLS (the server certificate's name), else `http://<host>:<port>`. */

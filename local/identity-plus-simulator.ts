@@ -18,6 +18,7 @@ import {
   UNKNOWN_INTENT_PAGE,
   USED_INTENT_PAGE,
 } from './simulator-pages';
+import { close, listen } from './server-lifecycle';
 
 /** What the simulator knows about one device certificate serial (admin and seed shape, camelCase). */
 export interface SimulatedIdentity {
@@ -235,13 +236,7 @@ export class IdentityPlusSimulator {
       },
     );
     server.on('tlsClientError', (err) => this.log(`refused TLS client: ${err.message}`));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port ?? 0, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, this.opts.port ?? 0, this.host);
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
     this.urlHost = await chooseUrlHost(this.host);
@@ -254,9 +249,7 @@ export class IdentityPlusSimulator {
     this.server = undefined;
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    await close(server);
   }
 
   /** The API URL, e.g. `https://localhost:PORT/v1`. */

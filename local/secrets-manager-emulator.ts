@@ -9,6 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { close, listen } from './server-lifecycle';
 
 /** Options of {@link SecretsManagerEmulator}. */
 export interface SecretsManagerEmulatorOptions {
@@ -60,13 +61,7 @@ export class SecretsManagerEmulator {
   async start(): Promise<void> {
     if (this.server) throw new Error('SecretsManagerEmulator is already started');
     const server = http.createServer((req, res) => void this.serve(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, this.options.port ?? 0, '127.0.0.1');
     this.server = server;
   }
 
@@ -75,8 +70,7 @@ export class SecretsManagerEmulator {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await close(server);
   }
 
   /** Endpoint for the SDK client (`endpoint`) or `AWS_ENDPOINT_URL_SECRETS_MANAGER`. */

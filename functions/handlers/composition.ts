@@ -90,11 +90,16 @@ export function reportEvent(event: AuthenticationEvent): void {
   logger[event.type === 'red-flag' ? 'warn' : level](`authentication event: ${event.type}`, { ...event, ...emf });
 }
 
-/** Reads both secrets through @middy/secrets-manager onto the context, cached for 15 minutes (rotation). */
+/**
+ * Reads both secrets through @middy/secrets-manager onto the context, cached for 15 minutes (rotation).
+ * Prefetch at import is off: a secret that cannot be read (not put yet, no permission) would otherwise be
+ * an unhandled rejection during init, and every request a bare API Gateway 502 instead of our answer.
+ */
 export function secretsMiddleware(cfg: RuntimeConfig) {
   return secretsManager({
     fetchData: { apiCert: cfg.apiCertSecret, stateKey: cfg.stateKeySecret },
     setToContext: true,
+    disablePrefetch: true,
     cacheExpiry: 15 * 60 * 1000,
   });
 }
