@@ -27,6 +27,11 @@ export const ENV = {
   SHARDS: 'PLUSGATE_SHARDS',
   /** Months a record is kept after its period ends (default 25). */
   RETENTION_MONTHS: 'PLUSGATE_RETENTION_MONTHS',
+  /**
+   * PEM file of the CAs a certificate given to /verify must chain to (the edge truststore). Relative paths
+   * are resolved against the handler's folder: the CDK app copies the truststore into the bundle.
+   */
+  TRUSTSTORE_FILE: 'PLUSGATE_TRUSTSTORE_FILE',
   /** Public origin of the edge API (https://auth.example.com); derived from the request when unset. */
   PUBLIC_ORIGIN: 'PLUSGATE_PUBLIC_ORIGIN',
 } as const;

@@ -15,20 +15,29 @@ import { RecordsTable } from '../adapters/records-table';
 import { apiCredentialsFromSecret, secretFingerprint, stateKeyFromSecret } from '../adapters/secrets';
 import { wantsJson } from '../adapters/api-gateway-request';
 import { RuntimeConfig, readRuntimeConfig } from './runtime-config';
-import { errorResponse } from './http-responses';
+import { RETRY_AFTER_SECONDS, errorResponse } from './http-responses';
+import { DecisionLog } from './decision-log';
+import { ConfigurationError } from '../domain/errors';
+import { ENV } from '../config/names';
 
 /** Structured JSON logs (Powertools). Never given certificates, keys or secret values. */
 export const logger = new Logger({ serviceName: 'plusgate' });
 
-/** Secret values as @middy/secrets-manager puts them on the context. */
+/** Decisions and failures as structured log lines. */
+export const decisionLog: DecisionLog = {
+  decision: (fields) => logger.info('decision', { ...fields }),
+  failure: (message, err) => logger.error(message, { error: safeError(err) }),
+};
+
+/** Secret values as @middy/secrets-manager puts them on the context (`stateKey` only where fetched). */
 export interface SecretContext {
   readonly apiCert: unknown;
-  readonly stateKey: unknown;
+  readonly stateKey?: unknown;
 }
 
 let config: RuntimeConfig | undefined;
 let cache: DecisionCache | undefined;
-let built: { fingerprint: string; client: IdentityPlusClient; authenticator: Authenticator; stateKey: Buffer } | undefined;
+let built: { fingerprint: string; client: IdentityPlusClient; authenticator: Authenticator; stateKey?: Buffer } | undefined;
 
 /** Configuration of this container, read from the environment on first use. */
 export function runtimeConfig(): RuntimeConfig {
@@ -61,7 +70,7 @@ export function services(secrets: SecretContext) {
     now: Date.now,
     onEvent: reportEvent,
   });
-  built = { fingerprint, client, authenticator, stateKey: stateKeyFromSecret(secrets.stateKey) };
+  built = { fingerprint, client, authenticator, stateKey: secrets.stateKey === undefined ? undefined : stateKeyFromSecret(secrets.stateKey) };
   void previous?.close().catch(() => undefined);
   return built;
 }
@@ -90,25 +99,41 @@ export function reportEvent(event: AuthenticationEvent): void {
   logger[event.type === 'red-flag' ? 'warn' : level](`authentication event: ${event.type}`, { ...event, ...emf });
 }
 
+/** The state-signing key of this container; a ConfigurationError where the function was not given one. */
+export function requireStateKey(key: Buffer | undefined): Buffer {
+  if (!key) throw new ConfigurationError('this function signs validation states but has no state-signing key secret');
+  return key;
+}
+
 /**
- * Reads both secrets through @middy/secrets-manager onto the context, cached for 15 minutes (rotation).
+ * Reads the secrets through @middy/secrets-manager onto the context, cached for 15 minutes (rotation):
+ * the API certificate always, the state-signing key where the function signs states.
  * Prefetch at import is off: a secret that cannot be read (not put yet, no permission) would otherwise be
  * an unhandled rejection during init, and every request a bare API Gateway 502 instead of our answer.
  */
-export function secretsMiddleware(cfg: RuntimeConfig) {
+export function secretsMiddleware(cfg: RuntimeConfig, needs: { stateKey: boolean }) {
+  if (needs.stateKey && !cfg.stateKeySecret) throw new ConfigurationError(`plusgate configuration: ${ENV.STATE_KEY_SECRET} is not set`);
   return secretsManager({
-    fetchData: { apiCert: cfg.apiCertSecret, stateKey: cfg.stateKeySecret },
+    fetchData: needs.stateKey ? { apiCert: cfg.apiCertSecret, stateKey: cfg.stateKeySecret as string } : { apiCert: cfg.apiCertSecret },
     setToContext: true,
     disablePrefetch: true,
     cacheExpiry: 15 * 60 * 1000,
   });
 }
 
-/** Last line of defence: anything that escaped (e.g. a secret that could not be read) becomes a clean answer. */
-export function errorMapper(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+/**
+ * Last line of defence: anything that escaped (e.g. a secret that could not be read) becomes a clean
+ * answer. `json` forces JSON (service API); `serviceUnavailableOnly` turns every 5xx into 503, for
+ * forward-auth callers that treat anything but 200/401/403/503 as their own failure.
+ */
+export function errorMapper(options: { json?: boolean; serviceUnavailableOnly?: boolean } = {}): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     onError: async (request) => {
-      const response = errorResponse(request.error, request.event ? wantsJson(request.event) : false);
+      const json = options.json ?? (request.event ? wantsJson(request.event) : false);
+      let response = errorResponse(request.error, json);
+      if (options.serviceUnavailableOnly && response.statusCode >= 500 && response.statusCode !== 503) {
+        response = { ...response, statusCode: 503, headers: { ...response.headers, 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+      }
       if (response.statusCode >= 500) logger.error('request failed', { error: safeError(request.error) });
       request.response = response;
     },

@@ -14,16 +14,12 @@ import { signState, verifyState } from '../domain/state-token';
 import { clientCertificateOf, ownOriginOf, singleQueryParameter, sourceIpOf, wantsJson } from '../adapters/api-gateway-request';
 import { RETRY_AFTER_SECONDS, errorResponse, htmlResponse, jsonResponse, redirectResponse } from './http-responses';
 import { GET_CERTIFICATE_URL } from './pages';
+import { identityJson } from './identity-json';
+import { DecisionLog, logDecision } from './decision-log';
 
 /** Port: creates a validation intent at Identity Plus (expires in ~30 s: create right before redirecting). */
 export interface IntentPort {
   createIntent(options: { returnUrl: string }): Promise<IntentReference>;
-}
-
-/** Where the edge routes report what they decided (structured, no certificates or keys). */
-export interface EdgeLog {
-  decision(fields: Readonly<Record<string, unknown>>): void;
-  failure(message: string, err: unknown): void;
 }
 
 export interface EdgeDeps {
@@ -34,7 +30,7 @@ export interface EdgeDeps {
   /** Public origin (https://auth.example.com); default: the custom domain in the request context. */
   readonly publicOrigin?: string;
   readonly now: () => number;
-  readonly log?: EdgeLog;
+  readonly log?: DecisionLog;
 }
 
 type Route = (event: APIGatewayProxyEvent, cert: ClientCertificate) => Promise<APIGatewayProxyResult>;
@@ -70,7 +66,7 @@ async function signin(deps: EdgeDeps, event: APIGatewayProxyEvent, cert: ClientC
   const ownOrigin = ownOriginOf(event, deps.publicOrigin);
   const destination = resolveReturnDestination(singleQueryParameter(event, 'return'), ownOrigin, deps.allowedReturnOrigins);
   const result = await deps.authenticator.authenticate(cert.serial, { ip: sourceIpOf(event) });
-  report(deps, EDGE_ROUTES.SIGNIN, cert, result);
+  logDecision(deps.log, EDGE_ROUTES.SIGNIN, cert.serial, result);
 
   switch (result.decision) {
     case 'allow':
@@ -93,7 +89,7 @@ async function validationReturn(deps: EdgeDeps, event: APIGatewayProxyEvent, cer
   // Checked again: the allow-list may have changed since the state was signed.
   const destination = resolveReturnDestination(state.destination, ownOrigin, deps.allowedReturnOrigins);
   const result = await deps.authenticator.authenticate(cert.serial, { bypassCache: true, ip: sourceIpOf(event) });
-  report(deps, EDGE_ROUTES.RETURN, cert, result);
+  logDecision(deps.log, EDGE_ROUTES.RETURN, cert.serial, result);
 
   switch (result.decision) {
     case 'allow':
@@ -118,29 +114,9 @@ async function validationReturn(deps: EdgeDeps, event: APIGatewayProxyEvent, cer
 
 async function whoami(deps: EdgeDeps, event: APIGatewayProxyEvent, cert: ClientCertificate): Promise<APIGatewayProxyResult> {
   const result = await deps.authenticator.authenticate(cert.serial, { ip: sourceIpOf(event) });
-  report(deps, EDGE_ROUTES.WHOAMI, cert, result);
+  logDecision(deps.log, EDGE_ROUTES.WHOAMI, cert.serial, result);
   const retry: Record<string, string> = result.decision === 'error' ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {};
   return jsonResponse(result.decision === 'error' ? 503 : 200, identityJson(cert, result), retry);
-}
-
-/** The JSON shape of a decision about a certificate (also what /whoami answers). */
-export function identityJson(cert: ClientCertificate, result: AuthenticationResult) {
-  return {
-    decision: result.decision,
-    reason: result.reason,
-    outcome: result.outcome ?? null,
-    user: {
-      id: result.user?.id ?? null,
-      name: result.user?.name ?? null,
-      email: result.user?.email ?? null,
-      localUserId: result.user?.localUserId ?? null,
-    },
-    roles: result.roles,
-    device: { serial: cert.serial, subject: cert.subject, type: cert.deviceType ?? null, notAfter: cert.notAfter.toISOString() },
-    cached: result.cached,
-    degraded: result.degraded,
-    period: result.period,
-  };
 }
 
 function signedIn(event: APIGatewayProxyEvent, cert: ClientCertificate, result: AuthenticationResult): APIGatewayProxyResult {
@@ -193,18 +169,4 @@ function unavailable(event: APIGatewayProxyEvent, result: AuthenticationResult):
       : 'Identity Plus could not answer for this certificate. Please try again shortly.';
   if (wantsJson(event)) return jsonResponse(503, { message, decision: 'error', reason: result.reason }, headers);
   return htmlResponse(503, { title: 'Temporarily unavailable', paragraphs: [message] }, headers);
-}
-
-function report(deps: EdgeDeps, route: string, cert: ClientCertificate, result: AuthenticationResult): void {
-  deps.log?.decision({
-    route,
-    decision: result.decision,
-    reason: result.reason,
-    outcome: result.outcome,
-    serial: cert.serial,
-    userId: result.user?.id,
-    cached: result.cached,
-    degraded: result.degraded,
-    period: result.period,
-  });
 }

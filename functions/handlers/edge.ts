@@ -6,26 +6,23 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createEdgeHandler } from './edge-app';
-import { SecretContext, errorMapper, logger, runtimeConfig, safeError, secretsMiddleware, services } from './composition';
+import { SecretContext, decisionLog, errorMapper, logger, requireStateKey, runtimeConfig, secretsMiddleware, services } from './composition';
 
 const config = runtimeConfig();
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context & SecretContext>()
   .use(injectLambdaContext(logger))
-  .use(secretsMiddleware(config))
+  .use(secretsMiddleware(config, { stateKey: true }))
   .use(errorMapper())
   .handler(async (event, context) => {
     const { client, authenticator, stateKey } = services(context);
     return createEdgeHandler({
       authenticator,
       intents: client,
-      stateKey,
+      stateKey: requireStateKey(stateKey),
       allowedReturnOrigins: config.allowedReturnOrigins,
       publicOrigin: config.publicOrigin,
       now: Date.now,
-      log: {
-        decision: (fields) => logger.info('decision', { ...fields }),
-        failure: (message, err) => logger.error(message, { error: safeError(err) }),
-      },
+      log: decisionLog,
     })(event);
   });

@@ -11,7 +11,8 @@ import { normalizeOrigin } from '../domain/return-destination';
 export interface RuntimeConfig {
   readonly tableName: string;
   readonly apiCertSecret: string;
-  readonly stateKeySecret: string;
+  /** Needed by the functions that sign validation states (edge, verify). */
+  readonly stateKeySecret?: string;
   readonly identityPlusApiUrl: string;
   readonly identityPlusSignonUrl: string;
   /** Extra CA for the API host (local simulator only). */
@@ -27,6 +28,8 @@ export interface RuntimeConfig {
   readonly retentionMonths: number;
   /** Public origin of the edge API; when unset, `https://<requestContext.domainName>`. */
   readonly publicOrigin?: string;
+  /** Truststore PEM file for /verify (see ENV.TRUSTSTORE_FILE). */
+  readonly truststoreFile?: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -95,7 +98,7 @@ export function readRuntimeConfig(env: Env = process.env): RuntimeConfig {
   const config: RuntimeConfig = {
     tableName: required(ENV.TABLE_NAME),
     apiCertSecret: required(ENV.API_CERT_SECRET),
-    stateKeySecret: required(ENV.STATE_KEY_SECRET),
+    stateKeySecret: optional(ENV.STATE_KEY_SECRET),
     identityPlusApiUrl: url(ENV.IDENTITY_PLUS_API_URL, 'https://api.identity.plus/v1'),
     identityPlusSignonUrl: url(ENV.IDENTITY_PLUS_SIGNON_URL, 'https://signon.identity.plus'),
     identityPlusExtraCa: optional(ENV.IDENTITY_PLUS_EXTRA_CA),
@@ -109,6 +112,7 @@ export function readRuntimeConfig(env: Env = process.env): RuntimeConfig {
     shards: int(ENV.SHARDS, 16, 1, 1000),
     retentionMonths: int(ENV.RETENTION_MONTHS, 25, 1, 120),
     publicOrigin,
+    truststoreFile: optional(ENV.TRUSTSTORE_FILE),
   };
   if (problems.length) throw new ConfigurationError(`plusgate configuration: ${problems.join('; ')}`);
   return config;

@@ -1,102 +1,55 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { AuthenticationRecord, Authenticator, IdentityPlusPort, RecordsPort } from '../../../functions/domain/authenticate';
-import { DecisionCache } from '../../../functions/domain/decision-cache';
-import { IdentityPlusError, RecordWriteError } from '../../../functions/domain/errors';
-import { InquiryAnswer, IntentReference } from '../../../functions/domain/identity-plus';
+import { IdentityPlusError } from '../../../functions/domain/errors';
 import { signState, verifyState } from '../../../functions/domain/state-token';
 import { createEdgeHandler } from '../../../functions/handlers/edge-app';
-import { buildProxyEvent } from '../../../local/api-gateway-event';
 import { DevPki } from '../../../local/dev-pki';
 import { testPki } from '../../support/test-pki';
+import { FakeIdentityPlus, FakeIntents, MemoryRecords, TestClock, authenticatorWith, cleared, problem, proxyEvent } from '../../support/handler-doubles';
 
 const ORIGIN = 'https://auth.example.com';
 const APP = 'https://app.example.com';
 const KEY = Buffer.alloc(32, 3);
-const OK = (extra: Partial<import('../../../functions/domain/identity-plus').IdentityProfile> = {}): InquiryAnswer => ({
-  kind: 'profile',
-  profile: { outcome: 'OK 0001 Subject anonymous certificate valid', serviceRoles: ['member'], organizationalReference: 'ref-alice', organizationalName: 'Alice Archer', organizationalEmail: 'alice@example.com', customFields: {}, ...extra },
-});
-const PROBLEM = (outcome: string): InquiryAnswer => ({ kind: 'problem', outcome });
+const OK = cleared;
+const PROBLEM = problem;
 
 let pki: DevPki;
 beforeAll(async () => {
   pki = await testPki();
 });
 
-/** Identity Plus double answering per serial; counts calls. */
-class FakeIdentityPlus implements IdentityPlusPort {
-  answers = new Map<string, InquiryAnswer | Error>();
-  calls = 0;
-  async inquire(serial: string): Promise<InquiryAnswer> {
-    this.calls++;
-    const a = this.answers.get(serial) ?? PROBLEM('PB 0006 Unknown Identity Plus anonymous certificate');
-    if (a instanceof Error) throw a;
-    return a;
-  }
-}
-
 function setup() {
-  let now = Date.UTC(2026, 10, 26, 12);
+  const clock = new TestClock();
   const identityPlus = new FakeIdentityPlus();
-  const records: AuthenticationRecord[] = [];
-  const recordsPort: RecordsPort & { fail: boolean } = {
-    fail: false,
-    async recordAuthentication(r) {
-      if (this.fail) throw new RecordWriteError('down');
-      records.push(r);
-    },
-  };
-  const intents: Array<{ returnUrl: string }> = [];
-  let intentFailure: Error | undefined;
-  const authenticator = new Authenticator({
-    identityPlus,
-    records: recordsPort,
-    cache: new DecisionCache({ ttlMs: 60_000, staleMs: 0 }),
-    policy: { allowedRoles: [] },
-    billingAnchorDay: 1,
-    now: () => now,
-  });
+  const recordsPort = new MemoryRecords();
+  const intents = new FakeIntents();
   const handler = createEdgeHandler({
-    authenticator,
-    intents: {
-      async createIntent(o): Promise<IntentReference> {
-        if (intentFailure) throw intentFailure;
-        intents.push(o);
-        return { reference: 'ref123', outcome: 'OK 0000 Acknowledged', signonUrl: 'https://signon.identity.plus/ref123' };
-      },
-    },
+    authenticator: authenticatorWith(identityPlus, recordsPort, clock),
+    intents,
     stateKey: KEY,
     allowedReturnOrigins: [APP],
     publicOrigin: ORIGIN,
-    now: () => now,
+    now: clock.now,
   });
   return {
     handler,
     identityPlus,
-    records,
+    records: recordsPort.records,
     recordsPort,
-    intents,
-    failIntents: (e: Error) => (intentFailure = e),
-    advance: (ms: number) => (now += ms),
-    now: () => now,
+    intents: intents.asked,
+    failIntents: (e: Error) => (intents.failure = e),
+    advance: (ms: number) => clock.advance(ms),
+    now: clock.now,
   };
 }
 
 function event(path: string, options: { person?: keyof DevPki['devices'] | null; query?: string; accept?: string; method?: string } = {}): APIGatewayProxyEvent {
   const person = options.person === undefined ? 'alice' : options.person;
-  return buildProxyEvent({
-    method: options.method ?? 'GET',
+  return proxyEvent({
     path,
-    rawQuery: options.query ?? '',
-    headers: { host: 'auth.example.com', 'user-agent': 'curl/7.88.1', accept: options.accept ?? 'text/html' },
-    body: Buffer.alloc(0),
-    resource: path,
-    stage: 'prod',
-    domainName: 'auth.example.com',
-    sourceIp: '203.0.113.9',
-    clientCert: person ? { pem: pki.devices[person].cert } : undefined,
-    now: new Date(),
-    requestId: 'req-1',
+    method: options.method,
+    query: options.query,
+    headers: { accept: options.accept ?? 'text/html' },
+    clientCertPem: person ? pki.devices[person].cert : undefined,
   });
 }
 
@@ -200,14 +153,7 @@ describe('GET /signin', () => {
   it('denies a cleared identity without a required role (JSON names the reason)', async () => {
     const t = setup();
     const strict = createEdgeHandler({
-      authenticator: new Authenticator({
-        identityPlus: t.identityPlus,
-        records: t.recordsPort,
-        cache: new DecisionCache({ ttlMs: 0, staleMs: 0 }),
-        policy: { allowedRoles: ['admin'] },
-        billingAnchorDay: 1,
-        now: t.now,
-      }),
+      authenticator: authenticatorWith(t.identityPlus, t.recordsPort, new TestClock(), { allowedRoles: ['admin'] }),
       intents: { createIntent: async () => ({ reference: 'r', outcome: 'OK', signonUrl: 'x' }) },
       stateKey: KEY,
       allowedReturnOrigins: [],

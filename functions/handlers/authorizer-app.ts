@@ -1,0 +1,61 @@
+/**
+ * A Lambda REQUEST authorizer for other mutual-TLS REST APIs: the same decision, cache and billing
+ * records as the edge flow, answered as an IAM policy. Fails closed: anything but allow is a Deny.
+ * API Gateway cannot key its authorizer cache on the client certificate, so result caching must stay off
+ * (the construct sets TTL 0); plusgate's own per-serial decision cache keeps repeat calls cheap.
+ */
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { Authenticator } from '../domain/authenticate';
+import { parseCertificatePem } from '../domain/certificate';
+import { DecisionLog, logDecision } from './decision-log';
+
+export interface AuthorizerDeps {
+  readonly authenticator: Authenticator;
+  readonly log?: DecisionLog;
+}
+
+/** Builds the authorizer function. */
+export function createAuthorizer(deps: AuthorizerDeps): (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult> {
+  return async (event) => {
+    const pem = event.requestContext?.identity?.clientCert?.clientCertPem;
+    if (!pem) return policy('Deny', event.methodArn, 'anonymous', { decision: 'deny', reason: 'no-certificate' });
+    let serial = 'unknown';
+    try {
+      serial = parseCertificatePem(pem, 'client certificate').serial;
+      const result = await deps.authenticator.authenticate(serial, event.requestContext.identity.sourceIp ? { ip: event.requestContext.identity.sourceIp } : {});
+      logDecision(deps.log, 'authorizer', serial, result);
+      const principal = result.user?.id ?? `serial:${serial}`;
+      if (result.decision !== 'allow') return policy('Deny', event.methodArn, principal, { decision: result.decision, reason: result.reason, serial });
+      return policy('Allow', event.methodArn, principal, {
+        decision: 'allow',
+        reason: result.reason,
+        userId: principal,
+        roles: result.roles.join(','),
+        serial,
+        degraded: result.degraded,
+      });
+    } catch (err) {
+      // Unreadable certificate, ledger write failed: no access (and for the ledger, nothing to bill).
+      deps.log?.failure('authorizer failed closed', err);
+      return policy('Deny', event.methodArn, `serial:${serial}`, { decision: 'error', reason: 'unavailable' });
+    }
+  };
+}
+
+/** A Deny for `methodArn`, when nothing else can be said. */
+export function denyAll(methodArn: string): APIGatewayAuthorizerResult {
+  return policy('Deny', methodArn, 'anonymous', { decision: 'error', reason: 'unavailable' });
+}
+
+function policy(
+  effect: 'Allow' | 'Deny',
+  methodArn: string,
+  principalId: string,
+  context: Record<string, string | boolean>,
+): APIGatewayAuthorizerResult {
+  return {
+    principalId,
+    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: methodArn }] },
+    context,
+  };
+}

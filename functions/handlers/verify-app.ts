@@ -1,0 +1,199 @@
+/**
+ * The service API's verify routes, for other services (IAM-authorised in AWS):
+ * - `POST /verify`: JSON in, the decision JSON out;
+ * - `GET /verify`: forward-auth for reverse proxies (nginx `auth_request`, Traefik `forwardAuth`, Envoy
+ *   `ext_authz`): the certificate arrives URL-escaped in `X-Client-Cert`; the answer is only ever
+ *   200 / 401 / 403 / 503, because nginx turns any other status into a 500.
+ * Same decision, cache and billing records as the browser flow.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { isIP } from 'node:net';
+import { EDGE_ROUTES, SERVICE_ROUTES } from '../config/names';
+import { AuthenticationResult, Authenticator } from '../domain/authenticate';
+import { ClientCertificate, normalizeSerial, parseCertificatePem } from '../domain/certificate';
+import { Truststore } from '../domain/certificate-chain';
+import { InvalidInputError } from '../domain/errors';
+import { signState } from '../domain/state-token';
+import { headerOf } from '../adapters/api-gateway-request';
+import { DecisionLog, logDecision } from './decision-log';
+import { IntentPort } from './edge-app';
+import { RETRY_AFTER_SECONDS, describeError, errorResponse, jsonResponse } from './http-responses';
+import { DeviceFacts, identityJson } from './identity-json';
+
+/** Largest POST /verify body accepted. */
+export const MAX_VERIFY_BODY_BYTES = 16 * 1024;
+/** Header carrying the URL-escaped client certificate (nginx `$ssl_client_escaped_cert`). */
+export const CLIENT_CERT_HEADER = 'X-Client-Cert';
+
+export interface VerifyDeps {
+  readonly authenticator: Authenticator;
+  readonly intents: IntentPort;
+  readonly stateKey: Buffer;
+  /** The CAs a submitted certificate must chain to (the same as the edge API's mTLS truststore). */
+  readonly truststore: Truststore;
+  /** Public origin of the edge API, where a validation round trip comes back to. */
+  readonly edgeOrigin: string;
+  readonly now: () => number;
+  readonly log?: DecisionLog;
+}
+
+const POST_FIELDS = new Set(['certificate', 'serial', 'ip', 'validationUrl']);
+
+/** Builds the verify handler (POST and GET on /verify). */
+export function createVerifyHandler(deps: VerifyDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+  return async (event) => {
+    if ((event.resource ?? event.path) !== SERVICE_ROUTES.VERIFY) return jsonResponse(404, { message: `no route for ${event.path}` });
+    if (event.httpMethod === 'POST') return verifyPost(deps, event);
+    if (event.httpMethod === 'GET') return forwardAuth(deps, event);
+    return jsonResponse(405, { message: `${event.httpMethod} is not supported on /verify: use POST (JSON) or GET (forward-auth)` }, { Allow: 'GET, POST' });
+  };
+}
+
+async function verifyPost(deps: VerifyDeps, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  try {
+    const request = parseVerifyBody(event);
+    const device = request.certificate ? checkedCertificate(deps, request.certificate, 'certificate') : { serial: request.serial as string };
+    const result = await deps.authenticator.authenticate(device.serial, request.ip ? { ip: request.ip } : {});
+    logDecision(deps.log, `POST ${SERVICE_ROUTES.VERIFY}`, device.serial, result);
+
+    const body: Record<string, unknown> = identityJson(deviceFacts(device), result);
+    if (result.decision === 'validate' && request.validationUrl) body.validationUrl = await validationUrl(deps, device.serial);
+    if (result.decision === 'error') return jsonResponse(503, body, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+    return jsonResponse(200, body);
+  } catch (err) {
+    if (describeError(err).statusCode >= 500) deps.log?.failure(`POST ${SERVICE_ROUTES.VERIFY} failed`, err);
+    return errorResponse(err, true);
+  }
+}
+
+async function forwardAuth(deps: VerifyDeps, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  const escaped = headerOf(event, CLIENT_CERT_HEADER);
+  if (!escaped || escaped.trim() === '' || escaped === '-') {
+    return forwardAuthAnswer(401, 'deny', 'no-certificate', `no client certificate in ${CLIENT_CERT_HEADER}`);
+  }
+  let cert: ClientCertificate;
+  try {
+    cert = checkedCertificate(deps, decodeEscapedPem(escaped), CLIENT_CERT_HEADER);
+  } catch (err) {
+    // A proxy can only pass on 401/403; a certificate we cannot accept is a denial, explained in the body.
+    const message = err instanceof InvalidInputError ? err.message : 'the client certificate could not be read';
+    return forwardAuthAnswer(403, 'deny', 'invalid-certificate', message);
+  }
+  try {
+    const result = await deps.authenticator.authenticate(cert.serial);
+    logDecision(deps.log, `GET ${SERVICE_ROUTES.VERIFY}`, cert.serial, result);
+    switch (result.decision) {
+      case 'allow':
+        return forwardAuthAnswer(200, 'allow', result.reason, 'allowed', identityHeaders(cert, result));
+      case 'validate':
+        return forwardAuthAnswer(401, 'validate', result.reason, `validate at Identity Plus: send the browser to ${EDGE_ROUTES.SIGNIN}?return=<original URL>`);
+      case 'deny':
+        return forwardAuthAnswer(403, 'deny', result.reason, 'denied');
+      case 'error':
+        return forwardAuthAnswer(503, 'error', result.reason, 'Identity Plus could not be asked; try again shortly', { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+    }
+  } catch (err) {
+    deps.log?.failure(`GET ${SERVICE_ROUTES.VERIFY} failed`, err);
+    const { message, headers } = describeError(err);
+    return forwardAuthAnswer(503, 'error', 'unavailable', message, headers);
+  }
+}
+
+interface VerifyRequest {
+  readonly certificate?: string;
+  readonly serial?: string;
+  readonly ip?: string;
+  readonly validationUrl: boolean;
+}
+
+/** Validates the POST body; every problem is a 4xx naming the field. */
+export function parseVerifyBody(event: APIGatewayProxyEvent): VerifyRequest {
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_VERIFY_BODY_BYTES) {
+    throw new InvalidInputError(`request body is ${size} bytes; at most ${MAX_VERIFY_BODY_BYTES} are accepted`, { status: 413 });
+  }
+  if (text.trim() === '') throw new InvalidInputError('request body is empty: send JSON {"certificate": "<PEM>"} or {"serial": "<serial>"}');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new InvalidInputError('request body is not JSON: send {"certificate": "<PEM>"} or {"serial": "<serial>"}');
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidInputError('request body must be a JSON object');
+  const fields = body as Record<string, unknown>;
+  const unknown = Object.keys(fields).filter((k) => !POST_FIELDS.has(k));
+  if (unknown.length) {
+    throw new InvalidInputError(`unknown field ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}: expected certificate or serial, ip, validationUrl`);
+  }
+  const hasCert = fields.certificate !== undefined;
+  const hasSerial = fields.serial !== undefined;
+  if (hasCert === hasSerial) {
+    throw new InvalidInputError(hasCert ? 'give either certificate or serial, not both' : 'give certificate (PEM) or serial');
+  }
+  if (hasCert && typeof fields.certificate !== 'string') throw new InvalidInputError('certificate must be a PEM string', { field: 'certificate' });
+  const serial = hasSerial ? normalizeSerial(fields.serial, 'serial') : undefined;
+  if (fields.ip !== undefined && (typeof fields.ip !== 'string' || isIP(fields.ip) === 0)) {
+    throw new InvalidInputError('ip must be an IPv4 or IPv6 address', { field: 'ip' });
+  }
+  if (fields.validationUrl !== undefined && typeof fields.validationUrl !== 'boolean') {
+    throw new InvalidInputError('validationUrl must be true or false', { field: 'validationUrl' });
+  }
+  return {
+    certificate: fields.certificate as string | undefined,
+    serial,
+    ip: fields.ip as string | undefined,
+    validationUrl: fields.validationUrl === true,
+  };
+}
+
+/** Decodes nginx's `$ssl_client_escaped_cert` (a URL-escaped PEM). */
+export function decodeEscapedPem(escaped: string): string {
+  try {
+    return decodeURIComponent(escaped.replace(/\+/g, '%2B'));
+  } catch {
+    throw new InvalidInputError(`${CLIENT_CERT_HEADER} is not a URL-escaped PEM certificate`, { field: CLIENT_CERT_HEADER });
+  }
+}
+
+function checkedCertificate(deps: VerifyDeps, pem: string, field: string): ClientCertificate {
+  const cert = parseCertificatePem(pem, field);
+  deps.truststore.verify(cert, new Date(deps.now()), field);
+  return cert;
+}
+
+function deviceFacts(device: ClientCertificate | { serial: string }): DeviceFacts {
+  if (!('x509' in device)) return { serial: device.serial };
+  return { serial: device.serial, subject: device.subject, deviceType: device.deviceType, notAfter: device.notAfter };
+}
+
+/** A sign-on URL for the person to validate at Identity Plus; valid ~30 s (intents expire quickly). */
+async function validationUrl(deps: VerifyDeps, serial: string): Promise<string> {
+  const state = signState({ serial, destination: '' }, deps.stateKey, deps.now());
+  const intent = await deps.intents.createIntent({ returnUrl: `${deps.edgeOrigin}${EDGE_ROUTES.RETURN}?state=${encodeURIComponent(state)}` });
+  return intent.signonUrl;
+}
+
+function identityHeaders(cert: ClientCertificate, result: AuthenticationResult): Record<string, string> {
+  return {
+    'X-Plusgate-User': headerSafe(result.user?.id ?? `serial:${cert.serial}`),
+    'X-Plusgate-Roles': result.roles.map((r) => headerSafe(r).replace(/,/g, '%2C')).join(','),
+    'X-Plusgate-Serial': cert.serial,
+  };
+}
+
+function forwardAuthAnswer(
+  statusCode: number,
+  decision: string,
+  reason: string,
+  message: string,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
+  return jsonResponse(statusCode, { decision, reason, message }, { 'X-Plusgate-Decision': decision, 'X-Plusgate-Reason': reason, ...headers });
+}
+
+/** Header values must be visible ASCII: percent-encode anything else (and % itself). */
+function headerSafe(value: string): string {
+  return value.replace(/[^\x20-\x7e]|%/g, (c) => encodeURIComponent(c));
+}

@@ -1,0 +1,111 @@
+/** Doubles and event builders for handler unit tests: Identity Plus and the ledger in memory. */
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { AuthenticationRecord, Authenticator, IdentityPlusPort, RecordsPort } from '../../functions/domain/authenticate';
+import { DecisionCache } from '../../functions/domain/decision-cache';
+import { RecordWriteError } from '../../functions/domain/errors';
+import { IdentityProfile, InquiryAnswer, IntentReference } from '../../functions/domain/identity-plus';
+import { buildProxyEvent } from '../../local/api-gateway-event';
+
+/** An OK 0001 profile for alice, with overrides. */
+export function cleared(extra: Partial<IdentityProfile> = {}): InquiryAnswer {
+  return {
+    kind: 'profile',
+    profile: {
+      outcome: 'OK 0001 Subject anonymous certificate valid',
+      serviceRoles: ['member'],
+      organizationalReference: 'ref-alice',
+      organizationalName: 'Alice Archer',
+      organizationalEmail: 'alice@example.com',
+      customFields: {},
+      ...extra,
+    },
+  };
+}
+
+export function problem(outcome: string): InquiryAnswer {
+  return { kind: 'problem', outcome };
+}
+
+/** Identity Plus answering per serial (unknown serials: PB 0006); counts calls. */
+export class FakeIdentityPlus implements IdentityPlusPort {
+  readonly answers = new Map<string, InquiryAnswer | Error>();
+  calls = 0;
+  async inquire(serial: string): Promise<InquiryAnswer> {
+    this.calls++;
+    const answer = this.answers.get(serial) ?? problem('PB 0006 Unknown Identity Plus anonymous certificate');
+    if (answer instanceof Error) throw answer;
+    return answer;
+  }
+}
+
+/** The ledger in memory; `fail` makes the next writes fail like DynamoDB would. */
+export class MemoryRecords implements RecordsPort {
+  readonly records: AuthenticationRecord[] = [];
+  fail = false;
+  async recordAuthentication(record: AuthenticationRecord): Promise<void> {
+    if (this.fail) throw new RecordWriteError('table unavailable');
+    this.records.push(record);
+  }
+}
+
+/** Intents that always succeed (or fail with `failure`), remembering what was asked. */
+export class FakeIntents {
+  readonly asked: Array<{ returnUrl: string }> = [];
+  failure?: Error;
+  async createIntent(options: { returnUrl: string }): Promise<IntentReference> {
+    if (this.failure) throw this.failure;
+    this.asked.push(options);
+    return { reference: 'ref123', outcome: 'OK 0000 Acknowledged', signonUrl: 'https://signon.identity.plus/ref123' };
+  }
+}
+
+/** A settable clock starting 2026-11-26 12:00 UTC. */
+export class TestClock {
+  value = Date.UTC(2026, 10, 26, 12);
+  readonly now = () => this.value;
+  advance(ms: number): void {
+    this.value += ms;
+  }
+}
+
+export function authenticatorWith(
+  identityPlus: IdentityPlusPort,
+  records: RecordsPort,
+  clock: TestClock,
+  options: { allowedRoles?: string[]; ttlMs?: number; staleMs?: number } = {},
+): Authenticator {
+  return new Authenticator({
+    identityPlus,
+    records,
+    cache: new DecisionCache({ ttlMs: options.ttlMs ?? 60_000, staleMs: options.staleMs ?? 0 }),
+    policy: { allowedRoles: options.allowedRoles ?? [] },
+    billingAnchorDay: 1,
+    now: clock.now,
+  });
+}
+
+/** A REST proxy event built the way API Gateway builds it. */
+export function proxyEvent(options: {
+  path: string;
+  method?: string;
+  query?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  clientCertPem?: string;
+  domainName?: string;
+}): APIGatewayProxyEvent {
+  return buildProxyEvent({
+    method: options.method ?? 'GET',
+    path: options.path,
+    rawQuery: options.query ?? '',
+    headers: { host: options.domainName ?? 'auth.example.com', 'user-agent': 'curl/7.88.1', ...options.headers },
+    body: Buffer.from(options.body ?? ''),
+    resource: options.path,
+    stage: 'prod',
+    domainName: options.domainName ?? 'auth.example.com',
+    sourceIp: '203.0.113.9',
+    clientCert: options.clientCertPem ? { pem: options.clientCertPem } : undefined,
+    now: new Date(),
+    requestId: 'req-1',
+  });
+}

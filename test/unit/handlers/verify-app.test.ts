@@ -1,0 +1,212 @@
+import { Truststore } from '../../../functions/domain/certificate-chain';
+import { IdentityPlusError } from '../../../functions/domain/errors';
+import { verifyState } from '../../../functions/domain/state-token';
+import { createVerifyHandler, decodeEscapedPem } from '../../../functions/handlers/verify-app';
+import { DevPki, issueCertificate } from '../../../local/dev-pki';
+import { FakeIdentityPlus, FakeIntents, MemoryRecords, TestClock, authenticatorWith, cleared, problem, proxyEvent } from '../../support/handler-doubles';
+import { testPki } from '../../support/test-pki';
+
+const KEY = Buffer.alloc(32, 9);
+let pki: DevPki;
+beforeAll(async () => {
+  pki = await testPki();
+});
+
+function setup() {
+  const clock = new TestClock();
+  clock.value = Date.now(); // real certificates: validity is checked against this clock
+  const identityPlus = new FakeIdentityPlus();
+  const records = new MemoryRecords();
+  const intents = new FakeIntents();
+  const handler = createVerifyHandler({
+    authenticator: authenticatorWith(identityPlus, records, clock),
+    intents,
+    stateKey: KEY,
+    truststore: Truststore.fromPem(pki.caChain),
+    edgeOrigin: 'https://auth.example.com',
+    now: clock.now,
+  });
+  identityPlus.answers.set(pki.devices.alice.serial, cleared());
+  identityPlus.answers.set(pki.devices.bob.serial, problem('PB 0003 Identity Plus anonymous certificate needs validation'));
+  identityPlus.answers.set(pki.devices.carol.serial, problem('PB 0004 Revoked Identity Plus anonymous certificate'));
+  return { handler, identityPlus, records, intents, clock };
+}
+
+const post = (body: unknown, raw?: string) =>
+  proxyEvent({ path: '/verify', method: 'POST', headers: { 'content-type': 'application/json' }, body: raw ?? JSON.stringify(body) });
+/** nginx's $ssl_client_escaped_cert: the PEM URL-escaped. */
+const escaped = (pem: string) => encodeURIComponent(pem);
+const forward = (pem?: string) => proxyEvent({ path: '/verify', headers: pem === undefined ? {} : { 'X-Client-Cert': pem } });
+
+describe('POST /verify', () => {
+  it('answers the decision JSON for a certificate, and records the allowed user', async () => {
+    const t = setup();
+    const res = await t.handler(post({ certificate: pki.devices.alice.cert, ip: '198.51.100.7' }));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({
+      decision: 'allow',
+      reason: 'cleared',
+      outcome: 'OK 0001 Subject anonymous certificate valid',
+      user: { id: 'org:ref-alice', name: 'Alice Archer', email: 'alice@example.com', organizationalReference: 'ref-alice', localUserId: null },
+      roles: ['member'],
+      device: { serial: pki.devices.alice.serial, subject: "CN=Alice's Laptop,OU=Desktop,O=Identity Plus Device", type: 'Desktop', notAfter: expect.any(String) },
+      cached: false,
+      degraded: false,
+      period: expect.stringMatching(/^\d{4}-\d{2}$/),
+    });
+    expect(t.records.records).toHaveLength(1);
+  });
+
+  it('answers by serial in decimal or 0x-hex', async () => {
+    const t = setup();
+    const hex = '0x' + BigInt(pki.devices.alice.serial).toString(16);
+    const res = JSON.parse((await t.handler(post({ serial: hex }))).body);
+    expect(res).toMatchObject({ decision: 'allow', device: { serial: pki.devices.alice.serial, subject: null } });
+  });
+
+  it('gives a validation URL for a certificate that needs validation, only when asked', async () => {
+    const t = setup();
+    const without = JSON.parse((await t.handler(post({ serial: pki.devices.bob.serial }))).body);
+    expect(without.decision).toBe('validate');
+    expect(without.validationUrl).toBeUndefined();
+    const withUrl = JSON.parse((await t.handler(post({ serial: pki.devices.bob.serial, validationUrl: true }))).body);
+    expect(withUrl.validationUrl).toBe('https://signon.identity.plus/ref123');
+    const returnUrl = new URL(t.intents.asked[0].returnUrl);
+    expect(returnUrl.origin + returnUrl.pathname).toBe('https://auth.example.com/return');
+    expect(verifyState(returnUrl.searchParams.get('state'), KEY, { serial: pki.devices.bob.serial, now: t.clock.now() }).destination).toBe('');
+  });
+
+  it('answers deny with the reason', async () => {
+    const t = setup();
+    expect(JSON.parse((await t.handler(post({ serial: pki.devices.carol.serial }))).body)).toMatchObject({ decision: 'deny', reason: 'revoked' });
+  });
+
+  it('answers 503 with the decision when Identity Plus cannot be asked', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, new IdentityPlusError('timeout', 'slow'));
+    const res = await t.handler(post({ serial: pki.devices.alice.serial }));
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['Retry-After']).toBe('30');
+    expect(JSON.parse(res.body)).toMatchObject({ decision: 'error', reason: 'identity-plus-unavailable' });
+  });
+
+  it('answers 503 when the ledger write fails', async () => {
+    const t = setup();
+    t.records.fail = true;
+    expect((await t.handler(post({ serial: pki.devices.alice.serial }))).statusCode).toBe(503);
+  });
+
+  it.each([
+    ['a body over 16 KB', undefined, JSON.stringify({ serial: '1', pad: 'x'.repeat(17_000) }), 413, /at most 16384/],
+    ['an empty body', undefined, '', 400, /empty/],
+    ['a body that is not JSON', undefined, 'serial=1', 400, /not JSON/],
+    ['a JSON array', undefined, '[]', 400, /JSON object/],
+    ['neither certificate nor serial', {}, undefined, 400, /give certificate \(PEM\) or serial/],
+    ['both certificate and serial', { certificate: 'x', serial: '1' }, undefined, 400, /not both/],
+    ['a PEM that does not parse', { certificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' }, undefined, 400, /could not be parsed/],
+    ['a serial that is not a number', { serial: 'alice' }, undefined, 400, /not a serial number/],
+    ['a numeric serial', { serial: 12345 }, undefined, 400, /must be a string/],
+    ['a bad ip', { serial: '1', ip: 'localhost' }, undefined, 400, /IPv4 or IPv6/],
+    ['a non-boolean validationUrl', { serial: '1', validationUrl: 'yes' }, undefined, 400, /true or false/],
+    ['an unknown field', { serial: '1', certifcate: 'x' }, undefined, 400, /unknown field "certifcate"/],
+  ])('refuses %s', async (_c, body, raw, status, message) => {
+    const t = setup();
+    const res = await t.handler(post(body, raw));
+    expect(res.statusCode).toBe(status);
+    expect(JSON.parse(res.body).message).toMatch(message);
+    expect(t.identityPlus.calls).toBe(0);
+  });
+
+  it("refuses a self-made certificate carrying someone else's serial (chain not in the truststore)", async () => {
+    const t = setup();
+    const twin = await issueCertificate(pki.foreignCa, { subject: 'CN=twin', serial: pki.devices.alice.serial });
+    const res = await t.handler(post({ certificate: twin.cert }));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body).message).toMatch(/not issued by a CA in plusgate's truststore/);
+    expect(t.identityPlus.calls).toBe(0);
+  });
+
+  it('refuses an expired certificate', async () => {
+    const t = setup();
+    const res = await t.handler(post({ certificate: pki.devices.frank.cert }));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body).message).toMatch(/expired on/);
+  });
+
+  it('reads a base64-encoded body', async () => {
+    const t = setup();
+    const event = post({ serial: pki.devices.alice.serial });
+    const res = await t.handler({ ...event, body: Buffer.from(event.body!).toString('base64'), isBase64Encoded: true });
+    expect(res.statusCode).toBe(200);
+  });
+});
+
+describe('GET /verify (forward-auth)', () => {
+  it('answers 200 with identity headers for an allowed certificate', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, cleared({ serviceRoles: ['member', 'org. admin,ops'] }));
+    const res = await t.handler(forward(escaped(pki.devices.alice.cert)));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers).toMatchObject({
+      'X-Plusgate-Decision': 'allow',
+      'X-Plusgate-User': 'org:ref-alice',
+      'X-Plusgate-Roles': 'member,org. admin%2Cops',
+      'X-Plusgate-Serial': pki.devices.alice.serial,
+    });
+  });
+
+  it('answers 401 for a certificate that needs validation, so the proxy can send the browser to sign in', async () => {
+    const t = setup();
+    const res = await t.handler(forward(escaped(pki.devices.bob.cert)));
+    expect(res.statusCode).toBe(401);
+    expect(res.headers?.['X-Plusgate-Decision']).toBe('validate');
+  });
+
+  it.each([undefined, '', '-'])('answers 401 when no certificate is given (%p)', async (header) => {
+    const t = setup();
+    const res = await t.handler(forward(header));
+    expect(res.statusCode).toBe(401);
+    expect(res.headers?.['X-Plusgate-Reason']).toBe('no-certificate');
+  });
+
+  it('answers 403 for a denied certificate', async () => {
+    const t = setup();
+    const res = await t.handler(forward(escaped(pki.devices.carol.cert)));
+    expect(res.statusCode).toBe(403);
+    expect(res.headers?.['X-Plusgate-Reason']).toBe('revoked');
+  });
+
+  it.each([
+    ['garbage', 'not-a-cert'],
+    ['a bad escape', '%E0%A4%A'],
+  ])('answers 403 (never 400 or 500) for %s', async (_c, header) => {
+    const t = setup();
+    const res = await t.handler(forward(header));
+    expect(res.statusCode).toBe(403);
+    expect(res.headers?.['X-Plusgate-Reason']).toBe('invalid-certificate');
+  });
+
+  it("answers 403 for mallory's certificate (a CA plusgate does not trust)", async () => {
+    const t = setup();
+    expect((await t.handler(forward(escaped(pki.devices.mallory.cert)))).statusCode).toBe(403);
+  });
+
+  it('answers 503 when Identity Plus cannot be asked, and when the ledger fails', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, new IdentityPlusError('connection', 'refused'));
+    expect((await t.handler(forward(escaped(pki.devices.alice.cert)))).statusCode).toBe(503);
+    const u = setup();
+    u.records.fail = true;
+    expect((await u.handler(forward(escaped(pki.devices.alice.cert)))).statusCode).toBe(503);
+  });
+
+  it('decodes nginx escaping, keeping a literal + as +', () => {
+    expect(decodeEscapedPem('a%2Bb+c%0A')).toBe('a+b+c\n');
+  });
+});
+
+it('answers 405 for other methods on /verify', async () => {
+  const t = setup();
+  const res = await t.handler(proxyEvent({ path: '/verify', method: 'DELETE' }));
+  expect(res.statusCode).toBe(405);
+});
