@@ -14,11 +14,13 @@ const USAGE = `usage: npm start -- [options]
   --data-dir DIR              dev PKI, DynamoDB data and state key (default .plusgate)
   --gateway-port N            mTLS gateway on https://localhost:N (default 8443)
   --simulator-port N          Identity Plus simulator (default 8444)
+  --service-port N            service API (verify, report) on http://127.0.0.1:N, no IAM check (default 8445)
   --dynamodb-port N           dynalite (default 8000)
   --dynamodb-endpoint URL     use this DynamoDB endpoint instead of starting dynalite
   --decision-cache-seconds N  how long an allow is cached (default 60)
   --stale-if-error-seconds N  grace for recently allowed certificates when Identity Plus is down (default 0)
   --allowed-roles a,b         roles that grant access (default: any cleared certificate)
+  --allowed-return-origins o  origins /signin may send people back to, comma-separated (default: the gateway's own)
   --quiet                     no request and decision logs`;
 
 function fail(message: string): never {
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
         'data-dir': { type: 'string' },
         'gateway-port': { type: 'string' },
         'simulator-port': { type: 'string' },
+        'service-port': { type: 'string' },
+        'allowed-return-origins': { type: 'string' },
         'dynamodb-port': { type: 'string' },
         'dynamodb-endpoint': { type: 'string' },
         'decision-cache-seconds': { type: 'string' },
@@ -75,6 +79,9 @@ async function main(): Promise<void> {
   if (cacheSeconds) environment[ENV.DECISION_CACHE_SECONDS] = cacheSeconds;
   if (staleSeconds) environment[ENV.STALE_IF_ERROR_SECONDS] = staleSeconds;
   if (v['allowed-roles']) environment[ENV.ALLOWED_ROLES] = JSON.stringify(v['allowed-roles'].split(',').map((r) => r.trim()).filter(Boolean));
+  if (v['allowed-return-origins']) {
+    environment[ENV.ALLOWED_RETURN_ORIGINS] = JSON.stringify(v['allowed-return-origins'].split(',').map((o) => o.trim()).filter(Boolean));
+  }
   if (v.quiet) environment.POWERTOOLS_LOG_LEVEL = 'WARN';
 
   const dataDir = v['data-dir'] ?? '.plusgate';
@@ -84,6 +91,7 @@ async function main(): Promise<void> {
     dataDir,
     gatewayPort: port('gateway-port', v['gateway-port'], 8443),
     simulatorPort: port('simulator-port', v['simulator-port'], 8444),
+    servicePort: port('service-port', v['service-port'], 8445),
     dynamodbPort: port('dynamodb-port', v['dynamodb-port'], 8000),
     dynamodbEndpoint: v['dynamodb-endpoint'],
     environment,
@@ -98,6 +106,7 @@ async function main(): Promise<void> {
     [
       'plusgate local ready',
       `  gateway (mutual TLS)   ${running.gatewayUrl}   routes: /signin?return=URL  /return?state=…  /whoami`,
+      `  service API            ${running.serviceUrl}   routes: POST/GET /verify   (loopback only; no IAM signature check here)`,
       `  Identity Plus sim      ${running.simulator.apiUrl}   admin: ${running.simulator.signonUrl}/__admin/`,
       `  DynamoDB               ${running.dynamodbEndpoint}   table plusgate-records`,
       `  dev PKI                ${pki}/   (PKCS#12 files for browsers: password "plusgate")`,
@@ -109,6 +118,7 @@ async function main(): Promise<void> {
       `  carol (revoked, 403):       ${curl('carol')}`,
       `  dave (unknown, 403):        ${curl('dave')}`,
       `  frank (expired: refused in the TLS handshake): ${curl('frank')}`,
+      `  verify alice from a service: curl -H 'content-type: application/json' --data '{"serial":"${running.pki.devices.alice.serial}"}' ${running.serviceUrl}/verify`,
       '',
       'Ctrl-C stops. Records, the PKI and the state key stay in ' + dataDir + '/.',
       '',

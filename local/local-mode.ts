@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { EDGE_ROUTES, ENV } from '../functions/config/names';
+import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
 import { DevPki, demoSeed, devPkiPaths, loadOrCreateDevPki } from './dev-pki';
 import { ensureRecordsTable, localDynamoClient, startDynalite } from './dynamodb-local';
 import { GatewayRoute, LocalGateway, ProxyHandler } from './gateway';
@@ -27,6 +27,8 @@ export interface LocalModeOptions {
   readonly gatewayPort?: number;
   /** @default 8444 */
   readonly simulatorPort?: number;
+  /** Service API (verify, report) on plain HTTP, loopback only, no IAM check. @default 8445 */
+  readonly servicePort?: number;
   /** Port for dynalite. @default 8000 */
   readonly dynamodbPort?: number;
   /** Use this DynamoDB-compatible endpoint instead of starting dynalite. */
@@ -40,6 +42,7 @@ export interface RunningLocalMode {
   readonly pki: DevPki;
   readonly pkiDir: string;
   readonly gatewayUrl: string;
+  readonly serviceUrl: string;
   readonly simulator: IdentityPlusSimulator;
   readonly dynamodbEndpoint: string;
   stop(): Promise<void>;
@@ -99,6 +102,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       [ENV.IDENTITY_PLUS_SIGNON_URL]: simulator.signonUrl,
       [ENV.IDENTITY_PLUS_EXTRA_CA]: pki.caChain,
       [ENV.PUBLIC_ORIGIN]: `https://localhost:${gatewayPort}`,
+      [ENV.TRUSTSTORE_FILE]: path.resolve(devPkiPaths(options.dataDir).caChain),
       ...options.environment,
     });
     const edge = (await import('../functions/handlers/edge')).handler as unknown as (
@@ -118,8 +122,23 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     await gateway.start();
     stops.push(() => gateway.stop());
 
+    // The IAM-authorised service API of AWS, here on loopback without a signature check.
+    const verify = (await import('../functions/handlers/verify')).handler as unknown as ProxyHandler;
+    const service = new LocalGateway({
+      routes: [
+        { method: 'GET', path: SERVICE_ROUTES.VERIFY, handler: (event, context) => verify(event, context) },
+        { method: 'POST', path: SERVICE_ROUTES.VERIFY, handler: (event, context) => verify(event, context) },
+      ],
+      host: '127.0.0.1',
+      port: options.servicePort ?? 8445,
+      log,
+    });
+    await service.start();
+    stops.push(() => service.stop());
+
     return {
       pki,
+      serviceUrl: service.url,
       pkiDir: devPkiPaths(options.dataDir).dir,
       gatewayUrl: gateway.url,
       simulator,

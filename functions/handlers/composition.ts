@@ -116,6 +116,8 @@ export function secretsMiddleware(cfg: RuntimeConfig, needs: { stateKey: boolean
   return secretsManager({
     fetchData: needs.stateKey ? { apiCert: cfg.apiCertSecret, stateKey: cfg.stateKeySecret as string } : { apiCert: cfg.apiCertSecret },
     setToContext: true,
+    // One cache per set of secrets: in local mode several entries share a process (and middy's cache).
+    cacheKey: needs.stateKey ? 'plusgate-secrets-with-state-key' : 'plusgate-secrets-api-cert',
     disablePrefetch: true,
     cacheExpiry: 15 * 60 * 1000,
   });
