@@ -146,8 +146,8 @@ export class EdgeApi extends Construct {
   }
 }
 
-/** One JSON object per request. The query string is left out on purpose: it carries `state` and `return`. */
-function accessLogFormat(): AccessLogFormat {
+/** One JSON object per request (shared by both APIs). The query string is left out on purpose: it carries `state` and `return`. */
+export function accessLogFormat(): AccessLogFormat {
   return AccessLogFormat.custom(
     JSON.stringify({
       requestId: AccessLogField.contextRequestId(),

@@ -9,7 +9,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -38,6 +38,26 @@ export interface PlusgateFunctionProps {
   readonly memorySize?: number;
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * Files copied into the bundle next to the handler: name in the bundle → absolute source path. For data
+   * too large for Lambda's 4 KB environment (e.g. the truststore /verify checks chains against).
+   * @default - none
+   */
+  readonly bundledFiles?: Readonly<Record<string, string>>;
+}
+
+/** esbuild hooks that copy `files` (bundle name → source path) into the output folder. */
+function bundledFilesHooks(files: Readonly<Record<string, string>>): ICommandHooks | undefined {
+  const entries = Object.entries(files);
+  if (entries.length === 0) return undefined;
+  for (const [name] of entries) {
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`bundled file name "${name}" must be a plain file name`);
+  }
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir, outputDir) => entries.map(([name, source]) => `cp ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, name))}`),
+  };
 }
 
 /** A Node.js Lambda function with plusgate's defaults, its own log group and its own least-privilege role. */
@@ -96,6 +116,7 @@ export class PlusgateFunction extends Construct {
         format: OutputFormat.CJS,
         // AWS SDK v3 is part of the Lambda Node.js runtime: not bundling it keeps the bundle small.
         externalModules: ['@aws-sdk/*'],
+        commandHooks: bundledFilesHooks(props.bundledFiles ?? {}),
       },
     });
 

@@ -10,6 +10,10 @@ import { EdgeApi } from './edge-api';
 import { PlusgateFunction } from './plusgate-function';
 import { PlusgateSecrets } from './plusgate-secrets';
 import { RecordsTable } from './records-table';
+import { ServiceApi } from './service-api';
+
+/** Name of the truststore file inside the verify bundle. */
+const VERIFY_TRUSTSTORE_FILE = 'truststore.pem';
 import { decisionEnvironment } from './runtime-environment';
 
 /** Props of {@link PlusgateStack}. */
@@ -24,6 +28,9 @@ export class PlusgateStack extends Stack {
   public readonly secrets: PlusgateSecrets;
   public readonly edgeFunction: PlusgateFunction;
   public readonly edge: EdgeApi;
+  public readonly verifyFunction: PlusgateFunction;
+  public readonly authorizerFunction: PlusgateFunction;
+  public readonly service: ServiceApi;
 
   constructor(scope: Construct, id: string, props: PlusgateStackProps) {
     super(scope, id, props);
@@ -52,6 +59,31 @@ export class PlusgateStack extends Stack {
       ownershipVerificationCertificateArn: config.ownershipVerificationCertificateArn,
     });
 
+    // POST/GET /verify: decides like the edge flow; checks submitted certificates against the same truststore.
+    this.verifyFunction = new PlusgateFunction(this, 'VerifyFunction', {
+      handler: 'verify',
+      description: 'plusgate service API: POST /verify (JSON) and GET /verify (forward-auth)',
+      environment: { ...decisionEnvironment(config), [ENV.TRUSTSTORE_FILE]: VERIFY_TRUSTSTORE_FILE },
+      bundledFiles: { [VERIFY_TRUSTSTORE_FILE]: config.truststore.path },
+    });
+    this.verifyFunction.bindTable(this.records.table, 'dynamodb:UpdateItem');
+    this.verifyFunction.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);
+    this.verifyFunction.bindSecret(ENV.STATE_KEY_SECRET, this.secrets.stateKey);
+
+    // The REQUEST authorizer other mTLS APIs attach (lib/plusgate-authorizer.ts): records, never signs states.
+    this.authorizerFunction = new PlusgateFunction(this, 'AuthorizerFunction', {
+      handler: 'authorizer',
+      description: 'plusgate Lambda REQUEST authorizer for other mutual-TLS APIs',
+      environment: decisionEnvironment(config),
+    });
+    this.authorizerFunction.bindTable(this.records.table, 'dynamodb:UpdateItem');
+    this.authorizerFunction.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);
+
+    this.service = new ServiceApi(this, 'Service', { verifyHandler: this.verifyFunction.lambda });
+    // Stage logging needs the account-level CloudWatch role the edge API sets up.
+    const account = this.edge.api.node.tryFindChild('Account');
+    if (account) this.service.api.deploymentStage.node.addDependency(account);
+
     new CfnOutput(this, 'EdgeUrl', {
       description: 'Where browsers with an Identity Plus certificate sign in',
       value: `https://${config.domainName}${EDGE_ROUTES.SIGNIN}`,
@@ -78,5 +110,13 @@ export class PlusgateStack extends Stack {
     });
     new CfnOutput(this, 'EdgeFunctionName', { value: this.edgeFunction.lambda.functionName });
     new CfnOutput(this, 'AccessLogGroupName', { value: this.edge.accessLogs.logGroupName });
+    new CfnOutput(this, 'ServiceApiUrl', {
+      description: 'IAM (SigV4) API for services: POST/GET /verify',
+      value: this.service.api.url,
+    });
+    new CfnOutput(this, 'AuthorizerFunctionArn', {
+      description: 'Attach to other mTLS REST APIs with PlusgateAuthorizer (README: Guard another API)',
+      value: this.authorizerFunction.lambda.functionArn,
+    });
   }
 }

@@ -27,6 +27,16 @@ test('the stack synthesizes with real bundling and template validation; the edge
   expect(map.sources.some((s: string) => s.endsWith('functions/handlers/edge.ts'))).toBe(true);
   expect(map.sourcesContent).toBeUndefined();
 
+  // The verify bundle carries the truststore it checks submitted certificates against.
+  const [verify] = Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: any }>).filter(
+    ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('VerifyFunction'),
+  );
+  const verifyDir = path.join(assembly.directory, `asset.${String(verify[1].Properties.Code.S3Key).replace(/\.zip$/, '')}`);
+  expect(readdirSync(verifyDir).sort()).toEqual(['index.js', 'index.js.map', 'truststore.pem']);
+  expect(readFileSync(path.join(verifyDir, 'truststore.pem'), 'utf8')).toBe(
+    readFileSync(path.join(__dirname, '..', '..', 'examples', 'truststore', 'identity-plus-example-ca.pem'), 'utf8'),
+  );
+
   const report = JSON.parse(readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8'));
   expect(JSON.stringify(report.pluginReports)).not.toMatch(/"severity":"(error|fatal)"|AwsSolutions-/i);
 });

@@ -19,6 +19,13 @@ type Resources = Record<string, { Type: string; Properties: any; DeletionPolicy?
 const { app, stack, template } = synthPlusgate();
 const resources = template.toJSON().Resources as Resources;
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+/** Resources of the edge API only (the service API has its own tests in service-api.test.ts). */
+const edgeOfType = (type: string) => ofType(type).filter(([id]) => id.startsWith('EdgeApi'));
+const edgeOnly = (type: string) => {
+  const found = edgeOfType(type);
+  expect(found).toHaveLength(1);
+  return found[0];
+};
 const only = (type: string) => {
   const found = ofType(type);
   expect(found).toHaveLength(1);
@@ -87,25 +94,28 @@ describe('edge API: mutual TLS is the only way in', () => {
   });
 
   test('the API and its domain are REGIONAL', () => {
-    expect(only('AWS::ApiGateway::RestApi')[1].Properties.EndpointConfiguration).toEqual({ Types: ['REGIONAL'] });
+    expect(edgeOnly('AWS::ApiGateway::RestApi')[1].Properties.EndpointConfiguration).toEqual({ Types: ['REGIONAL'] });
     expect(domain.Properties.EndpointConfiguration).toEqual({ Types: ['REGIONAL'] });
   });
 
   test('the execute-api endpoint is disabled and not advertised', () => {
-    expect(only('AWS::ApiGateway::RestApi')[1].Properties.DisableExecuteApiEndpoint).toBe(true);
-    expect(JSON.stringify(template.toJSON().Outputs)).not.toContain('execute-api');
+    expect(edgeOnly('AWS::ApiGateway::RestApi')[1].Properties.DisableExecuteApiEndpoint).toBe(true);
+    // Only the IAM-only service API is advertised by its execute-api URL; nothing points at the edge API's.
+    const outputs = Object.entries(template.toJSON().Outputs as Record<string, unknown>).filter(([name]) => name !== 'ServiceApiUrl');
+    expect(JSON.stringify(outputs)).not.toContain('execute-api');
+    expect(JSON.stringify(template.toJSON().Outputs.ServiceApiUrl)).toContain('ServiceApi');
   });
 
   test('the domain serves the API at its root', () => {
     const [, mapping] = only('AWS::ApiGateway::BasePathMapping');
-    expect(mapping.Properties).toMatchObject({ RestApiId: { Ref: only('AWS::ApiGateway::RestApi')[0] } });
+    expect(mapping.Properties).toMatchObject({ RestApiId: { Ref: edgeOnly('AWS::ApiGateway::RestApi')[0] } });
     expect(mapping.Properties.BasePath).toBeUndefined();
   });
 
   test('exactly GET /signin, /return and /whoami exist, each proxied to the one edge function', () => {
-    const paths = ofType('AWS::ApiGateway::Resource').map(([, r]) => `/${r.Properties.PathPart}`);
+    const paths = edgeOfType('AWS::ApiGateway::Resource').map(([, r]) => `/${r.Properties.PathPart}`);
     expect(paths.sort()).toEqual(Object.values(EDGE_ROUTES).sort());
-    const methods = ofType('AWS::ApiGateway::Method').map(([, m]) => m.Properties);
+    const methods = edgeOfType('AWS::ApiGateway::Method').map(([, m]) => m.Properties);
     expect(methods).toHaveLength(3);
     for (const m of methods) {
       expect(m.HttpMethod).toBe('GET');
@@ -116,14 +126,14 @@ describe('edge API: mutual TLS is the only way in', () => {
   });
 
   test('API Gateway may invoke the edge function only for those three routes of its own stage', () => {
-    const sources = ofType('AWS::Lambda::Permission').map(([, p]) => JSON.stringify(p.Properties.SourceArn));
+    const sources = edgeOfType('AWS::Lambda::Permission').map(([, p]) => JSON.stringify(p.Properties.SourceArn));
     expect(sources).toHaveLength(3);
     for (const route of Object.values(EDGE_ROUTES)) expect(sources.some((s) => s.endsWith(`/GET${route}"]]}`))).toBe(true);
     expect(sources.join()).not.toContain('test-invoke-stage');
   });
 
   test('the stage writes JSON access logs (with the client certificate, without query strings) to a log group with retention', () => {
-    const [, stage] = only('AWS::ApiGateway::Stage');
+    const [, stage] = edgeOnly('AWS::ApiGateway::Stage');
     const format = JSON.parse(stage.Properties.AccessLogSetting.Format);
     expect(format).toMatchObject({ requestId: '$context.requestId', clientCertSerial: '$context.identity.clientCert.serialNumber' });
     expect(stage.Properties.AccessLogSetting.Format).not.toMatch(/querystring|\$context\.path\b/i);
@@ -132,7 +142,7 @@ describe('edge API: mutual TLS is the only way in', () => {
   });
 
   test('the stage logs errors and throttles by default, and never logs bodies', () => {
-    const [, stage] = only('AWS::ApiGateway::Stage');
+    const [, stage] = edgeOnly('AWS::ApiGateway::Stage');
     expect(stage.Properties.MethodSettings).toEqual([
       expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false, ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
     ]);

@@ -1,0 +1,100 @@
+/**
+ * Period close: when a billing period ends, an EventBridge schedule runs a function that exports the
+ * closed period's report (`reports/<period>/report.json`) and user list (`reports/<period>/users.csv`) into
+ * a versioned, encrypted, private, TLS-only bucket: what a bill is checked against, kept after the ledger's
+ * own items expire. The function may Query the records table and put objects under `reports/`: nothing else.
+ */
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { BlockPublicAccess, Bucket, BucketEncryption, CfnBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ENV } from '../functions/config/names';
+import type { PlusgateConfig } from './config';
+import { PlusgateFunction } from './plusgate-function';
+
+/**
+ * Environment variable naming the reports bucket; the same string as REPORTS_BUCKET_ENV in
+ * functions/adapters/report-store.ts (the infra test checks they match) until ENV carries it.
+ */
+export const REPORTS_BUCKET_ENV = 'PLUSGATE_REPORTS_BUCKET';
+
+/** Key prefix of the exports; the function may write only under it. */
+export const REPORTS_PREFIX = 'reports/';
+
+/** Props of {@link PeriodClose}. */
+export interface PeriodCloseProps {
+  /** The records table; the function gets `dynamodb:Query` on it and nothing else. */
+  readonly table: ITableV2;
+  /** The deployment's billing settings: the schedule follows `billingAnchorDay`, the estimate `pricePerUserYear`. */
+  readonly config: Pick<PlusgateConfig, 'billingAnchorDay' | 'pricePerUserYear'>;
+  /** Time for one export. @default Duration.minutes(15) (Lambda's maximum: a run is monthly and pays only for what it uses) */
+  readonly timeout?: Duration;
+}
+
+/** The reports bucket, the period-close function and its monthly schedule. */
+export class PeriodClose extends Construct {
+  /** Where the exports go (versioned, SSE-S3, private, TLS only, retained). */
+  public readonly bucket: Bucket;
+  /** The period-close function (`functions/handlers/period-close.ts`). */
+  public readonly exporter: PlusgateFunction;
+  /** Fires on `billingAnchorDay` at 00:30 UTC. */
+  public readonly schedule: Rule;
+
+  constructor(scope: Construct, id: string, props: PeriodCloseProps) {
+    super(scope, id);
+    const { billingAnchorDay, pricePerUserYear } = props.config;
+    if (!Number.isInteger(billingAnchorDay) || billingAnchorDay < 1 || billingAnchorDay > 28) {
+      throw new Error(`PeriodClose: billingAnchorDay must be a whole number from 1 to 28, got ${billingAnchorDay}`);
+    }
+
+    this.bucket = new Bucket(this, 'Bucket', {
+      // Versioned: a rerun of an export, or an accidental overwrite, keeps the earlier object.
+      versioned: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      // Billing evidence: never deleted with the stack.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Written only by the period-close function (two objects a month, visible in its logs) and read by operators; server access logs would need a second, unlogged bucket. Enable CloudTrail S3 data events on this bucket if reads must be audited.',
+    });
+
+    this.exporter = new PlusgateFunction(this, 'Function', {
+      handler: 'period-close',
+      description: 'plusgate period close: exports the closed billing period report and user list to S3',
+      timeout: props.timeout ?? Duration.minutes(15),
+      environment: {
+        [ENV.BILLING_ANCHOR_DAY]: String(billingAnchorDay),
+        [ENV.PRICE_PER_USER_YEAR]: String(pricePerUserYear),
+        [REPORTS_BUCKET_ENV]: this.bucket.bucketName,
+      },
+    });
+    this.exporter.bindTable(props.table, 'dynamodb:Query');
+    this.bucket.grantPut(this.exporter.role, `${REPORTS_PREFIX}*`);
+    // The two wildcards grantPut makes, acknowledged one by one (a new wildcard would still fail the synth).
+    const bucketLogicalId = Stack.of(this).resolve(Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnBucket)) as string;
+    Validations.of(this.exporter.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${REPORTS_PREFIX}*]`,
+      reason: 'Objects under reports/ only: the function writes reports/<period>/report.json and users.csv for a period known only at run time. No read, list or delete.',
+    });
+    Validations.of(this.exporter.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Action::s3:Abort*]',
+      reason: 'From grantPut: s3:AbortMultipartUpload, so the function can abort its own failed multipart upload of a large user list (parts are otherwise stored and billed).',
+    });
+
+    // The period that just ended is exported half an hour after it ends: sign-ins from its last instants
+    // are written within milliseconds, so the ledger is settled by then.
+    this.schedule = new Rule(this, 'Schedule', {
+      description: `plusgate: export the billing period that ended (day ${billingAnchorDay} of each month, 00:30 UTC)`,
+      schedule: Schedule.cron({ minute: '30', hour: '0', day: String(billingAnchorDay) }),
+    });
+    this.schedule.addTarget(new LambdaFunction(this.exporter.lambda, { retryAttempts: 2, maxEventAge: Duration.hours(6) }));
+  }
+}

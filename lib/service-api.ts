@@ -1,0 +1,84 @@
+/**
+ * The service API: a REST API for other services, every method IAM-authorised (SigV4). `POST /verify` and
+ * `GET /verify` (forward-auth) decide on a certificate; `GET /report` serves the billing-period report.
+ */
+import { Validations } from 'aws-cdk-lib';
+import {
+  AuthorizationType,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  RestApi,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { SERVICE_ROUTES } from '../functions/config/names';
+import { accessLogFormat } from './edge-api';
+
+/** Props of {@link ServiceApi}. */
+export interface ServiceApiProps {
+  /** Serves POST and GET /verify. */
+  readonly verifyHandler: IFunction;
+  /** Serves GET /report. @default - no /report route */
+  readonly reportHandler?: IFunction;
+  /** Steady-state requests per second for the stage. @default 200 */
+  readonly throttlingRateLimit?: number;
+  /** @default 400 */
+  readonly throttlingBurstLimit?: number;
+  /** @default RetentionDays.ONE_YEAR */
+  readonly accessLogRetention?: RetentionDays;
+}
+
+/** IAM-only REST API for services: verify and report. */
+export class ServiceApi extends Construct {
+  public readonly api: RestApi;
+  public readonly accessLogs: LogGroup;
+
+  constructor(scope: Construct, id: string, props: ServiceApiProps) {
+    super(scope, id);
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? RetentionDays.ONE_YEAR });
+    this.api = new RestApi(this, 'Api', {
+      restApiName: 'plusgate-service',
+      description: 'plusgate service API: verify a certificate, read the billing report (IAM SigV4 only)',
+      endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // The edge API creates the account-level CloudWatch role; one per region is enough.
+      cloudWatchRole: false,
+      // Every method requires a SigV4 signature from a principal allowed execute-api:Invoke on it.
+      defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
+      deployOptions: {
+        stageName: 'prod',
+        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: accessLogFormat(),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        throttlingRateLimit: props.throttlingRateLimit ?? 200,
+        throttlingBurstLimit: props.throttlingBurstLimit ?? 400,
+      },
+    });
+    // The stack outputs the URL as ServiceApiUrl; RestApi's automatic output would say it twice.
+    this.api.node.tryRemoveChild('Endpoint');
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason:
+        'The functions validate every field themselves and answer specific messages (413 over 16 KB, which field is wrong); forward-auth callers need 401/403/503, never the bare 400 of a request validator.',
+    });
+    Validations.of(this.api.deploymentStage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason: 'Only IAM principals granted execute-api:Invoke reach it (SigV4 on every method) and the stage is throttled; attach a WAFv2 web ACL for IP rules if needed.',
+    });
+
+    const verify = new LambdaIntegration(props.verifyHandler, { proxy: true, allowTestInvoke: false });
+    const verifyResource = this.api.root.resourceForPath(SERVICE_ROUTES.VERIFY);
+    const methods = [verifyResource.addMethod('POST', verify), verifyResource.addMethod('GET', verify)];
+    if (props.reportHandler) {
+      const report = new LambdaIntegration(props.reportHandler, { proxy: true, allowTestInvoke: false });
+      methods.push(this.api.root.resourceForPath(SERVICE_ROUTES.REPORT).addMethod('GET', report));
+    }
+    for (const method of methods) {
+      Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason: 'IAM (SigV4) authorises every method: callers are AWS principals, not Cognito users.' });
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The service API (IAM only), the verify and authorizer functions' least privilege, and the authorizer
+ * construct another stack attaches.
+ */
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { LambdaIntegration, RestApi } from 'aws-cdk-lib/aws-apigateway';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { ENV, SERVICE_ROUTES } from '../../functions/config/names';
+import { PlusgateAuthorizer } from '../../lib/plusgate-authorizer';
+import { asList, synthPlusgate } from './plusgate-fixture';
+
+const { template } = synthPlusgate();
+const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
+const serviceOfType = (type: string) => Object.entries(resources).filter(([id, r]) => r.Type === type && id.startsWith('ServiceApi'));
+const functionId = (prefix: string) => Object.keys(resources).find((id) => resources[id].Type === 'AWS::Lambda::Function' && id.startsWith(prefix))!;
+
+describe('service API', () => {
+  test('every method requires IAM (SigV4) authorization', () => {
+    const methods = serviceOfType('AWS::ApiGateway::Method');
+    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
+    for (const [, m] of methods) expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
+  });
+
+  test('serves /verify through the verify function', () => {
+    const paths = serviceOfType('AWS::ApiGateway::Resource').map(([, r]) => `/${r.Properties.PathPart}`);
+    expect(paths).toContain(SERVICE_ROUTES.VERIFY);
+    for (const [, m] of serviceOfType('AWS::ApiGateway::Method')) {
+      expect(JSON.stringify(m.Properties.Integration.Uri)).toContain(functionId('VerifyFunction'));
+    }
+  });
+
+  test('is REGIONAL, throttled and access-logged', () => {
+    const [[, api]] = serviceOfType('AWS::ApiGateway::RestApi');
+    expect(api.Properties.EndpointConfiguration).toEqual({ Types: ['REGIONAL'] });
+    const [[, stage]] = serviceOfType('AWS::ApiGateway::Stage');
+    expect(stage.Properties.AccessLogSetting.DestinationArn).toBeDefined();
+    expect(stage.Properties.MethodSettings[0]).toMatchObject({ ThrottlingRateLimit: 200, DataTraceEnabled: false });
+  });
+});
+
+/** The IAM statements attached to one function's role (policies naming that role). */
+function statementsOf(prefix: string): Array<Record<string, unknown>> {
+  const roleId = Object.keys(resources).find((id) => resources[id].Type === 'AWS::IAM::Role' && id.startsWith(prefix))!;
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes(`"${roleId}"`))
+    .flatMap((r) => asList(r.Properties.PolicyDocument.Statement));
+}
+
+describe('least privilege', () => {
+  const actionsOf = (prefix: string) => statementsOf(prefix).flatMap((s) => asList(s.Action as string | string[]));
+
+  test('the verify function may only record (UpdateItem) and read both secrets', () => {
+    const actions = actionsOf('VerifyFunction');
+    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:UpdateItem']);
+    const secretResources = statementsOf('VerifyFunction')
+      .filter((s) => asList(s.Action as string[]).some((a) => a.startsWith('secretsmanager:')))
+      .flatMap((s) => asList(s.Resource as unknown[]));
+    expect(secretResources).toEqual(['arn:aws:secretsmanager:eu-west-1:123456789012:secret:plusgate/identity-plus-api-cert-??????', { Ref: expect.stringMatching(/^SecretsStateKey/) }]);
+  });
+
+  test('the authorizer function may only record and read the API certificate secret (not the state key)', () => {
+    const actions = actionsOf('AuthorizerFunction');
+    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:UpdateItem']);
+    const secretResources = statementsOf('AuthorizerFunction')
+      .filter((s) => asList(s.Action as string[]).some((a) => a.startsWith('secretsmanager:')))
+      .flatMap((s) => asList(s.Resource as unknown[]));
+    expect(secretResources).toEqual(['arn:aws:secretsmanager:eu-west-1:123456789012:secret:plusgate/identity-plus-api-cert-??????']);
+  });
+
+  test('verify gets its truststore as a bundled file and no secret values in its environment', () => {
+    const env = resources[functionId('VerifyFunction')].Properties.Environment.Variables;
+    expect(env[ENV.TRUSTSTORE_FILE]).toBe('truststore.pem');
+    expect(env[ENV.PUBLIC_ORIGIN]).toBe('https://auth.example.com');
+    expect(JSON.stringify(env)).not.toMatch(/BEGIN (CERTIFICATE|PRIVATE KEY)|SecretString/);
+  });
+
+  test('outputs the service API URL and the authorizer function ARN', () => {
+    const outputs = template.toJSON().Outputs;
+    expect(outputs.ServiceApiUrl).toBeDefined();
+    expect(JSON.stringify(outputs.AuthorizerFunctionArn.Value)).toContain(functionId('AuthorizerFunction'));
+  });
+});
+
+describe('PlusgateAuthorizer in another stack', () => {
+  const app = new App();
+  const stack = new Stack(app, 'Orders', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const api = new RestApi(stack, 'Api');
+  const backend = new LambdaFunction(stack, 'Backend', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler=async()=>({statusCode:200})') });
+  const guard = new PlusgateAuthorizer(stack, 'Plusgate', { functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:plusgate-authorizer' });
+  api.root.addResource('orders').addMethod('GET', new LambdaIntegration(backend), { authorizer: guard.authorizer });
+  const other = Template.fromStack(stack);
+
+  test('is a REQUEST authorizer with result caching off', () => {
+    other.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', AuthorizerResultTtlInSeconds: 0 });
+  });
+
+  test('guards the method it is attached to', () => {
+    other.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', AuthorizationType: 'CUSTOM' });
+  });
+
+  test('lets API Gateway invoke the plusgate authorizer function', () => {
+    other.hasResourceProperties('AWS::Lambda::Permission', {
+      FunctionName: 'arn:aws:lambda:eu-west-1:123456789012:function:plusgate-authorizer',
+      Principal: 'apigateway.amazonaws.com',
+    });
+  });
+});
