@@ -6,8 +6,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type middy from '@middy/core';
-import secretsManager from '@middy/secrets-manager';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { refreshingSecrets } from './secrets-middleware';
 import { AuthenticationEvent, Authenticator } from '../domain/authenticate';
 import { DecisionCache } from '../domain/decision-cache';
 import { IdentityPlusClient } from '../adapters/identity-plus-client';
@@ -106,20 +106,18 @@ export function requireStateKey(key: Buffer | undefined): Buffer {
 }
 
 /**
- * Reads the secrets through @middy/secrets-manager onto the context, cached for 15 minutes (rotation):
- * the API certificate always, the state-signing key where the function signs states.
- * Prefetch at import is off: a secret that cannot be read (not put yet, no permission) would otherwise be
- * an unhandled rejection during init, and every request a bare API Gateway 502 instead of our answer.
+ * Reads the secrets onto the context, refreshed every 15 minutes on request (rotation): the API
+ * certificate always, the state-signing key where the function signs states. A failed refresh keeps the
+ * previous values (see secrets-middleware.ts).
  */
 export function secretsMiddleware(cfg: RuntimeConfig, needs: { stateKey: boolean }) {
   if (needs.stateKey && !cfg.stateKeySecret) throw new ConfigurationError(`plusgate configuration: ${ENV.STATE_KEY_SECRET} is not set`);
-  return secretsManager({
+  return refreshingSecrets({
     fetchData: needs.stateKey ? { apiCert: cfg.apiCertSecret, stateKey: cfg.stateKeySecret as string } : { apiCert: cfg.apiCertSecret },
-    setToContext: true,
     // One cache per set of secrets: in local mode several entries share a process (and middy's cache).
     cacheKey: needs.stateKey ? 'plusgate-secrets-with-state-key' : 'plusgate-secrets-api-cert',
-    disablePrefetch: true,
-    cacheExpiry: 15 * 60 * 1000,
+    ttlMs: 15 * 60 * 1000,
+    onStale: (err) => logger.warn('secret refresh failed; using the previous values', { error: safeError(err) }),
   });
 }
 
