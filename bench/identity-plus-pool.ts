@@ -57,6 +57,7 @@ export async function benchIdentityPlusPool(
   const pki = await generateDevPki();
   const sim = new IdentityPlusSimulator({
     tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+    apiClients: [pki.api.cert],
     host: '127.0.0.1',
     port: 0,
     seed: demoSeed(pki),

@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   const pki = await loadOrCreateDevPki(parsed.dataDir);
   const simulator = new IdentityPlusSimulator({
     tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+    apiClients: [pki.api.cert],
     host: parsed.host,
     port: parsed.port,
     seed: demoSeed(pki),

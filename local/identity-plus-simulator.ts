@@ -4,7 +4,7 @@
  * an intent, and offers an admin API under `/__admin/` to set identities and inject faults. Local mode and
  * the integration tests use it in place of the real service. See shared docs identityplus-api.md.
  */
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -74,6 +74,12 @@ export interface SimulatorSeedEntry {
 export interface IdentityPlusSimulatorOptions {
   /** Server certificate (leaf + intermediate), its key, and the CA chain client certificates must chain to. */
   readonly tls: { readonly cert: string; readonly key: string; readonly ca: string };
+  /**
+   * Our API ("service agent") certificates, PEM: only these may call the API (`/v1`) and the admin API.
+   * Device certificates come from the same CA (for the sign-on page) and must not be able to ask about,
+   * or rewrite, anyone's identity: they get `ER 1101` on the API and 403 on the admin API.
+   */
+  readonly apiClients: readonly string[];
   /** @default '127.0.0.1' */
   readonly host?: string;
   /** @default 0 (any free port) */
@@ -99,6 +105,7 @@ export const SIMULATOR_OUTCOMES = {
   VALID_BOUND: 'OK 0002 Subject anonymous certificate valid and user uid associated',
   UNKNOWN: 'PB 0006 Unknown Identity Plus anonymous certificate',
   NO_SUCH_OPERATION: 'ER 0002 No such operation',
+  UNKNOWN_API_CERTIFICATE: 'ER 1101 Unknown service agent certificate',
   INVALID_PARAMETER: 'ER 0003 Invalid or missing parameter',
   PARSE_ERROR: 'ER 0008 Parse error',
 } as const;
@@ -200,6 +207,8 @@ export class IdentityPlusSimulator {
   private boundPort?: number;
   private urlHost?: string;
 
+  private readonly apiClientFingerprints: ReadonlySet<string>;
+
   constructor(opts: IdentityPlusSimulatorOptions) {
     this.opts = opts;
     this.host = opts.host ?? '127.0.0.1';
@@ -208,6 +217,8 @@ export class IdentityPlusSimulator {
     this.maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? (() => undefined);
+    if (opts.apiClients.length === 0) throw new Error('apiClients must name at least one API certificate');
+    this.apiClientFingerprints = new Set(opts.apiClients.map((pem) => new X509Certificate(pem).fingerprint256));
     // Validate the seed now so a bad one fails at construction, not at the first reset.
     this.seed = (opts.seed ?? []).map((entry) => ({
       serial: requireSerial(entry.serial),
@@ -306,11 +317,29 @@ export class IdentityPlusSimulator {
     return { ...this.counters };
   }
 
+  /** True when the request's client certificate is one of the configured API certificates. */
+  private isApiClient(req: IncomingMessage): boolean {
+    const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
+    return peer !== undefined && this.apiClientFingerprints.has(peer.fingerprint256);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req.url);
     res.on('finish', () => this.log(`${req.method ?? '?'} ${path} -> ${res.statusCode}`));
-    if (API_PATHS.has(path)) return this.handleApi(req, res);
-    if (path.startsWith(ADMIN_PREFIX)) return this.handleAdmin(req, res, path.slice(ADMIN_PREFIX.length));
+    if (API_PATHS.has(path)) {
+      if (!this.isApiClient(req)) {
+        sendJson(res, 200, simpleResponse(SIMULATOR_OUTCOMES.UNKNOWN_API_CERTIFICATE, 'This certificate is not a service agent certificate.'));
+        return;
+      }
+      return this.handleApi(req, res);
+    }
+    if (path.startsWith(ADMIN_PREFIX)) {
+      if (!this.isApiClient(req)) {
+        sendJson(res, 403, { error: 'the admin API takes the API (service agent) certificate only' });
+        return;
+      }
+      return this.handleAdmin(req, res, path.slice(ADMIN_PREFIX.length));
+    }
     const intent = INTENT_REFERENCE.exec(path);
     // GET only: a HEAD (link preview, prefetch) must not use up a single-use intent.
     if (intent && req.method === 'GET') return this.handleSignon(req, res, intent[1]);

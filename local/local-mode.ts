@@ -60,6 +60,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
 
     const simulator = new IdentityPlusSimulator({
       tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+      apiClients: [pki.api.cert],
       port: options.simulatorPort ?? 8444,
       seed: demoSeed(pki),
     });

@@ -58,6 +58,7 @@ beforeAll(async () => {
   pki = await generateDevPki();
   sim = new IdentityPlusSimulator({
     tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+    apiClients: [pki.api.cert],
     port: 0,
     seed: demoSeed(pki),
   });
@@ -201,6 +202,7 @@ describe('intents', () => {
     beforeAll(async () => {
       discoverOnly = new IdentityPlusSimulator({
         tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+        apiClients: [pki.api.cert],
         port: 0,
         acceptedIntentTypes: ['discover'],
       });

@@ -33,6 +33,7 @@ beforeAll(async () => {
   clock = Date.now();
   sim = new IdentityPlusSimulator({
     tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+    apiClients: [pki.api.cert],
     seed: demoSeed(pki),
     now: () => clock,
   });
@@ -267,6 +268,25 @@ describe('sign-on page', () => {
     expect(visit.status).toBe(403);
     expect(visit.headers.location).toBeUndefined();
     expect((await inquire(pki.devices.carol.serial))['Simple-Response'].outcome).toMatch(/^PB 0004 /);
+  });
+});
+
+describe('only our API certificate may use the API and the admin API', () => {
+  it('answers ER 1101 to an inquiry made with a device certificate (devices share the CA for the sign-on page)', async () => {
+    const answer = await api('POST', { 'Identity-Inquiry': { 'serial-number': pki.devices.alice.serial } }, pki.devices.carol);
+    expect(answer['Simple-Response'].outcome).toBe('ER 1101 Unknown service agent certificate');
+    expect(answer['Identity-Profile']).toBeUndefined();
+  });
+
+  it('refuses the admin API to a device certificate, so a revoked device cannot clear itself', async () => {
+    const body = JSON.stringify({ outcome: 'OK 0001 Subject anonymous certificate valid', roles: ['org. administrator'] });
+    const answer = await request('PUT', `${sim.signonUrl}/__admin/identities/${pki.devices.carol.serial}`, { body, client: pki.devices.carol });
+    expect(answer.status).toBe(403);
+    expect((await inquire(pki.devices.carol.serial))['Simple-Response'].outcome).toMatch(/^PB 0004/);
+  });
+
+  it('refuses to start without an API certificate to accept', () => {
+    expect(() => new IdentityPlusSimulator({ tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain }, apiClients: [] })).toThrow(/apiClients/);
   });
 });
 
