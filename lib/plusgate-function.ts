@@ -32,7 +32,7 @@ export interface PlusgateFunctionProps {
   readonly description?: string;
   /** Plain settings (names from `ENV`). Never secret values: use `bindSecret`. @default - none */
   readonly environment?: Readonly<Record<string, string>>;
-  /** @default Duration.seconds(10) */
+  /** @default Duration.seconds(25) */
   readonly timeout?: Duration;
   /** @default 512 */
   readonly memorySize?: number;
@@ -94,9 +94,10 @@ export class PlusgateFunction extends Construct {
       runtime: PLUSGATE_RUNTIME,
       // Graviton: cheaper per ms and at least as fast for this I/O-bound code; no native modules to rebuild.
       architecture: Architecture.ARM_64,
-      // Well below API Gateway's 29 s integration limit, so a slow Identity Plus answer ends in our own
-      // 503 page rather than API Gateway's bare 504 (Identity Plus calls time out after ~2 s connect, ~3 s answer).
-      timeout: props.timeout ?? Duration.seconds(10),
+      // The slowest path must end in our own answer (503 page + Retry-After), not API Gateway's bare 5xx:
+      // inquiry (2 s connect + 3 s answer) + intent (5 s) + its one `discover` fallback (5 s) + the ledger
+      // write and a cold secret fetch stay under 25 s, which is below API Gateway's 29 s integration limit.
+      timeout: props.timeout ?? Duration.seconds(25),
       // CPU scales with memory; 512 MB keeps TLS handshakes to Identity Plus and cold starts short.
       memorySize: props.memorySize ?? 512,
       role: this.role,

@@ -93,6 +93,15 @@ export class Authenticator {
     const decision = decide(answer, this.deps.policy, serial);
     if (decision.redFlag) onEvent?.({ type: 'red-flag', serial, outcome: decision.outcome });
     if (decision.alarm) onEvent?.({ type: 'alarm', serial, outcome: decision.outcome });
+    if (decision.decision === 'error') {
+      // An ER answer (our request or our API certificate, e.g. expired: the classic outage) says nothing
+      // about this certificate: Identity Plus could not answer, so the stale grace applies as for a timeout.
+      const stale = cache.stale(serial, now());
+      if (stale) {
+        onEvent?.({ type: 'degraded', serial, failure: `Identity Plus answered ${decision.outcome ?? 'an error'}` });
+        return { ...stale, cached: true, degraded: true, period: period.id };
+      }
+    }
 
     if (decision.decision === 'allow' && decision.user) {
       await this.deps.records.recordAuthentication({

@@ -111,9 +111,12 @@ export function satisfiesRolePolicy(roles: readonly string[], policy: RolePolicy
   return policy.allowedRoles.some((r) => held.has(r.trim()));
 }
 
-/** The stable billing key of a person: a bound local user, else the organisational reference, else the device. */
-export function userKey(profile: Pick<IdentityProfile, 'localUserId' | 'organizationalReference'>, serial: string): string {
-  const local = profile.localUserId?.trim();
+/**
+ * The stable billing key of a person: a bound local user (`local-user-id`, else the `local-user-name` it
+ * was bound with), else the organisational reference, else the device.
+ */
+export function userKey(profile: Pick<IdentityProfile, 'localUserId' | 'localUserName' | 'organizationalReference'>, serial: string): string {
+  const local = profile.localUserId?.trim() || profile.localUserName?.trim();
   if (local) return `local:${local}`;
   const org = profile.organizationalReference?.trim();
   if (org) return `org:${org}`;
@@ -125,7 +128,7 @@ function userOf(profile: IdentityProfile, serial: string): UserIdentity {
     id: userKey(profile, serial),
     name: nonEmpty(profile.organizationalName) ?? nonEmpty(profile.localUserName),
     email: nonEmpty(profile.organizationalEmail),
-    localUserId: nonEmpty(profile.localUserId),
+    localUserId: nonEmpty(profile.localUserId) ?? nonEmpty(profile.localUserName),
     organizationalReference: nonEmpty(profile.organizationalReference),
   };
 }

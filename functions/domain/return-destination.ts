@@ -1,11 +1,14 @@
 /**
- * Where a browser may be sent after signing in. Open-redirect safety: only absolute http(s) URLs whose
+ * Where a browser may be sent after signing in. Open-redirect safety: only absolute https URLs whose
  * origin is on the allow-list (plusgate's own origin is always on it), or a path on plusgate's own origin.
  */
 import { InvalidInputError } from './errors';
 
-/** Longest `return` accepted. */
-export const MAX_RETURN_LENGTH = 2048;
+/**
+ * Longest `return` accepted. It travels inside the signed `state` (base64, ~4/3 longer) in the intent's
+ * return-url, which must stay within 2048 characters: 1200 leaves room for the origin and the signature.
+ */
+export const MAX_RETURN_LENGTH = 1200;
 
 /**
  * Resolves `return` to an absolute URL on an allowed origin, or undefined when none was given.
@@ -28,7 +31,7 @@ export function resolveReturnDestination(raw: unknown, ownOrigin: string, allowe
   } catch {
     throw new InvalidInputError('return is not a valid URL: give an absolute https URL or a path starting with /', { field: 'return' });
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+  if (url.protocol !== 'https:') {
     throw new InvalidInputError(`return must be an https URL, not ${url.protocol}`, { field: 'return' });
   }
   if (url.username || url.password) throw new InvalidInputError('return must not carry a user name or password', { field: 'return' });
@@ -39,11 +42,16 @@ export function resolveReturnDestination(raw: unknown, ownOrigin: string, allowe
   return url.href;
 }
 
-/** `https://Example.com:443/` → `https://example.com`. Throws on anything that is not an http(s) origin. */
+/** `https://Example.com:443/` → `https://example.com`. Throws on anything that is not an https origin. */
 export function normalizeOrigin(origin: string): string {
-  const url = new URL(origin);
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.pathname.replace(/\/$/, '') !== '' || url.search || url.hash) {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
     throw new InvalidInputError(`"${origin}" is not an origin (expected e.g. https://app.example.com)`);
+  }
+  if (url.protocol !== 'https:' || url.pathname.replace(/\/$/, '') !== '' || url.search || url.hash || url.username || url.password) {
+    throw new InvalidInputError(`"${origin}" is not an https origin (expected e.g. https://app.example.com)`);
   }
   return url.origin;
 }

@@ -157,7 +157,7 @@ describe('functions', () => {
   test('every plusgate function runs nodejs22.x on arm64 (the only other function is CDK\'s truststore writer)', () => {
     expect(plusgateFunctions.length).toBeGreaterThan(0);
     for (const [, fn] of plusgateFunctions) {
-      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: 10, MemorySize: 512 });
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: 25, MemorySize: 512 });
     }
     expect(ofType('AWS::Lambda::Function')).toHaveLength(plusgateFunctions.length + 1);
   });

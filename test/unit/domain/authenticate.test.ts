@@ -115,6 +115,20 @@ describe('Authenticator', () => {
     expect(records.records).toHaveLength(1);
   });
 
+  it('gives the same grace when Identity Plus answers an ER code (e.g. our API certificate expired)', async () => {
+    const er: InquiryAnswer = { kind: 'problem', outcome: 'ER 1102 Expired service agent certificate' };
+    const { auth, events, advance } = setup([cleared, er], { ttlMs: 1000, staleMs: 300_000 });
+    await auth.authenticate(SERIAL);
+    advance(5000);
+    expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'allow', degraded: true });
+    expect(events.map((e) => e.type)).toEqual(['alarm', 'degraded']);
+  });
+
+  it('fails closed on an ER code without a recent allow', async () => {
+    const { auth } = setup([{ kind: 'problem', outcome: 'ER 1102 Expired' }], { staleMs: 300_000 });
+    expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'error', reason: 'api-certificate-problem' });
+  });
+
   it('gives no grace past the window', async () => {
     const { auth, advance } = setup([cleared, down], { ttlMs: 1000, staleMs: 300_000 });
     await auth.authenticate(SERIAL);

@@ -104,6 +104,9 @@ describe('userKey', () => {
   it('prefers the local user id', () => {
     expect(userKey({ localUserId: 'u1', organizationalReference: 'r1' }, SERIAL)).toBe('local:u1');
   });
+  it('uses the bound local user name when the profile carries no id', () => {
+    expect(userKey({ localUserName: 'erin', organizationalReference: 'r1' }, SERIAL)).toBe('local:erin');
+  });
   it('falls back to the organisational reference', () => {
     expect(userKey({ localUserId: '  ', organizationalReference: 'r1' }, SERIAL)).toBe('org:r1');
   });

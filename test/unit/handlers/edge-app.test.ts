@@ -87,7 +87,7 @@ describe('GET /signin', () => {
     ['a scheme-relative URL', '//evil.example', /not a valid URL/],
     ['javascript:', 'javascript:alert(1)', /https URL/],
     ['CR/LF', 'https://app.example.com/\r\nSet-Cookie: x=1', /control characters/],
-    ['an overlong URL', APP + '/' + 'a'.repeat(3000), /at most 2048/],
+    ['an overlong URL', APP + '/' + 'a'.repeat(3000), /at most 1200/],
   ])('refuses %s as return with a 400 and never redirects', async (_c, ret, message) => {
     const t = setup();
     t.identityPlus.answers.set(pki.devices.alice.serial, OK());

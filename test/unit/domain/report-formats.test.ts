@@ -1,0 +1,164 @@
+import { periodById } from '../../../functions/domain/billing-period';
+import { BillingReport, UserRecord, buildReport } from '../../../functions/domain/report';
+import {
+  CSV_HEADER,
+  axisStep,
+  csvField,
+  csvFileName,
+  csvLines,
+  csvRow,
+  escapeHtml,
+  money,
+  reportHtml,
+  reportJson,
+  tableHeader,
+  tableRow,
+  tableTotals,
+  terminalSafe,
+} from '../../../functions/domain/report-formats';
+
+const NOW = new Date('2026-12-01T00:30:00Z');
+const user = (over: Partial<UserRecord> = {}): UserRecord => ({
+  userId: 'org:ref-alice',
+  period: '2026-11',
+  name: 'Alice Archer',
+  email: 'alice@example.com',
+  firstSeenAt: '2026-11-03T08:00:00.000Z',
+  lastSeenAt: '2026-11-20T08:05:00.000Z',
+  authCount: 4,
+  devices: ['111', '222'],
+  ...over,
+});
+
+async function collect(lines: AsyncIterable<string>): Promise<string> {
+  let out = '';
+  for await (const l of lines) out += l;
+  return out;
+}
+
+let report: BillingReport;
+beforeAll(async () => {
+  report = await buildReport(
+    periodById('2026-11'),
+    [user(), user({ userId: 'local:erin', devices: ['333'], firstSeenAt: '2026-11-03T23:00:00.000Z' }), user({ userId: 'serial:444', devices: ['444'], firstSeenAt: '2026-11-26T10:00:00.000Z' })],
+    { pricePerUserYear: 0.9, now: NOW },
+  );
+});
+
+describe('CSV', () => {
+  it('has the documented header and one CRLF-terminated row per user, devices joined with ;', async () => {
+    expect(CSV_HEADER).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices\r\n');
+    expect(csvRow(user())).toBe('org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222\r\n');
+    expect(await collect(csvLines([user(), user({ userId: 'b' })]))).toBe(CSV_HEADER + csvRow(user()) + csvRow(user({ userId: 'b' })));
+  });
+
+  it('quotes fields with commas, quotes and line breaks (RFC 4180), and leaves plain ones bare', () => {
+    expect(csvField('Archer, Alice')).toBe('"Archer, Alice"');
+    expect(csvField('Alice "Al" Archer')).toBe('"Alice ""Al"" Archer"');
+    expect(csvField('two\nlines')).toBe('"two\nlines"');
+    expect(csvField('plain text')).toBe('plain text');
+    expect(csvField('')).toBe('');
+  });
+
+  it.each(['=HYPERLINK("http://evil.example","x")', '+1+1', '-2+3', '@SUM(A1)', '\tTAB', '\rCR'])('neutralises a formula-looking field %j with a leading quote', (value) => {
+    const field = csvField(value);
+    expect(field.startsWith(`"'`)).toBe(true);
+    expect(field.slice(1, -1).replace(/""/g, '"')).toBe(`'${value}`);
+  });
+
+  it('neutralises a formula in a name, keeping the row intact', () => {
+    expect(csvRow(user({ name: '=cmd|" /C calc"!A0', email: undefined }))).toBe(
+      `org:ref-alice,"'=cmd|"" /C calc""!A0",,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222\r\n`,
+    );
+  });
+
+  it('names the download after the period', () => {
+    expect(csvFileName('2026-11')).toBe('plusgate-users-2026-11.csv');
+  });
+});
+
+describe('JSON', () => {
+  it('is the report object', () => {
+    expect(JSON.parse(reportJson(report))).toEqual(report);
+  });
+});
+
+describe('HTML page', () => {
+  it('is one self-contained page: no scripts, no external assets', () => {
+    const html = reportHtml(report);
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).not.toMatch(/<script|javascript:|\son\w+=/i);
+    expect(html).not.toMatch(/\b(src|href)=/i);
+    expect(html.replace('xmlns="http://www.w3.org/2000/svg"', '')).not.toMatch(/https?:\/\//);
+    expect(html).not.toMatch(/<link|@import|url\(/i);
+  });
+
+  it('shows the totals and the cost explanation', () => {
+    const html = reportHtml(report);
+    expect(html).toContain('<dt>Unique users</dt><dd>3</dd>');
+    expect(html).toContain('<dt>Estimated cost</dt><dd>0.22 USD</dd>');
+    expect(html).toContain('<dt>Unique devices</dt><dd>4</dd>');
+    expect(html).toContain('3 users × 0.9 USD/year × 30/365 days');
+    expect(html).toContain('2026-11-01 to 2026-11-30 (UTC, 30 days), complete');
+  });
+
+  it('draws one bar per day with new users, with axis labels, a title and a description', () => {
+    const html = reportHtml(report);
+    const svg = html.slice(html.indexOf('<svg'), html.indexOf('</svg>'));
+    expect(svg).toContain('role="img"');
+    expect(svg).toContain('aria-labelledby="chart-title chart-desc"');
+    expect(svg).toMatch(/<title id="chart-title">New users per day, period 2026-11<\/title>/);
+    expect(svg).toContain('3 new users over 30 days, 2026-11-01 to 2026-11-30; the busiest day was 2026-11-03 with 2.');
+    expect(svg.match(/<rect /g)).toHaveLength(2); // 3 Nov (2 users) and 26 Nov (1)
+    expect(svg).toContain('<title>2026-11-03: 2 new users</title>');
+    expect(svg).toContain('Day of first sign-in in the period (UTC)');
+    expect(svg).toContain('>New users</text>');
+    expect(svg).toContain('>Nov</text>');
+  });
+
+  it('carries every day as a table too (the chart\'s text alternative, no JS needed)', () => {
+    const html = reportHtml(report);
+    expect(html).toContain('<details>');
+    expect(html.match(/<tr><td>2026-11-\d\d<\/td>/g)).toHaveLength(30);
+    expect(html).toContain('<tr><td>2026-11-26</td><td>1</td></tr>');
+  });
+
+  it('says so when nobody signed in', async () => {
+    const empty = await buildReport(periodById('2026-11'), [], { pricePerUserYear: 0.9, now: NOW });
+    const html = reportHtml(empty);
+    expect(html).toContain('No new users in the 30 days from 2026-11-01 to 2026-11-30.');
+    expect(html).not.toContain('<rect');
+  });
+
+  it('escapes text', () => {
+    expect(escapeHtml(`<img src=x onerror="alert('1')">&`)).toBe('&#60;img src=x onerror=&#34;alert(&#39;1&#39;)&#34;&#62;&#38;');
+  });
+
+  it('picks round axis steps', () => {
+    expect([0, 1, 4, 5, 7, 10, 23, 99, 1234].map(axisStep)).toEqual([1, 1, 1, 1, 2, 2, 5, 20, 500]);
+  });
+});
+
+describe('text table', () => {
+  it('has a header, fixed-width rows and the totals', () => {
+    expect(tableHeader(periodById('2026-11'))).toContain('period 2026-11 (2026-11-01 to 2026-11-30, UTC)');
+    const row = tableRow(user());
+    expect(row).toMatch(/^org:ref-alice\s+Alice Archer\s+alice@example.com\s+2026-11-03 08:00\s+2026-11-20 08:05\s+4\s+2\n$/);
+    const totals = tableTotals(report);
+    expect(totals).toContain('Unique users        3\n');
+    expect(totals).toContain('Estimated cost      0.22 USD (3 users × 0.9 USD/year × 30/365 days)\n');
+    expect(totals).toContain('New users per day   11-03: 2   11-26: 1\n');
+  });
+
+  it('truncates long cells and never lets a name send terminal control codes', () => {
+    expect(terminalSafe('evil\x1b]0;owned\x07name\r\n')).toBe('evil?]0;owned?name??');
+    const row = tableRow(user({ userId: 'x'.repeat(60), name: '\x1b[31mred' }));
+    expect(row).not.toContain('\x1b');
+    expect(row).toContain(`${'x'.repeat(33)}…`);
+  });
+
+  it('formats money with cents and grouped thousands', () => {
+    expect(money(0.2, 'USD')).toBe('0.20 USD');
+    expect(money(1234567.5, 'USD')).toBe('1,234,567.50 USD');
+  });
+});
