@@ -12,7 +12,7 @@
  */
 import type { APIGatewayEventClientCertificate, APIGatewayProxyEvent } from 'aws-lambda';
 import { createHash, X509Certificate } from 'node:crypto';
-import { serialToColonHex } from '../functions/domain/certificate';
+import { rfc2253, serialToColonHex } from '../functions/domain/certificate';
 
 /**
  * Request headers: Node's `rawHeaders` (alternating names and values, names as the client sent them,
@@ -133,21 +133,6 @@ export function clientCertOf(pem: string): APIGatewayEventClientCertificate {
     serialNumber: serialToColonHex(BigInt(`0x${cert.serialNumber}`).toString(10)),
     validity: { notBefore: cert.validFrom, notAfter: cert.validTo },
   };
-}
-
-/**
- * A DN from Node's multi-line form (one RDN per line, DER order, values already escaped per RFC 2253,
- * attributes of a multi-valued RDN joined by " + ") to what OpenSSL's `-nameopt RFC2253` prints: every
- * attribute in reverse DER order (inside a multi-valued RDN too), RDNs joined by `,`, attributes by `+`.
- * Non-ASCII stays UTF-8 where OpenSSL would write `\C3\AB`. An unescaped " + " only ever separates.
- */
-export function rfc2253(nodeDn: string): string {
-  return nodeDn
-    .split('\n')
-    .filter((rdn) => rdn.length > 0)
-    .reverse()
-    .map((rdn) => rdn.split(' + ').reverse().join('+'))
-    .join(',');
 }
 
 /** `26/Nov/2026:17:00:00 +0000`: the access-log time format API Gateway uses for `requestTime`. */

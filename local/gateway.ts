@@ -12,7 +12,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildProxyEvent, LOCAL_ACCOUNT_ID } from './api-gateway-event';
-import { close, listen } from './server-lifecycle';
+import { close, listen, readBody } from './server-lifecycle';
 
 /** A Lambda proxy-integration handler, as the functions/handlers export them. */
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -319,25 +319,6 @@ function routeTable(routes: readonly GatewayRoute[]): Map<string, Map<string, Pr
     table.set(route.path, methods);
   }
   return table;
-}
-
-/** Reads the body up to `max` bytes; beyond that it keeps draining (so the client reads the 413) up to a bound. */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too-large' | 'aborted'> {
-  const drainLimit = 2 * max + 1024 * 1024;
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = Number(req.headers['content-length'] ?? 0) > max;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) tooLarge = true;
-      if (!tooLarge) chunks.push(chunk);
-      else if (size > drainLimit) req.destroy();
-    });
-    req.on('end', () => resolve(tooLarge ? 'too-large' : Buffer.concat(chunks, size)));
-    req.on('error', () => resolve('aborted'));
-    req.on('close', () => resolve('aborted'));
-  });
 }
 
 function splitTarget(target: string): [string, string] {

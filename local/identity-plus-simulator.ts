@@ -18,7 +18,7 @@ import {
   UNKNOWN_INTENT_PAGE,
   USED_INTENT_PAGE,
 } from './simulator-pages';
-import { close, listen } from './server-lifecycle';
+import { close, listen, readBody } from './server-lifecycle';
 
 /** What the simulator knows about one device certificate serial (admin and seed shape, camelCase). */
 export interface SimulatedIdentity {
@@ -187,6 +187,7 @@ interface MutableStats {
 type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
 
 class BodyTooLargeError extends Error {}
+class ClientGoneError extends Error {}
 
 /** A loopback Identity Plus: API, sign-on page and admin API on one mutual TLS server. */
 export class IdentityPlusSimulator {
@@ -241,6 +242,7 @@ export class IdentityPlusSimulator {
       },
       (req, res) => {
         this.handle(req, res).catch((err: unknown) => {
+          if (err instanceof ClientGoneError) return;
           this.log(`internal error: ${err instanceof Error ? err.message : String(err)}`);
           sendText(res, 500, 'internal error');
         });
@@ -352,7 +354,7 @@ export class IdentityPlusSimulator {
     this.counters.apiRequests++;
     let raw: Buffer;
     try {
-      raw = await readBody(req, this.maxBodyBytes);
+      raw = await readBodyOrThrow(req, this.maxBodyBytes);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         res.setHeader('Connection', 'close');
@@ -552,7 +554,7 @@ export class IdentityPlusSimulator {
   private async readAdminJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
     let raw: Buffer;
     try {
-      raw = await readBody(req, this.maxBodyBytes);
+      raw = await readBodyOrThrow(req, this.maxBodyBytes);
     } catch (err) {
       if (!(err instanceof BodyTooLargeError)) throw err;
       res.setHeader('Connection', 'close');
@@ -638,32 +640,12 @@ function peerSerial(req: IncomingMessage): string | undefined {
   return BigInt(`0x${hex}`).toString(10);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) {
-    req.resume(); // let the socket drain; the answer closes the connection
-    return Promise.reject(new BodyTooLargeError());
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      if (tooLarge) return;
-      size += chunk.length;
-      if (size > limit) {
-        tooLarge = true;
-        chunks.length = 0;
-        reject(new BodyTooLargeError());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!tooLarge) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', reject);
-  });
+/** The body, or BodyTooLargeError / ClientGoneError (the client left mid-body: nothing to answer). */
+async function readBodyOrThrow(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const body = await readBody(req, limit);
+  if (body === 'too-large') throw new BodyTooLargeError();
+  if (body === 'aborted') throw new ClientGoneError();
+  return body;
 }
 
 /** The single envelope of a request body, or undefined when it is not one JSON object with one object key. */

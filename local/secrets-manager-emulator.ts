@@ -9,7 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { close, listen } from './server-lifecycle';
+import { close, listen, readBody } from './server-lifecycle';
 
 /** Options of {@link SecretsManagerEmulator}. */
 export interface SecretsManagerEmulatorOptions {
@@ -108,7 +108,7 @@ export class SecretsManagerEmulator {
     try {
       if (req.method !== 'POST') throw new ServiceError('UnknownOperationException', 'Only POST / is supported', 404);
       const target = String(req.headers['x-amz-target'] ?? '');
-      const input = parseJson(await readBody(req));
+      const input = parseJson(await readText(req));
       switch (target) {
         case 'secretsmanager.GetSecretValue':
           return send(res, 200, this.getSecretValue(input));
@@ -172,22 +172,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        reject(new ServiceError('ValidationException', 'Request is too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+async function readText(req: IncomingMessage): Promise<string> {
+  const body = await readBody(req, MAX_REQUEST_BYTES);
+  if (body === 'too-large') throw new ServiceError('ValidationException', 'Request is too large');
+  if (body === 'aborted') throw new ServiceError('ValidationException', 'Request body was cut off');
+  return body.toString('utf8');
 }
 
 function parseJson(text: string): Record<string, unknown> {

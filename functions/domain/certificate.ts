@@ -55,8 +55,8 @@ export function parseCertificatePem(pem: unknown, field = 'certificate'): Client
   const subjectLines = dnLines(x509.subject);
   return {
     serial: normalizeSerial(x509.serialNumber, field, 'hex'),
-    subject: rfc2253(subjectLines),
-    issuer: rfc2253(dnLines(x509.issuer)),
+    subject: rfc2253(x509.subject),
+    issuer: rfc2253(x509.issuer),
     commonName: attribute(subjectLines, 'CN'),
     deviceType: attribute(subjectLines, 'OU'),
     notBefore: new Date(x509.validFrom),
@@ -112,9 +112,19 @@ function dnLines(dn: string): string[] {
   return dn.split('\n').filter((line) => line.length > 0);
 }
 
-/** Node lists RDNs in DER order (most general first); RFC 2253 writes them the other way round. */
-function rfc2253(lines: readonly string[]): string {
-  return [...lines].reverse().join(',');
+/**
+ * A DN from Node's multi-line form (one RDN per line, DER order, values already escaped per RFC 2253,
+ * attributes of a multi-valued RDN joined by " + ") to what OpenSSL's `-nameopt RFC2253` prints: every
+ * attribute in reverse DER order (inside a multi-valued RDN too), RDNs joined by `,`, attributes by `+`.
+ * Non-ASCII stays UTF-8 where OpenSSL would write `\C3\AB`. An unescaped " + " only ever separates.
+ */
+export function rfc2253(nodeDn: string): string {
+  return nodeDn
+    .split('\n')
+    .filter((rdn) => rdn.length > 0)
+    .reverse()
+    .map((rdn) => rdn.split(' + ').reverse().join('+'))
+    .join(',');
 }
 
 function attribute(lines: readonly string[], name: string): string | undefined {

@@ -15,7 +15,8 @@ import {
   type IdentityPlusClientOptions,
 } from '../../functions/adapters/identity-plus-client';
 import { ConfigurationError, IdentityPlusError, InvalidInputError } from '../../functions/domain/errors';
-import { demoSeed, generateDevPki, type DevPki } from '../../local/dev-pki';
+import { demoSeed, issueCertificate, type DevPki } from '../../local/dev-pki';
+import { testPki } from '../support/test-pki';
 import { IdentityPlusSimulator } from '../../local/identity-plus-simulator';
 
 const SHORT = { connectTimeoutMs: 500, answerTimeoutMs: 800 } as const;
@@ -55,7 +56,7 @@ async function failure(promise: Promise<unknown>): Promise<{ err: IdentityPlusEr
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
-  pki = await generateDevPki();
+  pki = await testPki();
   sim = new IdentityPlusSimulator({
     tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
     apiClients: [pki.api.cert],
@@ -185,6 +186,20 @@ describe('the server certificate', () => {
   it('is refused when extraCa is some other CA (adding a CA never turns verification off)', async () => {
     const { err } = await failure(client({ extraCa: pki.foreignCa.cert }).inquire(pki.devices.alice.serial));
     expect(err.kind).toBe('tls');
+  });
+
+  it('is refused when it is trusted but issued for another host name', async () => {
+    const otherHost = await issueCertificate(pki.intermediate, { subject: 'CN=other.example', usage: 'server', dnsNames: ['other.example'] });
+    const server = https.createServer({ cert: otherHost.cert + pki.intermediate.cert, key: otherHost.key }, (_req, res) => res.end('{}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const { err } = await failure(client({ apiUrl: `https://127.0.0.1:${port}/v1` }).inquire(pki.devices.alice.serial));
+      expect(err.kind).toBe('tls');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

@@ -4,7 +4,8 @@
  */
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import { DevPki, generateDevPki, demoSeed } from '../../local/dev-pki';
+import { DevPki, demoSeed } from '../../local/dev-pki';
+import { testPki } from '../support/test-pki';
 import { IdentityPlusSimulator } from '../../local/identity-plus-simulator';
 
 interface Answer {
@@ -29,7 +30,7 @@ const OK_0001 = 'OK 0001 Subject anonymous certificate valid';
 const OK_0002 = 'OK 0002 Subject anonymous certificate valid and user uid associated';
 
 beforeAll(async () => {
-  pki = await generateDevPki();
+  pki = await testPki();
   clock = Date.now();
   sim = new IdentityPlusSimulator({
     tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },

@@ -173,6 +173,19 @@ describe('GET /signin', () => {
     expect(res.headers?.['Retry-After']).toBe('30');
   });
 
+  it("decides on the certificate itself, never on the DN or serial strings next to it", async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, OK());
+    t.identityPlus.answers.set(pki.devices.bob.serial, OK({ organizationalName: 'Bob Baker', organizationalReference: 'ref-bob' }));
+    const e = event('/whoami', { person: 'alice' });
+    const clientCert = e.requestContext.identity.clientCert!;
+    // Bob's serial and DN beside Alice's PEM: the PEM wins.
+    e.requestContext.identity.clientCert = { ...clientCert, serialNumber: 'aa:bb', subjectDN: "CN=Bob's Desktop,OU=Desktop,O=Identity Plus Device" };
+    const body = JSON.parse((await t.handler(e)).body);
+    expect(body.user.id).toBe('org:ref-alice');
+    expect(body.device.serial).toBe(pki.devices.alice.serial);
+  });
+
   it('denies a request that carries no client certificate', async () => {
     const t = setup();
     const res = await t.handler(event('/signin', { person: null }));

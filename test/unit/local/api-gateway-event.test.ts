@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { buildProxyEvent, clientCertOf, ProxyEventInput, queryPairsOf, requestTimeOf, rfc2253 } from '../../../local/api-gateway-event';
+import { buildProxyEvent, clientCertOf, ProxyEventInput, queryPairsOf, requestTimeOf } from '../../../local/api-gateway-event';
+import { rfc2253 } from '../../../functions/domain/certificate';
 import { issueCertificate } from '../../../local/dev-pki';
 import { serialToColonHex } from '../../../functions/domain/certificate';
 import { testPki } from '../../support/test-pki';

@@ -1,0 +1,53 @@
+import { ENV } from '../../../functions/config/names';
+import { ConfigurationError } from '../../../functions/domain/errors';
+import { readRuntimeConfig } from '../../../functions/handlers/runtime-config';
+
+const base = { [ENV.TABLE_NAME]: 'records', [ENV.API_CERT_SECRET]: 'plusgate/api-cert' };
+
+describe('readRuntimeConfig', () => {
+  it('applies the documented defaults', () => {
+    expect(readRuntimeConfig(base)).toMatchObject({
+      tableName: 'records',
+      identityPlusApiUrl: 'https://api.identity.plus/v1',
+      identityPlusSignonUrl: 'https://signon.identity.plus',
+      intentType: 'validate',
+      allowedRoles: [],
+      allowedReturnOrigins: [],
+      billingAnchorDay: 1,
+      pricePerUserYear: 0.9,
+      decisionCacheSeconds: 60,
+      staleIfErrorSeconds: 0,
+      shards: 16,
+      retentionMonths: 25,
+    });
+  });
+
+  it('reads JSON lists and normalises origins', () => {
+    const config = readRuntimeConfig({ ...base, [ENV.ALLOWED_ROLES]: '[" member ", ""]', [ENV.ALLOWED_RETURN_ORIGINS]: '["https://App.example.com:443/"]' });
+    expect(config.allowedRoles).toEqual(['member']);
+    expect(config.allowedReturnOrigins).toEqual(['https://app.example.com']);
+  });
+
+  it('names every problem at once', () => {
+    try {
+      readRuntimeConfig({
+        [ENV.API_CERT_SECRET]: 'x',
+        [ENV.BILLING_ANCHOR_DAY]: '31',
+        [ENV.ALLOWED_ROLES]: 'member',
+        [ENV.IDENTITY_PLUS_API_URL]: 'http://api.identity.plus/v1',
+        [ENV.ALLOWED_RETURN_ORIGINS]: '["http://app.example.com"]',
+        [ENV.INTENT_TYPE]: 'browse',
+      });
+      throw new Error('expected a ConfigurationError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigurationError);
+      const message = (err as Error).message;
+      expect(message).toContain(`${ENV.TABLE_NAME} is not set`);
+      expect(message).toContain(`${ENV.BILLING_ANCHOR_DAY} must be a whole number from 1 to 28, got "31"`);
+      expect(message).toContain(`${ENV.ALLOWED_ROLES} must be a JSON array of strings`);
+      expect(message).toContain(`${ENV.IDENTITY_PLUS_API_URL} must be an https URL`);
+      expect(message).toContain('http://app.example.com');
+      expect(message).toContain(`${ENV.INTENT_TYPE} must be validate or discover`);
+    }
+  });
+});
