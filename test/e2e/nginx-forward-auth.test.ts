@@ -1,0 +1,144 @@
+/**
+ * A real proxy in the loop: nginx (Debian's package) terminates mutual TLS with the dev CA and asks local
+ * mode's GET /verify about every request, using the example configuration shipped in examples/nginx/.
+ */
+import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CurlResult, REPO_ROOT, RunningProcess, curl, freePorts, startNpm } from '../support/processes';
+
+jest.setTimeout(120_000);
+
+const nginxAvailable = spawnSync('nginx', ['-v']).status === 0;
+if (!nginxAvailable && process.env.CI) throw new Error('nginx is not installed: .ci/run installs it (apt-get install nginx)');
+const describeWithNginx = nginxAvailable ? describe : describe.skip;
+
+let dir: string;
+let local: RunningProcess | undefined;
+let nginx: ChildProcess | undefined;
+let upstream: Server | undefined;
+let ports: Record<'gateway' | 'simulator' | 'dynamodb' | 'service' | 'nginx' | 'upstream', number>;
+const pki = (file: string) => path.join(dir, 'data', 'pki', file);
+
+/** curl to nginx as a demo person. */
+function through(person: string, route: string, extra: string[] = []): Promise<CurlResult> {
+  return curl(['--cacert', pki('ca.pem'), '--cert', pki(`${person}.pem`), '--key', pki(`${person}.key`), ...extra, `https://localhost:${ports.nginx}${route}`]);
+}
+
+/** The example server block with its placeholders filled, inside a minimal main configuration. */
+function nginxConfig(): string {
+  const server = readFileSync(path.join(REPO_ROOT, 'examples', 'nginx', 'plusgate-forward-auth.conf'), 'utf8')
+    .replaceAll('{{LISTEN}}', `127.0.0.1:${ports.nginx}`)
+    .replaceAll('{{SERVER_CERT}}', pki('server.pem'))
+    .replaceAll('{{SERVER_KEY}}', pki('server.key'))
+    .replaceAll('{{CLIENT_CA}}', pki('ca.pem'))
+    .replaceAll('{{VERIFY_URL}}', `http://127.0.0.1:${ports.service}/verify`)
+    .replaceAll('{{SIGNIN_URL}}', `https://localhost:${ports.gateway}/signin`)
+    .replaceAll('{{PUBLIC_ORIGIN}}', `https://localhost:${ports.nginx}`)
+    .replaceAll('{{UPSTREAM}}', `http://127.0.0.1:${ports.upstream}`);
+  const directives = server.split('\n').filter((line) => !line.trim().startsWith('#'));
+  expect(directives.join('\n')).not.toMatch(/\{\{/);
+  const temp = path.join(dir, 'nginx');
+  return `
+daemon off;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+worker_processes 1;
+pid ${temp}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${temp}/body;
+  proxy_temp_path ${temp}/proxy;
+  fastcgi_temp_path ${temp}/fastcgi;
+  uwsgi_temp_path ${temp}/uwsgi;
+  scgi_temp_path ${temp}/scgi;
+  ${server}
+}
+`;
+}
+
+describeWithNginx('nginx forward-auth against local mode', () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'plusgate-nginx-'));
+    const [gateway, simulator, dynamodb, service, nginxPort, upstreamPort] = await freePorts(6);
+    ports = { gateway, simulator, dynamodb, service, nginx: nginxPort, upstream: upstreamPort };
+
+    // The application behind nginx: echoes what it was told about the caller.
+    upstream = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ path: req.url, method: req.method, user: req.headers['x-plusgate-user'] ?? null, roles: req.headers['x-plusgate-roles'] ?? null, serial: req.headers['x-plusgate-serial'] ?? null }));
+    });
+    await new Promise<void>((resolve) => upstream!.listen(ports.upstream, '127.0.0.1', resolve));
+
+    local = await startNpm(
+      [
+        '--data-dir', path.join(dir, 'data'),
+        '--gateway-port', String(gateway),
+        '--simulator-port', String(simulator),
+        '--dynamodb-port', String(dynamodb),
+        '--service-port', String(service),
+        '--allowed-return-origins', `https://localhost:${nginxPort}`,
+        '--quiet',
+      ],
+      'plusgate local ready',
+    );
+
+    const temp = path.join(dir, 'nginx');
+    mkdirSync(temp, { recursive: true });
+    writeFileSync(path.join(temp, 'nginx.conf'), nginxConfig());
+    const test = spawnSync('nginx', ['-t', '-p', temp, '-c', path.join(temp, 'nginx.conf')], { encoding: 'utf8' });
+    expect(test.stderr).toContain('test is successful');
+    nginx = spawn('nginx', ['-p', temp, '-c', path.join(temp, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Ready when it answers a TLS handshake (any HTTP status).
+    for (let i = 0; i < 50; i++) {
+      if ((await through('alice', '/health')).status > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  afterAll(async () => {
+    nginx?.kill('SIGQUIT');
+    await local?.interrupt();
+    await new Promise((resolve) => (upstream ? upstream.close(resolve) : resolve(undefined)));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lets alice through to the application, which sees who she is', async () => {
+    const res = await through('alice', '/app/orders?page=2');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ path: '/app/orders?page=2', method: 'GET', user: 'org:org-ref-alice-0001', roles: 'member', serial: expect.stringMatching(/^\d+$/) });
+  });
+
+  it('asks plusgate with GET even when the application request is a POST with a body', async () => {
+    const res = await through('alice', '/app/orders', ['-X', 'POST', '-H', 'content-type: application/json', '--data', '{"item":1}']);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ method: 'POST', user: 'org:org-ref-alice-0001' });
+  });
+
+  it('overwrites identity headers a client tries to send itself', async () => {
+    const res = await through('alice', '/app', ['-H', 'X-Plusgate-User: local:admin', '-H', 'X-Plusgate-Roles: org. administrator']);
+    expect(JSON.parse(res.body)).toMatchObject({ user: 'org:org-ref-alice-0001', roles: 'member' });
+  });
+
+  it('refuses carol (revoked) with 403', async () => {
+    const res = await through('carol', '/app');
+    expect(res.status).toBe(403);
+  });
+
+  it('sends bob (needs validation) to plusgate /signin with the page he asked for', async () => {
+    const res = await through('bob', '/app/orders');
+    expect(res.status).toBe(302);
+    expect(res.location).toBe(`https://localhost:${ports.gateway}/signin?return=https://localhost:${ports.nginx}/app/orders`);
+  });
+
+  it('brings bob back to the page he asked for once he validated at Identity Plus', async () => {
+    // nginx → /signin → Identity Plus sign-on → plusgate /return → the original page through nginx again.
+    const res = await through('bob', '/app/after-validation', ['-L']);
+    expect(res.status).toBe(200);
+    expect(res.effectiveUrl).toBe(`https://localhost:${ports.nginx}/app/after-validation`);
+    expect(JSON.parse(res.body)).toMatchObject({ user: 'org:org-ref-bob-0003' });
+  });
+});
