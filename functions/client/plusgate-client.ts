@@ -1,0 +1,167 @@
+/**
+ * A typed Node client for services that ask plusgate about a certificate: `new PlusgateClient({ endpoint,
+ * region }).verify({ certificate })`. Requests to the IAM-only service API are signed with SigV4 (service
+ * `execute-api`) by the AWS SDK's signer, with credentials from the default provider chain (environment,
+ * SSO, profile, container or instance role) unless given.
+ */
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { SERVICE_ROUTES } from '../config/names';
+
+/** The decision JSON of POST /verify (see README, "Service API"). */
+export interface VerifyResult {
+  readonly decision: 'allow' | 'validate' | 'deny' | 'error';
+  readonly reason: string;
+  readonly outcome: string | null;
+  readonly user: {
+    readonly id: string | null;
+    readonly name: string | null;
+    readonly email: string | null;
+    readonly organizationalReference: string | null;
+    readonly localUserId: string | null;
+  };
+  readonly roles: readonly string[];
+  readonly device: { readonly serial: string; readonly subject: string | null; readonly type: string | null; readonly notAfter: string | null };
+  readonly cached: boolean;
+  readonly degraded: boolean;
+  readonly period: string;
+  /** Only for `validate`, when asked for; valid for about 30 seconds. */
+  readonly validationUrl?: string;
+}
+
+export interface PlusgateClientOptions {
+  /** The service API URL (stack output `ServiceApiUrl`), e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/prod/ */
+  readonly endpoint: string;
+  /** Region of the service API (the SigV4 scope). */
+  readonly region: string;
+  /** @default the AWS SDK's default credential provider chain */
+  readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Whole-call limit. @default 10000 */
+  readonly timeoutMs?: number;
+}
+
+/** plusgate refused the request (4xx: what was wrong) or could not answer (5xx). */
+export class PlusgateClientError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body?: unknown,
+  ) {
+    super(message);
+    this.name = 'PlusgateClientError';
+  }
+}
+
+export class PlusgateClient {
+  readonly #endpoint: URL;
+  readonly #signer: SignatureV4;
+  readonly #timeoutMs: number;
+
+  constructor(options: PlusgateClientOptions) {
+    let endpoint: URL;
+    try {
+      endpoint = new URL(options.endpoint);
+    } catch {
+      throw new TypeError(`endpoint "${options.endpoint}" is not a URL`);
+    }
+    if (endpoint.protocol !== 'https:' && !isLoopback(endpoint.hostname)) {
+      throw new TypeError('endpoint must be https (plain http only for loopback, i.e. local mode)');
+    }
+    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(options.region)) throw new TypeError(`region "${options.region}" is not an AWS region`);
+    this.#endpoint = endpoint;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#signer = new SignatureV4({
+      service: 'execute-api',
+      region: options.region,
+      credentials: options.credentials ?? defaultProvider(),
+      sha256: NodeSha256,
+      uriEscapePath: true,
+    });
+  }
+
+  /** Asks plusgate about a certificate (PEM) or a serial (decimal or 0x-hex). */
+  async verify(
+    subject: { readonly certificate: string } | { readonly serial: string },
+    options: { readonly ip?: string; readonly validationUrl?: boolean } = {},
+  ): Promise<VerifyResult> {
+    const body = JSON.stringify({ ...subject, ...(options.ip ? { ip: options.ip } : {}), ...(options.validationUrl ? { validationUrl: true } : {}) });
+    const { status, json } = await this.#send('POST', SERVICE_ROUTES.VERIFY, body);
+    // 503 with a decision is an answer (Identity Plus was unreachable: decision "error"), not a failure to call.
+    if (status === 200 || (status === 503 && isVerifyResult(json))) return json as VerifyResult;
+    throw new PlusgateClientError(messageOf(json) ?? `plusgate answered HTTP ${status}`, status, json);
+  }
+
+  /** Signs and sends one request; returns the status and the parsed JSON body. */
+  async #send(method: string, route: string, body?: string): Promise<{ status: number; json: unknown }> {
+    const path = `${this.#endpoint.pathname.replace(/\/+$/, '')}${route}`;
+    const headers: Record<string, string> = { host: this.#endpoint.host, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const signed = await this.#signer.sign({
+      method,
+      protocol: this.#endpoint.protocol,
+      hostname: this.#endpoint.hostname,
+      port: this.#endpoint.port ? Number(this.#endpoint.port) : undefined,
+      path,
+      query: {},
+      headers,
+      body,
+    });
+    const response = await fetch(`${this.#endpoint.origin}${path}`, {
+      method,
+      headers: signed.headers as Record<string, string>,
+      body,
+      signal: AbortSignal.timeout(this.#timeoutMs),
+    });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new PlusgateClientError(`plusgate answered HTTP ${response.status} with a body that is not JSON`, response.status);
+    }
+    return { status: response.status, json };
+  }
+}
+
+/** SHA-256 / HMAC-SHA256 from node:crypto, in the shape the SDK signer expects. */
+class NodeSha256 implements Checksum {
+  readonly #secret?: Buffer;
+  #hash: Hash | Hmac;
+  constructor(secret?: SourceData) {
+    this.#secret = secret === undefined ? undefined : toBuffer(secret);
+    this.#hash = this.#fresh();
+  }
+  update(data: SourceData): void {
+    this.#hash.update(toBuffer(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.#hash.digest());
+  }
+  reset(): void {
+    this.#hash = this.#fresh();
+  }
+  #fresh(): Hash | Hmac {
+    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
+  }
+}
+
+function toBuffer(data: SourceData): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname);
+}
+
+function isVerifyResult(json: unknown): boolean {
+  return typeof json === 'object' && json !== null && typeof (json as { decision?: unknown }).decision === 'string';
+}
+
+function messageOf(json: unknown): string | undefined {
+  const message = (json as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : undefined;
+}
