@@ -3,6 +3,7 @@
  * prints one summary line each. `npm run bench -- <name> ...` runs only the named ones.
  */
 import { benchIdentityPlusPool } from './identity-plus-pool';
+import { benchReportQueryVsScan } from './report-query-vs-scan';
 
 /** A benchmark: runs itself and returns at least a printable one-line summary. */
 type Benchmark = () => Promise<{ readonly summary: string }>;
@@ -10,6 +11,7 @@ type Benchmark = () => Promise<{ readonly summary: string }>;
 /** Every benchmark by name; add new ones here. */
 const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   'identity-plus-pool': () => benchIdentityPlusPool(),
+  'report-query-vs-scan': () => benchReportQueryVsScan(),
 };
 
 async function main(argv: readonly string[]): Promise<number> {

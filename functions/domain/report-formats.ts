@@ -7,9 +7,10 @@ import { BillingReport, UserRecord } from './report';
 /** The report formats `/report` and the CLI share (`table` is the CLI's only). */
 export type ReportFormat = 'json' | 'csv' | 'html' | 'table';
 
-/** JSON: the report object itself, indented for people who open the file. */
+/** JSON: the report object itself, indented for people who open the file (one line per day). */
 export function reportJson(report: BillingReport): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  const text = JSON.stringify(report, null, 2).replace(/\{\n\s+"date": ("[0-9-]+"),\n\s+"users": (\d+)\n\s+\}/g, '{ "date": $1, "users": $2 }');
+  return `${text}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------- CSV
@@ -93,7 +94,7 @@ export function costExplanation(report: BillingReport): string {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-const CHART = { width: 900, height: 340, left: 56, right: 16, top: 28, bottom: 70 } as const;
+const CHART = { width: 900, height: 340, left: 76, right: 16, top: 28, bottom: 70 } as const;
 
 /** A round axis step (1, 2 or 5 × 10^k, at least 1) giving at most about five ticks up to `max`. */
 export function axisStep(max: number): number {
@@ -115,6 +116,9 @@ export function newUsersChartSvg(report: BillingReport): string {
   const barW = Math.max(1, slot * 0.72);
   const y = (v: number) => CHART.top + plotH - (v / yMax) * plotH;
   const f = (n: number) => String(Math.round(n * 10) / 10);
+  // Counts above the bars only when the widest fits its slot (~6 px a character at 10 px); the bars'
+  // tooltips and the table below carry the exact numbers either way.
+  const showValues = groupDigits(max).length * 6 <= slot - 2;
 
   const busiest = days.reduce<{ date: string; users: number } | undefined>((b, d) => (d.users > (b?.users ?? 0) ? d : b), undefined);
   const newTotal = days.reduce((s, d) => s + d.users, 0);
@@ -143,8 +147,8 @@ export function newUsersChartSvg(report: BillingReport): string {
     if (d.users > 0) {
       parts.push(
         `<rect x="${f(x)}" y="${f(y(d.users))}" width="${f(barW)}" height="${f(y(0) - y(d.users))}" class="bar"><title>${escapeHtml(label)}</title></rect>`,
-        `<text x="${cx}" y="${f(y(d.users) - 4)}" class="value" text-anchor="middle">${groupDigits(d.users)}</text>`,
       );
+      if (showValues) parts.push(`<text x="${cx}" y="${f(y(d.users) - 4)}" class="value" text-anchor="middle">${groupDigits(d.users)}</text>`);
     }
     // Day of month under each bar; the month shows where it starts (the first day and each 1st).
     const day = d.date.slice(8, 10);

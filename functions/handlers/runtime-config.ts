@@ -37,19 +37,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Reads and validates the configuration; throws one ConfigurationError listing every problem. */
 export function readRuntimeConfig(env: Env = process.env): RuntimeConfig {
   const problems: string[] = [];
-  const required = (name: string): string => {
-    const value = env[name]?.trim();
-    if (!value) problems.push(`${name} is not set`);
-    return value ?? '';
-  };
-  const optional = (name: string): string | undefined => env[name]?.trim() || undefined;
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = optional(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
-    return n;
-  };
+  const { required, optional, int } = envReader(env, problems);
   const stringList = (name: string): string[] => {
     const raw = optional(name);
     if (raw === undefined) return [];
@@ -116,4 +104,50 @@ export function readRuntimeConfig(env: Env = process.env): RuntimeConfig {
   };
   if (problems.length) throw new ConfigurationError(`plusgate configuration: ${problems.join('; ')}`);
   return config;
+}
+
+/** The settings of the report functions (`/report` and period close): no secrets, no Identity Plus. */
+export interface ReportConfig {
+  readonly tableName: string;
+  readonly billingAnchorDay: number;
+  readonly pricePerUserYear: number;
+  readonly shards: number;
+  readonly retentionMonths: number;
+}
+
+/** Reads and validates the report functions' configuration; throws one ConfigurationError listing every problem. */
+export function readReportConfig(env: Env = process.env): ReportConfig {
+  const problems: string[] = [];
+  const { required, optional, int } = envReader(env, problems);
+  const price = Number(optional(ENV.PRICE_PER_USER_YEAR) ?? '0.9');
+  if (!Number.isFinite(price) || price < 0) problems.push(`${ENV.PRICE_PER_USER_YEAR} must be a number >= 0`);
+  const config: ReportConfig = {
+    tableName: required(ENV.TABLE_NAME),
+    billingAnchorDay: int(ENV.BILLING_ANCHOR_DAY, 1, 1, 28),
+    pricePerUserYear: price,
+    shards: int(ENV.SHARDS, 16, 1, 1000),
+    retentionMonths: int(ENV.RETENTION_MONTHS, 25, 1, 120),
+  };
+  if (problems.length) throw new ConfigurationError(`plusgate configuration: ${problems.join('; ')}`);
+  return config;
+}
+
+/** Readers of single variables that collect what is wrong in `problems` instead of throwing at the first. */
+function envReader(env: Env, problems: string[]) {
+  const optional = (name: string): string | undefined => env[name]?.trim() || undefined;
+  return {
+    optional,
+    required: (name: string): string => {
+      const value = env[name]?.trim();
+      if (!value) problems.push(`${name} is not set`);
+      return value ?? '';
+    },
+    int: (name: string, fallback: number, min: number, max: number): number => {
+      const raw = optional(name);
+      if (raw === undefined) return fallback;
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return n;
+    },
+  };
 }

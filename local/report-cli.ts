@@ -1,0 +1,282 @@
+/**
+ * `npm run report`: the billing-period user report from a terminal, read from local mode's dynalite by
+ * default or from the real table in AWS (default credential chain). Argument parsing and the run live here
+ * so they can be tested; bin/report.ts is only the entry point.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { once } from 'node:events';
+import { WriteStream, createWriteStream, promises as fs } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { RecordReadError, RecordsReader } from '../functions/adapters/records-reader';
+import { DEFAULT_SHARDS } from '../functions/adapters/records-table';
+import { BillingPeriod, checkAnchorDay, periodById, periodOf } from '../functions/domain/billing-period';
+import { InvalidInputError } from '../functions/domain/errors';
+import { PeriodRecordsPort, ReportAccumulator, UserRecord } from '../functions/domain/report';
+import { csvLines, reportHtml, reportJson, tableHeader, tableRow, tableTotals } from '../functions/domain/report-formats';
+import { localDynamoClient } from './dynamodb-local';
+
+/** Table local mode creates (local/local-mode.ts LOCAL_TABLE_NAME; a test keeps them equal). */
+export const LOCAL_REPORT_TABLE = 'plusgate-records';
+/** Where local mode's dynalite listens by default. */
+export const LOCAL_DYNAMODB_ENDPOINT = 'http://127.0.0.1:8000';
+
+/** Formats the CLI writes. */
+export const CLI_FORMATS = ['table', 'json', 'csv', 'html'] as const;
+/** One of {@link CLI_FORMATS}. */
+export type CliFormat = (typeof CLI_FORMATS)[number];
+
+/** A bad command line: print the message and the usage, exit 2. */
+export class UsageError extends Error {}
+
+/** The usage text (`--help`, and after a bad flag). */
+export const REPORT_USAGE = `usage: npm run report -- [options]
+  --period YYYY-MM            billing period (default: the current one)
+  --format table|json|csv|html
+                              table: totals and one line per user (default); csv: one row per user;
+                              json: the report; html: a page with the totals and a chart
+  --out FILE                  write to FILE instead of standard output
+  --dynamodb-endpoint URL     local mode's DynamoDB (default ${LOCAL_DYNAMODB_ENDPOINT})
+  --table NAME                table to read (default ${LOCAL_REPORT_TABLE}); without --dynamodb-endpoint
+                              this reads AWS with the default credential chain
+  --region R                  AWS region of --table (default: AWS_REGION)
+  --anchor-day N              the deployment's billingAnchorDay, 1-28 (default 1)
+  --price-per-user-year P     the deployment's pricePerUserYear in USD (default 0.9)
+  --shards N                  shards per period (default ${DEFAULT_SHARDS})
+  -h, --help                  this text
+
+examples:
+  npm run report                                   # this period, local mode
+  npm run report -- --period 2026-11 --format csv --out users.csv
+  npm run report -- --table Plusgate-RecordsTable1234 --region eu-west-1 --format html --out report.html`;
+
+/** The parsed command line. */
+export interface ReportCliArgs {
+  readonly help: boolean;
+  /** Period id, validated; undefined = the current period. */
+  readonly period?: string;
+  readonly format: CliFormat;
+  readonly out?: string;
+  /** Where to read: a local endpoint (dummy credentials) or AWS. */
+  readonly source: { readonly kind: 'local'; readonly endpoint: string; readonly table: string } | { readonly kind: 'aws'; readonly table: string; readonly region: string };
+  readonly anchorDay: number;
+  readonly pricePerUserYear: number;
+  readonly shards: number;
+}
+
+/** Parses `argv` (without node and the script); throws UsageError naming the bad flag. */
+export function parseReportArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): ReportCliArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        period: { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
+        'dynamodb-endpoint': { type: 'string' },
+        table: { type: 'string' },
+        region: { type: 'string' },
+        'anchor-day': { type: 'string' },
+        'price-per-user-year': { type: 'string' },
+        shards: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const help = values.help ?? false;
+
+  const format = values.format ?? 'table';
+  if (!(CLI_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${CLI_FORMATS.join(', ')}, got "${format}"`);
+
+  const anchorDay = wholeNumber('anchor-day', values['anchor-day'], 1, 1, 28);
+  const shards = wholeNumber('shards', values.shards, DEFAULT_SHARDS, 1, 1000);
+  const priceRaw = values['price-per-user-year'];
+  const pricePerUserYear = priceRaw === undefined ? 0.9 : Number(priceRaw);
+  if (priceRaw !== undefined && (priceRaw.trim() === '' || !Number.isFinite(pricePerUserYear) || pricePerUserYear < 0)) {
+    throw new UsageError(`--price-per-user-year must be a number >= 0 (USD), got "${priceRaw}"`);
+  }
+
+  if (values.period !== undefined) {
+    try {
+      periodById(values.period, anchorDay);
+    } catch (err) {
+      if (err instanceof InvalidInputError) throw new UsageError(`--${err.message}`);
+      throw err;
+    }
+  }
+  if (values.out !== undefined && values.out.trim() === '') throw new UsageError('--out needs a file name');
+
+  const endpoint = values['dynamodb-endpoint'];
+  let source: ReportCliArgs['source'];
+  if (endpoint !== undefined) {
+    if (!/^https?:\/\/[^\s/]+/.test(endpoint)) throw new UsageError(`--dynamodb-endpoint must be an http(s) URL like ${LOCAL_DYNAMODB_ENDPOINT}, got "${endpoint}"`);
+    source = { kind: 'local', endpoint, table: values.table ?? LOCAL_REPORT_TABLE };
+  } else if (values.table !== undefined) {
+    const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+    if (!region) throw new UsageError('--table reads AWS: give --region too (or set AWS_REGION)');
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new UsageError(`--region must be an AWS region like eu-west-1, got "${region}"`);
+    source = { kind: 'aws', table: values.table, region };
+  } else {
+    if (values.region !== undefined) throw new UsageError('--region goes with --table NAME (reading AWS); without --table the report reads local mode');
+    source = { kind: 'local', endpoint: LOCAL_DYNAMODB_ENDPOINT, table: LOCAL_REPORT_TABLE };
+  }
+  if (source.table.trim() === '') throw new UsageError('--table needs a table name');
+
+  return { help, period: values.period, format: format as CliFormat, out: values.out, source, anchorDay, pricePerUserYear, shards };
+}
+
+function wholeNumber(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+/** The streams and clock a run uses (tests pass their own). */
+export interface ReportCliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { readonly isTTY?: boolean };
+  readonly now: () => number;
+  /** Records to read instead of building a client from `args.source` (tests). */
+  readonly records?: PeriodRecordsPort;
+  /** Progress appears after this long. @default 1000 */
+  readonly progressAfterMs?: number;
+}
+
+/** Runs the report; resolves with the exit code (0 ok, 1 the read or the write failed). */
+export async function runReport(args: ReportCliArgs, io: ReportCliIo): Promise<number> {
+  const now = new Date(io.now());
+  const period: BillingPeriod = args.period ? periodById(args.period, checkAnchorDay(args.anchorDay)) : periodOf(now, args.anchorDay);
+  let client: DynamoDBClient | undefined;
+  let records = io.records;
+  if (!records) {
+    client =
+      args.source.kind === 'local'
+        ? localDynamoClient(args.source.endpoint)
+        : new DynamoDBClient({ region: args.source.region, maxAttempts: 5 });
+    records = new RecordsReader({ client, tableName: args.source.table, shards: args.shards });
+  }
+  // Rows streaming to the same terminal are progress enough; a redrawn stderr line would cut through them.
+  const rowsOnTerminal = !args.out && (args.format === 'table' || args.format === 'csv') && (io.stdout as { isTTY?: boolean }).isTTY === true;
+  const progress = new Progress(io.stderr, io.progressAfterMs ?? 1000, io.stderr.isTTY === true && !rowsOnTerminal);
+  const file = args.out ? createWriteStream(args.out) : undefined;
+  const out: NodeJS.WritableStream = file ?? io.stdout;
+  // A file that cannot be written (no such folder, no permission, disk full) fails the run, never the process.
+  let outError: Error | undefined;
+  out.on('error', (err: Error) => (outError ??= err));
+  try {
+    if (file) await once(file, 'open');
+    const accumulator = new ReportAccumulator(period, { pricePerUserYear: args.pricePerUserYear, now });
+    const write = async (text: string) => {
+      if (outError) throw outError;
+      await writeText(out, text);
+    };
+    if (args.format === 'csv' || args.format === 'table') {
+      // One pass, ordered by user: rows stream out as they are read, the totals follow.
+      const users = accumulator.counting(progress.counting(records.recordsByUser(period.id)));
+      if (args.format === 'csv') {
+        for await (const line of csvLines(users)) await write(line);
+      } else {
+        await write(tableHeader(period));
+        for await (const user of users) await write(tableRow(user));
+        progress.done();
+        await write(tableTotals(accumulator.result(new Date(io.now()))));
+      }
+    } else {
+      for await (const record of progress.counting(records.records(period.id))) accumulator.add(record);
+      progress.done();
+      const report = accumulator.result(new Date(io.now()));
+      await write(args.format === 'json' ? reportJson(report) : reportHtml(report));
+    }
+    progress.done();
+    if (file) {
+      await closeFile(file);
+      if (outError) throw outError;
+      io.stderr.write(`wrote ${args.format} report of period ${period.id} (${accumulator.users} users) to ${args.out}\n`);
+    }
+    return 0;
+  } catch (err) {
+    progress.done();
+    if (file && args.out) {
+      file.destroy();
+      await fs.rm(args.out, { force: true }).catch(() => undefined); // no half-written report left behind
+    }
+    io.stderr.write(`report: ${describeFailure(err, args)}\n`);
+    return 1;
+  } finally {
+    client?.destroy();
+  }
+}
+
+/** A failure in words for the terminal, with a hint for the common local-mode mistakes. */
+export function describeFailure(err: unknown, args: Pick<ReportCliArgs, 'source'>): string {
+  const text = (err as { message?: unknown } | undefined)?.message;
+  const message = typeof text === 'string' ? text : String(err);
+  if (!(err instanceof RecordReadError)) return message;
+  if (args.source.kind === 'local' && err.reason === 'ECONNREFUSED') {
+    return `${message}\nnothing answers at ${args.source.endpoint}: start local mode (npm start), or pass --dynamodb-endpoint URL for the port it runs on`;
+  }
+  if (args.source.kind === 'local' && err.reason === 'ResourceNotFoundException') {
+    return `${message}\nlocal mode creates ${LOCAL_REPORT_TABLE} when it starts; is ${args.source.endpoint} the right endpoint?`;
+  }
+  return message;
+}
+
+async function writeText(out: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, 'drain');
+}
+
+/** Ends the file and resolves once every byte is written to it (rejects if that fails). */
+function closeFile(file: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    file.once('error', reject);
+    file.end(() => resolve());
+  });
+}
+
+/**
+ * "read N items" on stderr, redrawn in place, only on a terminal and only once the report has taken
+ * longer than `afterMs`: a quick report prints nothing extra, and piped stderr never gets control codes.
+ */
+class Progress {
+  #items = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #shown = false;
+
+  constructor(
+    private readonly stderr: NodeJS.WritableStream,
+    afterMs: number,
+    enabled: boolean,
+  ) {
+    if (!enabled) return;
+    this.#timer = setTimeout(() => {
+      this.#draw();
+      this.#timer = setInterval(() => this.#draw(), 200);
+      this.#timer.unref();
+    }, afterMs);
+    this.#timer.unref();
+  }
+
+  async *counting(records: AsyncIterable<UserRecord>): AsyncGenerator<UserRecord> {
+    for await (const record of records) {
+      this.#items++;
+      yield record;
+    }
+  }
+
+  done(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#shown) this.stderr.write('\r\x1b[K');
+    this.#shown = false;
+  }
+
+  #draw(): void {
+    this.#shown = true;
+    this.stderr.write(`\r\x1b[Kreading the ledger: ${this.#items.toLocaleString('en-US')} items`);
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The PeriodClose construct in a test stack (fast synth: no bundling, no built-in template validation;
+ * cdk-nag's AwsSolutions checks run as in the real app, so an unacknowledged finding fails here).
+ */
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ENV } from '../../functions/config/names';
+import { REPORTS_BUCKET_ENV as RUNTIME_REPORTS_BUCKET_ENV } from '../../functions/adapters/report-store';
+import { PeriodClose, REPORTS_BUCKET_ENV } from '../../lib/period-close';
+import { allPolicyStatements, asList } from './plusgate-fixture';
+
+type Resources = Record<string, { Type: string; Properties: any; DeletionPolicy?: string }>;
+
+function synth(billingAnchorDay = 1) {
+  const app = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
+  const table = new TableV2(stack, 'Table', { partitionKey: { name: 'pk', type: AttributeType.STRING }, sortKey: { name: 'sk', type: AttributeType.STRING } });
+  const close = new PeriodClose(stack, 'PeriodClose', { table, config: { billingAnchorDay, pricePerUserYear: 1.2 } });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  const template = Template.fromStack(stack);
+  const resources = template.toJSON().Resources as Resources;
+  const idOf = (construct: { node: { defaultChild?: unknown } }) => stack.resolve((construct.node.defaultChild as { logicalId: string }).logicalId) as string;
+  return { stack, template, resources, close, tableId: idOf(table), bucketId: idOf(close.bucket), functionId: idOf(close.exporter.lambda), roleId: idOf(close.exporter.role) };
+}
+
+const s = synth(15);
+const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
+
+describe('period close: the reports bucket', () => {
+  test('is versioned, SSE-S3 encrypted, blocks all public access and is retained', () => {
+    const [[id, bucket]] = ofType('AWS::S3::Bucket');
+    expect(id).toBe(s.bucketId);
+    expect(bucket.Properties).toMatchObject({
+      VersioningConfiguration: { Status: 'Enabled' },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    });
+    expect(bucket.DeletionPolicy).toBe('Retain');
+  });
+
+  test('refuses requests without TLS, and TLS below 1.2', () => {
+    s.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: s.bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
+        ]),
+      },
+    });
+  });
+
+  test('grants nobody else anything in its bucket policy', () => {
+    const [[, policy]] = ofType('AWS::S3::BucketPolicy');
+    expect(asList(policy.Properties.PolicyDocument.Statement).every((st: { Effect: string }) => st.Effect === 'Deny')).toBe(true);
+  });
+});
+
+describe('period close: the function', () => {
+  const fn = s.resources[s.functionId];
+
+  test('runs on nodejs22.x arm64 from the period-close handler, with the billing settings and the bucket name', () => {
+    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', Timeout: 900 });
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      [ENV.TABLE_NAME]: { Ref: s.tableId },
+      [ENV.BILLING_ANCHOR_DAY]: '15',
+      [ENV.PRICE_PER_USER_YEAR]: '1.2',
+      [REPORTS_BUCKET_ENV]: { Ref: s.bucketId },
+    });
+  });
+
+  test('names the bucket in the variable the handler reads', () => {
+    expect(REPORTS_BUCKET_ENV).toBe(RUNTIME_REPORTS_BUCKET_ENV);
+  });
+
+  test('may only Query the table and put objects under reports/ (plus its own logs); no "*" resource', () => {
+    const statements = allPolicyStatements(s.template).map(({ statement }) => statement);
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: expect.anything() },
+      { Effect: 'Allow', Action: 'dynamodb:Query', Resource: [{ 'Fn::GetAtt': [s.tableId, 'Arn'] }] },
+      {
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:PutObjectLegalHold', 's3:PutObjectRetention', 's3:PutObjectTagging', 's3:PutObjectVersionTagging', 's3:Abort*'],
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [s.bucketId, 'Arn'] }, '/reports/*']] },
+      },
+    ]);
+    for (const st of statements) expect(asList(st.Resource as unknown)).not.toContain('*');
+    const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
+    expect(actions.filter((a) => /^s3:(Get|List|Delete)|^dynamodb:(Scan|PutItem|UpdateItem|DeleteItem|GetItem|BatchWriteItem)/.test(a))).toEqual([]);
+  });
+
+  test('has a role of its own that only Lambda assumes, with no managed policies', () => {
+    const role = s.resources[s.roleId];
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }]);
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+});
+
+describe('period close: the schedule', () => {
+  test('runs at 00:30 UTC on the billing anchor day, targeting the function with retries', () => {
+    const [[, rule]] = ofType('AWS::Events::Rule');
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'cron(30 0 15 * ? *)', State: 'ENABLED' });
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': [s.functionId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21600 } }),
+    ]);
+  });
+
+  test('is the only thing allowed to invoke the function', () => {
+    const permissions = ofType('AWS::Lambda::Permission').map(([, p]) => p.Properties);
+    expect(permissions).toEqual([
+      { Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': [s.functionId, 'Arn'] }, Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [ofType('AWS::Events::Rule')[0][0], 'Arn'] } },
+    ]);
+  });
+
+  test('follows the calendar month by default', () => {
+    const [[, rule]] = Object.entries(synth(1).resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
+    expect(rule.Properties.ScheduleExpression).toBe('cron(30 0 1 * ? *)');
+  });
+
+  test('refuses an anchor day that is not in every month', () => {
+    expect(() => synth(29)).toThrow(/billingAnchorDay must be a whole number from 1 to 28, got 29/);
+  });
+});

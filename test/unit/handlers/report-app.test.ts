@@ -1,0 +1,171 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { RecordReadError } from '../../../functions/adapters/records-reader';
+import { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
+import { createReportHandler, ReportDeps } from '../../../functions/handlers/report-app';
+import { buildProxyEvent } from '../../../local/api-gateway-event';
+
+const NOW = Date.parse('2026-11-26T12:00:00Z');
+
+const user = (userId: string, period = '2026-11', over: Partial<UserRecord> = {}): UserRecord => ({
+  userId,
+  period,
+  name: `Name of ${userId}`,
+  email: `${userId.replace(/\W/g, '')}@example.com`,
+  firstSeenAt: `${period}-02T10:00:00.000Z`,
+  lastSeenAt: `${period}-05T10:00:00.000Z`,
+  authCount: 2,
+  devices: [`${userId.length}1`, `${userId.length}2`], // org:a and org:b share theirs
+  ...over,
+});
+
+/** The ledger as a list; counts how many records were pulled, and can fail. */
+class FakeLedger implements PeriodRecordsPort {
+  pulled = 0;
+  asked: string[] = [];
+  constructor(
+    private readonly items: UserRecord[],
+    private readonly failure?: Error,
+  ) {}
+  async *records(periodId: string): AsyncGenerator<UserRecord> {
+    yield* this.#read(periodId);
+  }
+  async *recordsByUser(periodId: string): AsyncGenerator<UserRecord> {
+    yield* this.#read(periodId);
+  }
+  async *#read(periodId: string): AsyncGenerator<UserRecord> {
+    this.asked.push(periodId);
+    if (this.failure) throw this.failure;
+    for (const item of this.items.filter((i) => i.period === periodId)) {
+      this.pulled++;
+      yield item;
+    }
+  }
+}
+
+function request(rawQuery: string, method = 'GET'): APIGatewayProxyEvent {
+  return buildProxyEvent({
+    method,
+    path: '/report',
+    rawQuery,
+    headers: {},
+    body: Buffer.alloc(0),
+    resource: '/report',
+    stage: 'prod',
+    domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
+    sourceIp: '203.0.113.9',
+    now: new Date(NOW),
+    requestId: 'req-1',
+  });
+}
+
+function handler(ledger: PeriodRecordsPort, over: Partial<ReportDeps> = {}) {
+  return createReportHandler({ records: ledger, billingAnchorDay: 1, pricePerUserYear: 0.9, now: () => NOW, ...over });
+}
+
+const ledger = () => new FakeLedger([user('org:a'), user('org:b'), user('local:c'), user('org:a', '2026-10'), user('org:x', '2026-11', { expiresAt: 1 })]);
+
+describe('GET /report', () => {
+  it('answers the current period as JSON by default', async () => {
+    const l = ledger();
+    const res = await handler(l)(request(''));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers?.['Content-Type']).toBe('application/json; charset=utf-8');
+    expect(l.asked).toEqual(['2026-11']);
+    expect(JSON.parse(res.body)).toMatchObject({ period: '2026-11', uniqueUsers: 3, uniqueDevices: 4, authentications: 6, estimatedCost: 0.22, currency: 'USD' });
+  });
+
+  it('takes the current period from the billing anchor day', async () => {
+    const l = ledger();
+    await handler(l, { billingAnchorDay: 28 })(request(''));
+    expect(l.asked).toEqual(['2026-10']); // 26 Nov is in the period that began 28 Oct
+  });
+
+  it('answers the period asked for', async () => {
+    const res = await handler(ledger())(request('period=2026-10&format=json'));
+    expect(JSON.parse(res.body)).toMatchObject({ period: '2026-10', uniqueUsers: 1, periodComplete: true });
+  });
+
+  it('answers CSV as a download named after the period, one row per counted user', async () => {
+    const res = await handler(ledger())(request('period=2026-11&format=csv'));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers).toMatchObject({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="plusgate-users-2026-11.csv"' });
+    const lines = res.body.split('\r\n');
+    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices');
+    expect(lines.slice(1, -1).map((l) => l.split(',')[0])).toEqual(['org:a', 'org:b', 'local:c']); // the expired org:x is not billed
+    expect(lines.at(-1)).toBe('');
+  });
+
+  it('answers an HTML page with the security headers', async () => {
+    const res = await handler(ledger())(request('format=html'));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers).toMatchObject({ 'Content-Type': 'text/html; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+    expect(res.headers?.['Content-Security-Policy']).toContain("default-src 'none'");
+    expect(res.body).toContain('<svg');
+  });
+
+  it.each([
+    ['period=2026-13', /period must look like YYYY-MM/],
+    ['period=november', /period must look like YYYY-MM \(e\.g\. 2026-11\), got "november"/],
+    ['period=', /period must look like YYYY-MM/],
+    ['format=xml', /format must be one of json, csv, html, got "xml"/],
+    ['format=CSV', /format must be one of json, csv, html, got "CSV"/],
+    ['format=table', /format must be one of json, csv, html/],
+    ['period=2026-11&period=2026-10', /period is given 2 times; give it once/],
+    ['format=json&format=csv', /format is given 2 times/],
+  ])('refuses %j with 400 and a message', async (query, message) => {
+    const l = ledger();
+    const res = await handler(l)(request(query));
+    expect(res.statusCode).toBe(400);
+    expect(res.headers?.['Content-Type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(res.body).message).toMatch(message);
+    expect(l.asked).toEqual([]); // nothing read for a bad request
+  });
+
+  it('answers 405 to anything but GET', async () => {
+    const res = await handler(ledger())(request('', 'POST'));
+    expect(res.statusCode).toBe(405);
+    expect(res.headers?.Allow).toBe('GET');
+  });
+
+  it('answers 413 for a CSV over the size limit, pointing to the CLI and the export, and stops reading early', async () => {
+    const many = new FakeLedger(Array.from({ length: 5000 }, (_, i) => user(`org:user-${String(i).padStart(5, '0')}`)));
+    const res = await handler(many, { maxCsvBytes: 20_000 })(request('period=2026-11&format=csv'));
+    expect(res.statusCode).toBe(413);
+    const { message } = JSON.parse(res.body);
+    expect(message).toMatch(/npm run report -- --period 2026-11 --format csv/);
+    expect(message).toMatch(/reports\/2026-11\/users\.csv/);
+    expect(many.pulled).toBeLessThan(300);
+  });
+
+  it('counts the CSV size as it travels in the Lambda response (JSON-escaped UTF-8)', async () => {
+    // 40 rows of ~100 bytes with quotes and non-ASCII: fits 5 KB as text, not once escaped.
+    const quoted = new FakeLedger(Array.from({ length: 40 }, (_, i) => user(`org:${i}`, '2026-11', { name: '"Zoë" "Ärger" "Ĳssel"' })));
+    const plainSize = (await handler(quoted, { maxCsvBytes: 1e9 })(request('format=csv'))).body.length;
+    expect(plainSize).toBeLessThan(6500);
+    const res = await handler(quoted, { maxCsvBytes: plainSize + 10 })(request('format=csv'));
+    expect(res.statusCode).toBe(413);
+  });
+
+  it('answers 503 with Retry-After when the ledger cannot be read, without internals', async () => {
+    const failing = new FakeLedger([], new RecordReadError('could not read billing period 2026-11 (shard 3): ProvisionedThroughputExceededException reading table t'));
+    const failures: string[] = [];
+    const res = await handler(failing, { log: { served: () => undefined, failure: (m) => failures.push(m) } })(request('format=html'));
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['Retry-After']).toBe('30');
+    expect(res.body).not.toMatch(/shard|Throughput|table/);
+    expect(failures).toEqual(['report: ledger read failed']);
+  });
+
+  it('answers a generic 500 for anything unexpected', async () => {
+    const res = await handler(new FakeLedger([], new TypeError('secret internals')))(request(''));
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('secret internals');
+  });
+
+  it('logs what it served, without user data', async () => {
+    const served: Array<Record<string, unknown>> = [];
+    await handler(ledger(), { log: { served: (f) => served.push({ ...f }), failure: () => undefined } })(request('format=csv'));
+    expect(served).toEqual([expect.objectContaining({ period: '2026-11', format: 'csv', status: 200, users: 3, expiredIgnored: 1 })]);
+    expect(JSON.stringify(served)).not.toContain('org:a');
+  });
+});
