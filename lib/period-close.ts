@@ -14,12 +14,6 @@ import { ENV } from '../functions/config/names';
 import type { PlusgateConfig } from './config';
 import { PlusgateFunction } from './plusgate-function';
 
-/**
- * Environment variable naming the reports bucket; the same string as REPORTS_BUCKET_ENV in
- * functions/adapters/report-store.ts (the infra test checks they match) until ENV carries it.
- */
-export const REPORTS_BUCKET_ENV = 'PLUSGATE_REPORTS_BUCKET';
-
 /** Key prefix of the exports; the function may write only under it. */
 export const REPORTS_PREFIX = 'reports/';
 
@@ -73,7 +67,7 @@ export class PeriodClose extends Construct {
       environment: {
         [ENV.BILLING_ANCHOR_DAY]: String(billingAnchorDay),
         [ENV.PRICE_PER_USER_YEAR]: String(pricePerUserYear),
-        [REPORTS_BUCKET_ENV]: this.bucket.bucketName,
+        [ENV.REPORTS_BUCKET]: this.bucket.bucketName,
       },
     });
     this.exporter.bindTable(props.table, 'dynamodb:Query');

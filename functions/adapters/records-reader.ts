@@ -6,22 +6,9 @@
  */
 import { AttributeValue, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { setMaxListeners } from 'node:events';
-import { PlusgateError } from '../domain/errors';
+import { RecordReadError } from '../domain/errors';
 import { PeriodRecordsPort, UserRecord } from '../domain/report';
 import { DEFAULT_SHARDS, periodPartitionKey } from './records-table';
-
-/**
- * The ledger could not be read (throttled, unreachable, missing table, no permission): the report fails
- * with 503 rather than showing a partial count. The message names the table, period and shard, never data.
- */
-export class RecordReadError extends PlusgateError {
-  /** The SDK error name (`ResourceNotFoundException`, `ThrottlingException`…) or network code (`ECONNREFUSED`…). */
-  readonly reason: string;
-  constructor(message: string, options: { reason?: string; cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.reason = options.reason ?? 'Error';
-  }
-}
 
 /** Options of {@link RecordsReader}. */
 export interface RecordsReaderOptions {

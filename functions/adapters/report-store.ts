@@ -12,16 +12,8 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { PlusgateError } from '../domain/errors';
+import { ReportStoreError } from '../domain/errors';
 
-/**
- * Environment variable naming the reports bucket (set by lib/period-close.ts with the bucket's grant).
- * Belongs in functions/config/names.ts `ENV` next to the others; kept here until that file takes it.
- */
-export const REPORTS_BUCKET_ENV = 'PLUSGATE_REPORTS_BUCKET';
-
-/** A report could not be written to S3. The message names the bucket and key, never the content. */
-export class ReportStoreError extends PlusgateError {}
 
 /** Smallest part S3 accepts (except the last one). */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;

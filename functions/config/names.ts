@@ -32,6 +32,8 @@ export const ENV = {
    * are resolved against the handler's folder: the CDK app copies the truststore into the bundle.
    */
   TRUSTSTORE_FILE: 'PLUSGATE_TRUSTSTORE_FILE',
+  /** S3 bucket the period-close function writes each closed period's report to. */
+  REPORTS_BUCKET: 'PLUSGATE_REPORTS_BUCKET',
   /** Public origin of the edge API (https://auth.example.com); derived from the request when unset. */
   PUBLIC_ORIGIN: 'PLUSGATE_PUBLIC_ORIGIN',
 } as const;

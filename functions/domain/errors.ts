@@ -54,5 +54,21 @@ export class IdentityPlusError extends PlusgateError {
 /** The ledger write failed: the request fails (503) so no billed user is missing from the ledger. */
 export class RecordWriteError extends PlusgateError {}
 
+/**
+ * The ledger could not be read (throttled, unreachable, missing table, no permission): the report fails
+ * with 503 rather than showing a partial count. The message names the table, period and shard, never data.
+ */
+export class RecordReadError extends PlusgateError {
+  /** The SDK error name (`ResourceNotFoundException`, `ThrottlingException`…) or network code (`ECONNREFUSED`…). */
+  readonly reason: string;
+  constructor(message: string, options: { reason?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.reason = options.reason ?? 'Error';
+  }
+}
+
+/** A report could not be written to the reports bucket (period close). */
+export class ReportStoreError extends PlusgateError {}
+
 /** Deployment configuration is missing or wrong (cold start or synth). */
 export class ConfigurationError extends PlusgateError {}

@@ -6,7 +6,8 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createAuthorizer, denyAll } from './authorizer-app';
-import { SecretContext, decisionLog, logger, runtimeConfig, secretsMiddleware, services } from './composition';
+import { SecretContext, runtimeConfig, secretsMiddleware, services } from './composition';
+import { decisionLog, logger } from './observability';
 
 const config = runtimeConfig();
 

@@ -6,7 +6,8 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createEdgeHandler } from './edge-app';
-import { SecretContext, decisionLog, errorMapper, logger, requireStateKey, runtimeConfig, secretsMiddleware, services } from './composition';
+import { SecretContext, requireStateKey, runtimeConfig, secretsMiddleware, services } from './composition';
+import { decisionLog, errorMapper, logger } from './observability';
 
 const config = runtimeConfig();
 

@@ -10,16 +10,16 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { RecordsReader } from '../adapters/records-reader';
-import { REPORTS_BUCKET_ENV, ReportStore, StoredObject } from '../adapters/report-store';
+import { ReportStore, StoredObject } from '../adapters/report-store';
+import { ENV } from '../config/names';
 import { BillingPeriod, periodById, periodOf, previousPeriod } from '../domain/billing-period';
 import { ConfigurationError, InvalidInputError } from '../domain/errors';
 import { BillingReport, PeriodRecordsPort, ReportAccumulator, reportExportKeys } from '../domain/report';
 import { csvLines, reportJson } from '../domain/report-formats';
-import { errorFields } from './report-app';
+import { logger, safeError } from './observability';
 import { readReportConfig } from './runtime-config';
 
 /** What invokes period close: EventBridge's scheduled event, or `{ "period": "YYYY-MM" }` to export one by hand. */
@@ -90,14 +90,12 @@ export function createPeriodCloseHandler(deps: PeriodCloseDeps): (event: PeriodC
   };
 }
 
-// The Lambda composition, built on the first invocation so tests can import this module without its environment.
-const logger = new Logger({ serviceName: 'plusgate' });
 let app: ((event: PeriodCloseEvent) => Promise<PeriodCloseResult>) | undefined;
 
 function compose(env = process.env): (event: PeriodCloseEvent) => Promise<PeriodCloseResult> {
   const config = readReportConfig(env);
-  const bucket = env[REPORTS_BUCKET_ENV]?.trim();
-  if (!bucket) throw new ConfigurationError(`plusgate configuration: ${REPORTS_BUCKET_ENV} is not set`);
+  const bucket = env[ENV.REPORTS_BUCKET]?.trim();
+  if (!bucket) throw new ConfigurationError(`plusgate configuration: ${ENV.REPORTS_BUCKET} is not set`);
   return createPeriodCloseHandler({
     records: new RecordsReader({ client: new DynamoDBClient({}), tableName: config.tableName, shards: config.shards }),
     store: new ReportStore({ client: new S3Client({}), bucket }),
@@ -116,7 +114,7 @@ export const handler = middy<PeriodCloseEvent, PeriodCloseResult>()
       app ??= compose();
       return await app(event);
     } catch (err) {
-      logger.error('period close failed', { error: errorFields(err) });
+      logger.error('period close failed', { error: safeError(err) });
       throw err;
     }
   });

@@ -5,12 +5,11 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { singleQueryParameter } from '../adapters/api-gateway-request';
-import { RecordReadError } from '../adapters/records-reader';
 import { BillingPeriod, periodById, periodOf } from '../domain/billing-period';
 import { InvalidInputError } from '../domain/errors';
 import { PeriodRecordsPort, ReportAccumulator, UserRecord, reportExportKeys } from '../domain/report';
 import { csvFileName, csvLines, reportHtml, reportJson } from '../domain/report-formats';
-import { RETRY_AFTER_SECONDS, SECURITY_HEADERS, errorResponse, jsonResponse } from './http-responses';
+import { SECURITY_HEADERS, errorResponse, jsonResponse } from './http-responses';
 
 /** Formats `/report` serves (the CLI adds `table`). */
 export const REPORT_HTTP_FORMATS = ['json', 'csv', 'html'] as const;
@@ -113,27 +112,9 @@ async function csvResponse(period: BillingPeriod, records: AsyncIterable<UserRec
   };
 }
 
-/**
- * The shared error mapping (http-responses), plus RecordReadError → 503 until it joins the shared
- * hierarchy in domain/errors.ts. Errors are always JSON here: the callers are services.
- */
+/** The shared error mapping (http-responses.ts), logging what is a server-side failure. */
 export function reportErrorResponse(err: unknown, log?: ReportLog): APIGatewayProxyResult {
-  if (err instanceof RecordReadError) {
-    log?.failure('report: ledger read failed', err);
-    return jsonResponse(503, { message: 'The billing records could not be read right now. Please try again shortly.' }, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
-  }
   const response = errorResponse(err, true);
   if (response.statusCode >= 500) log?.failure('report failed', err);
   return response;
-}
-
-/**
- * An error as it may be logged: name, message and the cause's name and message, never the objects it
- * drags along (same rule as composition.ts's safeError, which the report entries don't import: that module
- * pulls in the Identity Plus client and undici, ~530 KB of bundle these functions never run).
- */
-export function errorFields(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { message: String(err) };
-  const cause = err.cause instanceof Error ? { name: err.cause.name, message: err.cause.message } : undefined;
-  return { name: err.name, message: err.message, ...(cause ? { cause } : {}) };
 }

@@ -12,7 +12,8 @@ import { ENV } from '../config/names';
 import { Truststore } from '../domain/certificate-chain';
 import { ConfigurationError } from '../domain/errors';
 import { createVerifyHandler } from './verify-app';
-import { SecretContext, decisionLog, errorMapper, logger, requireStateKey, runtimeConfig, secretsMiddleware, services } from './composition';
+import { SecretContext, requireStateKey, runtimeConfig, secretsMiddleware, services } from './composition';
+import { decisionLog, errorMapper, logger } from './observability';
 
 const config = runtimeConfig();
 const truststore = loadTruststore(config.truststoreFile);

@@ -7,8 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ENV } from '../../functions/config/names';
-import { REPORTS_BUCKET_ENV as RUNTIME_REPORTS_BUCKET_ENV } from '../../functions/adapters/report-store';
-import { PeriodClose, REPORTS_BUCKET_ENV } from '../../lib/period-close';
+import { PeriodClose } from '../../lib/period-close';
 import { allPolicyStatements, asList } from './plusgate-fixture';
 
 type Resources = Record<string, { Type: string; Properties: any; DeletionPolicy?: string }>;
@@ -68,12 +67,8 @@ describe('period close: the function', () => {
       [ENV.TABLE_NAME]: { Ref: s.tableId },
       [ENV.BILLING_ANCHOR_DAY]: '15',
       [ENV.PRICE_PER_USER_YEAR]: '1.2',
-      [REPORTS_BUCKET_ENV]: { Ref: s.bucketId },
+      [ENV.REPORTS_BUCKET]: { Ref: s.bucketId },
     });
-  });
-
-  test('names the bucket in the variable the handler reads', () => {
-    expect(REPORTS_BUCKET_ENV).toBe(RUNTIME_REPORTS_BUCKET_ENV);
   });
 
   test('may only Query the table and put objects under reports/ (plus its own logs); no "*" resource', () => {

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { RecordReadError } from '../../../functions/adapters/records-reader';
+import { RecordReadError } from '../../../functions/domain/errors';
 import { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
 import { LOCAL_TABLE_NAME } from '../../../local/local-mode';
 import { LOCAL_DYNAMODB_ENDPOINT, LOCAL_REPORT_TABLE, REPORT_USAGE, UsageError, describeFailure, parseReportArgs, runReport } from '../../../local/report-cli';

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { RecordReadError } from '../../../functions/adapters/records-reader';
+import { RecordReadError } from '../../../functions/domain/errors';
 import { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
 import { createReportHandler, ReportDeps } from '../../../functions/handlers/report-app';
 import { buildProxyEvent } from '../../../local/api-gateway-event';
@@ -153,7 +153,7 @@ describe('GET /report', () => {
     expect(res.statusCode).toBe(503);
     expect(res.headers?.['Retry-After']).toBe('30');
     expect(res.body).not.toMatch(/shard|Throughput|table/);
-    expect(failures).toEqual(['report: ledger read failed']);
+    expect(failures).toEqual(['report failed']);
   });
 
   it('answers a generic 500 for anything unexpected', async () => {

@@ -5,7 +5,8 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { ReportStore, ReportStoreError } from '../../../functions/adapters/report-store';
+import { ReportStore } from '../../../functions/adapters/report-store';
+import { ReportStoreError } from '../../../functions/domain/errors';
 import { InvalidInputError } from '../../../functions/domain/errors';
 import { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
 import { closedPeriodOf, createPeriodCloseHandler } from '../../../functions/handlers/period-close';
