@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     [
       'plusgate local ready',
       `  gateway (mutual TLS)   ${running.gatewayUrl}   routes: /signin?return=URL  /return?state=…  /whoami`,
-      `  service API            ${running.serviceUrl}   routes: POST/GET /verify   (loopback only; no IAM signature check here)`,
+      `  service API            ${running.serviceUrl}   routes: POST/GET /verify, GET /report   (loopback only; no IAM signature check here)`,
       `  Identity Plus sim      ${running.simulator.apiUrl}   admin: ${running.simulator.signonUrl}/__admin/`,
       `  DynamoDB               ${running.dynamodbEndpoint}   table plusgate-records`,
       `  dev PKI                ${pki}/   (PKCS#12 files for browsers: password "plusgate")`,
@@ -118,6 +118,7 @@ async function main(): Promise<void> {
       `  carol (revoked, 403):       ${curl('carol')}`,
       `  dave (unknown, 403):        ${curl('dave')}`,
       `  frank (expired: refused in the TLS handshake): ${curl('frank')}`,
+      `  this period's report:        curl '${running.serviceUrl}/report?format=json'   (or npm run report)`,
       `  verify alice from a service: curl -H 'content-type: application/json' --data '{"serial":"${running.pki.devices.alice.serial}"}' ${running.serviceUrl}/verify`,
       '',
       'Ctrl-C stops. Records, the PKI and the state key stay in ' + dataDir + '/.',

@@ -14,7 +14,8 @@ import { ServiceApi } from './service-api';
 
 /** Name of the truststore file inside the verify bundle. */
 const VERIFY_TRUSTSTORE_FILE = 'truststore.pem';
-import { decisionEnvironment } from './runtime-environment';
+import { decisionEnvironment, reportEnvironment } from './runtime-environment';
+import { PeriodClose } from './period-close';
 
 /** Props of {@link PlusgateStack}. */
 export interface PlusgateStackProps extends StackProps {
@@ -30,6 +31,8 @@ export class PlusgateStack extends Stack {
   public readonly edge: EdgeApi;
   public readonly verifyFunction: PlusgateFunction;
   public readonly authorizerFunction: PlusgateFunction;
+  public readonly reportFunction: PlusgateFunction;
+  public readonly periodClose: PeriodClose;
   public readonly service: ServiceApi;
 
   constructor(scope: Construct, id: string, props: PlusgateStackProps) {
@@ -79,7 +82,18 @@ export class PlusgateStack extends Stack {
     this.authorizerFunction.bindTable(this.records.table, 'dynamodb:UpdateItem');
     this.authorizerFunction.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);
 
-    this.service = new ServiceApi(this, 'Service', { verifyHandler: this.verifyFunction.lambda });
+    // GET /report reads the ledger and nothing else: no secrets, Query only.
+    this.reportFunction = new PlusgateFunction(this, 'ReportFunction', {
+      handler: 'report',
+      description: 'plusgate service API: GET /report (billing-period user report)',
+      environment: reportEnvironment(config),
+    });
+    this.reportFunction.bindTable(this.records.table, 'dynamodb:Query');
+
+    // When a period ends, its report (JSON + CSV) is written to a private, versioned bucket.
+    this.periodClose = new PeriodClose(this, 'PeriodClose', { table: this.records.table, config });
+
+    this.service = new ServiceApi(this, 'Service', { verifyHandler: this.verifyFunction.lambda, reportHandler: this.reportFunction.lambda });
     // Stage logging needs the account-level CloudWatch role the edge API sets up.
     const account = this.edge.api.node.tryFindChild('Account');
     if (account) this.service.api.deploymentStage.node.addDependency(account);
@@ -110,8 +124,12 @@ export class PlusgateStack extends Stack {
     });
     new CfnOutput(this, 'EdgeFunctionName', { value: this.edgeFunction.lambda.functionName });
     new CfnOutput(this, 'AccessLogGroupName', { value: this.edge.accessLogs.logGroupName });
+    new CfnOutput(this, 'ReportsBucketName', {
+      description: 'Closed billing periods: reports/<period>/report.json and users.csv',
+      value: this.periodClose.bucket.bucketName,
+    });
     new CfnOutput(this, 'ServiceApiUrl', {
-      description: 'IAM (SigV4) API for services: POST/GET /verify',
+      description: 'IAM (SigV4) API for services: POST/GET /verify, GET /report',
       value: this.service.api.url,
     });
     new CfnOutput(this, 'AuthorizerFunctionArn', {

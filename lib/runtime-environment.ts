@@ -21,3 +21,11 @@ export function decisionEnvironment(config: PlusgateConfig): Record<string, stri
     [ENV.PUBLIC_ORIGIN]: `https://${config.domainName}`,
   };
 }
+
+/** Settings of the functions that read the ledger for reports (GET /report, period close). */
+export function reportEnvironment(config: PlusgateConfig): Record<string, string> {
+  return {
+    [ENV.BILLING_ANCHOR_DAY]: String(config.billingAnchorDay),
+    [ENV.PRICE_PER_USER_YEAR]: String(config.pricePerUserYear),
+  };
+}

@@ -125,10 +125,12 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
 
     // The IAM-authorised service API of AWS, here on loopback without a signature check.
     const verify = (await import('../functions/handlers/verify')).handler as unknown as ProxyHandler;
+    const report = (await import('../functions/handlers/report')).handler as unknown as ProxyHandler;
     const service = new LocalGateway({
       routes: [
         { method: 'GET', path: SERVICE_ROUTES.VERIFY, handler: (event, context) => verify(event, context) },
         { method: 'POST', path: SERVICE_ROUTES.VERIFY, handler: (event, context) => verify(event, context) },
+        { method: 'GET', path: SERVICE_ROUTES.REPORT, handler: (event, context) => report(event, context) },
       ],
       host: '127.0.0.1',
       port: options.servicePort ?? 8445,

@@ -7,12 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { localDynamoClient } from '../../local/dynamodb-local';
-import { CurlResult, RunningProcess, curl, freePorts, startNpm } from '../support/processes';
+import { spawnSync } from 'node:child_process';
+import { CurlResult, REPO_ROOT, RunningProcess, curl, freePorts, startNpm } from '../support/processes';
 
 jest.setTimeout(120_000);
 
 let dataDir: string;
-let ports: { gateway: number; simulator: number; dynamodb: number };
+let ports: { gateway: number; simulator: number; dynamodb: number; service: number };
 let running: RunningProcess | undefined;
 const pki = () => path.join(dataDir, 'pki');
 const gateway = () => `https://localhost:${ports.gateway}`;
@@ -23,6 +24,7 @@ function args(): string[] {
     '--gateway-port', String(ports.gateway),
     '--simulator-port', String(ports.simulator),
     '--dynamodb-port', String(ports.dynamodb),
+    '--service-port', String(ports.service),
     '--decision-cache-seconds', '1',
     '--stale-if-error-seconds', '300',
   ];
@@ -47,8 +49,8 @@ function admin(route: string, body: unknown): Promise<CurlResult> {
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'plusgate-e2e-'));
-  const [gatewayPort, simulatorPort, dynamodbPort] = await freePorts(3);
-  ports = { gateway: gatewayPort, simulator: simulatorPort, dynamodb: dynamodbPort };
+  const [gatewayPort, simulatorPort, dynamodbPort, servicePort] = await freePorts(4);
+  ports = { gateway: gatewayPort, simulator: simulatorPort, dynamodb: dynamodbPort, service: servicePort };
   running = await startNpm(args(), 'plusgate local ready');
 });
 
@@ -142,6 +144,22 @@ describe('local mode, driven by curl', () => {
     } finally {
       dynamo.destroy();
     }
+  });
+
+  it('reports the three signed-in people with the right estimated cost (npm run report, and GET /report)', async () => {
+    const cli = spawnSync('npm', ['run', '--silent', 'report', '--', '--dynamodb-endpoint', `http://127.0.0.1:${ports.dynamodb}`, '--format', 'json'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    expect(cli.status).toBe(0);
+    const report = JSON.parse(cli.stdout);
+    const days = report.periodDays as number;
+    expect(report).toMatchObject({ uniqueUsers: 3, uniqueDevices: 3, currency: 'USD' });
+    expect(report.estimatedCost).toBeCloseTo(Math.round(3 * 0.9 * (days / 365) * 100) / 100, 2);
+
+    const served = await curl([`http://127.0.0.1:${ports.service}/report?format=json`]);
+    expect(served.status).toBe(200);
+    expect(JSON.parse(served.body)).toMatchObject({ uniqueUsers: 3, estimatedCost: report.estimatedCost });
   });
 
   it('answers 503 when Identity Plus fails, but allows a recently allowed certificate marked degraded', async () => {

@@ -37,6 +37,14 @@ test('the stack synthesizes with real bundling and template validation; the edge
     readFileSync(path.join(__dirname, '..', '..', 'examples', 'truststore', 'identity-plus-example-ca.pem'), 'utf8'),
   );
 
+  // The report function never calls Identity Plus: its bundle carries no undici and stays small.
+  const [reportFn] = Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: any }>).filter(
+    ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('ReportFunction'),
+  );
+  const reportBundle = readFileSync(path.join(assembly.directory, `asset.${String(reportFn[1].Properties.Code.S3Key).replace(/\.zip$/, '')}`, 'index.js'), 'utf8');
+  expect(reportBundle).not.toMatch(/undici/i);
+  expect(reportBundle.length).toBeLessThan(200_000);
+
   const report = JSON.parse(readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8'));
   expect(JSON.stringify(report.pluginReports)).not.toMatch(/"severity":"(error|fatal)"|AwsSolutions-/i);
 });

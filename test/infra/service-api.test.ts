@@ -18,16 +18,24 @@ const functionId = (prefix: string) => Object.keys(resources).find((id) => resou
 describe('service API', () => {
   test('every method requires IAM (SigV4) authorization', () => {
     const methods = serviceOfType('AWS::ApiGateway::Method');
-    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
+    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST']);
     for (const [, m] of methods) expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 
-  test('serves /verify through the verify function', () => {
-    const paths = serviceOfType('AWS::ApiGateway::Resource').map(([, r]) => `/${r.Properties.PathPart}`);
-    expect(paths).toContain(SERVICE_ROUTES.VERIFY);
-    for (const [, m] of serviceOfType('AWS::ApiGateway::Method')) {
-      expect(JSON.stringify(m.Properties.Integration.Uri)).toContain(functionId('VerifyFunction'));
-    }
+  test('serves /verify through the verify function and /report through the report function', () => {
+    const resourcePath = (id: string) => `/${resources[id].Properties.PathPart}`;
+    const routes = serviceOfType('AWS::ApiGateway::Method').map(([, m]) => ({
+      route: `${m.Properties.HttpMethod} ${resourcePath(m.Properties.ResourceId.Ref)}`,
+      uri: JSON.stringify(m.Properties.Integration.Uri),
+    }));
+    expect(routes.map((r) => r.route).sort()).toEqual([`GET ${SERVICE_ROUTES.REPORT}`, `GET ${SERVICE_ROUTES.VERIFY}`, `POST ${SERVICE_ROUTES.VERIFY}`]);
+    for (const { route, uri } of routes) expect(uri).toContain(functionId(route.endsWith(SERVICE_ROUTES.REPORT) ? 'ReportFunction' : 'VerifyFunction'));
+  });
+
+  test('the report function may only Query the table and reads no secret', () => {
+    const actions = statementsOf('ReportFunction').flatMap((s) => asList(s.Action as string | string[]));
+    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:Query']);
+    expect(actions.some((a) => a.startsWith('secretsmanager:'))).toBe(false);
   });
 
   test('is REGIONAL, throttled and access-logged', () => {
