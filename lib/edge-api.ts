@@ -6,15 +6,11 @@
  */
 import { Validations } from 'aws-cdk-lib';
 import {
-  AccessLogField,
-  AccessLogFormat,
   AuthorizationType,
   CfnDomainName,
   DomainName,
   EndpointType,
   LambdaIntegration,
-  LogGroupLogDestination,
-  MethodLoggingLevel,
   RestApi,
   SecurityPolicy,
 } from 'aws-cdk-lib/aws-apigateway';
@@ -26,6 +22,7 @@ import { ApiGatewayDomain } from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
 import { EDGE_ROUTES } from '../functions/config/names';
 import { MtlsTruststore } from './mtls-truststore';
+import { stageOptions } from './api-stage';
 import type { TruststorePem } from './truststore-pem';
 
 /** Props of {@link EdgeApi}. */
@@ -73,17 +70,7 @@ export class EdgeApi extends Construct {
       // Stage logging needs API Gateway's account-level CloudWatch role; creating it keeps a fresh account
       // deployable (it is retained on delete, as other APIs in the account may rely on it).
       cloudWatchRole: true,
-      deployOptions: {
-        stageName: 'prod',
-        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
-        accessLogFormat: accessLogFormat(),
-        // Execution logs for errors only, never request or response bodies (dataTrace would log them).
-        loggingLevel: MethodLoggingLevel.ERROR,
-        dataTraceEnabled: false,
-        metricsEnabled: true,
-        throttlingRateLimit: props.throttlingRateLimit ?? 100,
-        throttlingBurstLimit: props.throttlingBurstLimit ?? 200,
-      },
+      deployOptions: stageOptions(this.accessLogs, { rateLimit: props.throttlingRateLimit ?? 100, burstLimit: props.throttlingBurstLimit ?? 200 }),
     });
     // RestApi always emits the execute-api URL as an output; that endpoint is disabled, so don't advertise it.
     this.api.node.tryRemoveChild('Endpoint');
@@ -146,30 +133,3 @@ export class EdgeApi extends Construct {
   }
 }
 
-/** One JSON object per request (shared by both APIs). The query string is left out on purpose: it carries `state` and `return`. */
-export function accessLogFormat(): AccessLogFormat {
-  return AccessLogFormat.custom(
-    JSON.stringify({
-      requestId: AccessLogField.contextRequestId(),
-      extendedRequestId: AccessLogField.contextExtendedRequestId(),
-      requestTime: AccessLogField.contextRequestTime(),
-      ip: AccessLogField.contextIdentitySourceIp(),
-      userAgent: AccessLogField.contextIdentityUserAgent(),
-      domainName: AccessLogField.contextDomainName(),
-      method: AccessLogField.contextHttpMethod(),
-      resourcePath: AccessLogField.contextResourcePath(),
-      protocol: AccessLogField.contextProtocol(),
-      status: AccessLogField.contextStatus(),
-      responseLength: AccessLogField.contextResponseLength(),
-      responseLatency: AccessLogField.contextResponseLatency(),
-      integrationStatus: AccessLogField.contextIntegrationStatus(),
-      integrationLatency: AccessLogField.contextIntegrationLatency(),
-      errorMessage: AccessLogField.contextErrorMessage(),
-      errorType: AccessLogField.contextErrorResponseType(),
-      clientCertSerial: AccessLogField.contextIdentityClientCertSerialNumber(),
-      clientCertSubject: AccessLogField.contextIdentityClientCertSubjectDN(),
-      clientCertIssuer: AccessLogField.contextIdentityClientCertIssunerDN(),
-      clientCertNotAfter: AccessLogField.contextIdentityClientCertValidityNotAfter(),
-    }),
-  );
-}

@@ -8,13 +8,14 @@
  * CloudFormation custom resource: that answers the version id the domain needs, with nothing to bundle
  * and no asset upload, so the template synthesizes offline.
  */
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsCustomResource, AwsSdkCall, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { TruststorePem } from './truststore-pem';
+import { privateBucket } from './private-bucket';
 
 /** Props of {@link MtlsTruststore}. */
 export interface MtlsTruststoreProps {
@@ -34,19 +35,9 @@ export class MtlsTruststore extends Construct {
     super(scope, id);
     this.key = `truststore/${props.truststore.sha256}.pem`;
 
-    this.bucket = new Bucket(this, 'Bucket', {
-      versioned: true,
-      encryption: BucketEncryption.S3_MANAGED,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      // The live domain reads from it: never deleted with the stack.
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    Validations.of(this.bucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
+    // The live domain reads from it: retained, versioned (privateBucket).
+    this.bucket = privateBucket(this, 'Bucket', {
+      noAccessLogsReason:
         'Holds only public CA certificates, written once per deployment by CloudFormation and read by API Gateway when the domain changes; a second bucket for access logs (itself unlogged) would add cost and no audit value.',
     });
 

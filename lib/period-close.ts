@@ -4,15 +4,16 @@
  * a versioned, encrypted, private, TLS-only bucket: what a bill is checked against, kept after the ledger's
  * own items expire. The function may Query the records table and put objects under `reports/`: nothing else.
  */
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { BlockPublicAccess, Bucket, BucketEncryption, CfnBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Bucket, CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ENV } from '../functions/config/names';
 import type { PlusgateConfig } from './config';
 import { PlusgateFunction } from './plusgate-function';
+import { privateBucket } from './private-bucket';
 
 /** Key prefix of the exports; the function may write only under it. */
 export const REPORTS_PREFIX = 'reports/';
@@ -43,20 +44,9 @@ export class PeriodClose extends Construct {
       throw new Error(`PeriodClose: billingAnchorDay must be a whole number from 1 to 28, got ${billingAnchorDay}`);
     }
 
-    this.bucket = new Bucket(this, 'Bucket', {
-      // Versioned: a rerun of an export, or an accidental overwrite, keeps the earlier object.
-      versioned: true,
-      encryption: BucketEncryption.S3_MANAGED,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      // Billing evidence: never deleted with the stack.
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    Validations.of(this.bucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
+    // Billing evidence: retained; versioned, so a rerun of an export or an overwrite keeps the earlier object.
+    this.bucket = privateBucket(this, 'Bucket', {
+      noAccessLogsReason:
         'Written only by the period-close function (two objects a month, visible in its logs) and read by operators; server access logs would need a second, unlogged bucket. Enable CloudTrail S3 data events on this bucket if reads must be audited.',
     });
 

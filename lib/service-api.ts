@@ -7,15 +7,13 @@ import {
   AuthorizationType,
   EndpointType,
   LambdaIntegration,
-  LogGroupLogDestination,
-  MethodLoggingLevel,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { SERVICE_ROUTES } from '../functions/config/names';
-import { accessLogFormat } from './edge-api';
+import { stageOptions } from './api-stage';
 
 /** Props of {@link ServiceApi}. */
 export interface ServiceApiProps {
@@ -47,16 +45,7 @@ export class ServiceApi extends Construct {
       cloudWatchRole: false,
       // Every method requires a SigV4 signature from a principal allowed execute-api:Invoke on it.
       defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
-      deployOptions: {
-        stageName: 'prod',
-        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
-        accessLogFormat: accessLogFormat(),
-        loggingLevel: MethodLoggingLevel.ERROR,
-        dataTraceEnabled: false,
-        metricsEnabled: true,
-        throttlingRateLimit: props.throttlingRateLimit ?? 200,
-        throttlingBurstLimit: props.throttlingBurstLimit ?? 400,
-      },
+      deployOptions: stageOptions(this.accessLogs, { rateLimit: props.throttlingRateLimit ?? 200, burstLimit: props.throttlingBurstLimit ?? 400 }),
     });
     // The stack outputs the URL as ServiceApiUrl; RestApi's automatic output would say it twice.
     this.api.node.tryRemoveChild('Endpoint');
