@@ -89,7 +89,7 @@ function lastDay(report: BillingReport): string {
 
 /** How the estimate was reached, in words. */
 export function costExplanation(report: BillingReport): string {
-  return `${groupDigits(report.uniqueUsers)} users × ${report.pricePerUserYear} ${report.currency}/year × ${report.periodDays}/365 days`;
+  return `${groupDigits(report.uniqueUsers)} users × ${report.pricePerUserYear.toFixed(2)} ${report.currency}/year × ${report.periodDays}/365 days`;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -199,7 +199,8 @@ export function reportHtml(report: BillingReport, options: { csvHref?: string } 
     ['Unique users', groupDigits(report.uniqueUsers)],
     ['Estimated cost', money(report.estimatedCost, report.currency)],
     ['Unique devices', groupDigits(report.uniqueDevices)],
-    ['Authentications', groupDigits(report.authentications)],
+    // Sign-ins Identity Plus confirmed; answers from plusgate's short decision cache are not counted.
+    ['Confirmed sign-ins', groupDigits(report.authentications)],
   ];
   const rows = report.newUsersPerDay.map((d) => `<tr><td>${escapeHtml(d.date)}</td><td>${groupDigits(d.users)}</td></tr>`).join('\n');
   const csv = options.csvHref ? ` <a href="${escapeHtml(options.csvHref)}">Download the user list (CSV)</a>.` : '';

@@ -124,13 +124,19 @@ function signedIn(event: APIGatewayProxyEvent, cert: ClientCertificate, result: 
   const who = result.user?.name ?? result.user?.localUserId ?? result.user?.id ?? 'you';
   return htmlResponse(200, {
     title: 'Signed in',
-    paragraphs: [`Signed in as ${who}.`, ...(result.degraded ? ['Identity Plus could not be reached; this sign-in relies on a recent confirmation.'] : [])],
+    paragraphs: [
+      `Welcome, ${who}. Identity Plus confirmed this device's certificate.`,
+      ...(result.degraded ? ['Identity Plus could not be reached just now; this sign-in relies on a confirmation from a few minutes ago.'] : []),
+      'You stay signed in while this browser presents this certificate. To sign out, close the browser or remove the certificate from it.',
+    ],
     facts: [
-      ['User', result.user?.id ?? ''],
+      ['Name', result.user?.name ?? 'not shared by Identity Plus'],
       ...(result.user?.email ? ([['Email', result.user.email]] as Array<[string, string]>) : []),
-      ['Device', `${cert.commonName ?? 'unnamed device'}${cert.deviceType ? ` (${cert.deviceType})` : ''}`],
-      ['Certificate serial', cert.serial],
       ['Roles', result.roles.length ? result.roles.join(', ') : 'none'],
+      ['Device', `${cert.commonName ?? 'unnamed device'}${cert.deviceType ? ` (${cert.deviceType})` : ''}`],
+      ['Certificate valid until', cert.notAfter.toISOString().slice(0, 10)],
+      ['Account ID', result.user?.id ?? ''],
+      ['Certificate serial', cert.serial],
     ],
     links: [{ href: EDGE_ROUTES.WHOAMI, text: 'This identity as JSON' }],
   });
@@ -146,17 +152,20 @@ const DENY_TEXT: Partial<Record<DecisionReason, string>> = {
   'no-role': 'Your Identity Plus identity holds no role that grants access to this service.',
 };
 
+const DENY_ADVICE: Partial<Record<DecisionReason, string>> = {
+  'no-role': 'Ask the service owner to grant your identity a role, then sign in again.',
+  revoked:
+    'Remove this certificate from your browser and restart the browser (it remembers the certificate it chose), then install a new one from Identity Plus.',
+  intruder: 'If this is your device, contact Identity Plus; otherwise remove this certificate from the browser.',
+  'unknown-certificate': 'Install a certificate from Identity Plus in this browser; if you just did, restart the browser so it offers the new one.',
+};
+
 function denied(event: APIGatewayProxyEvent, reason: DecisionReason, result: AuthenticationResult | undefined): APIGatewayProxyResult {
   const message = DENY_TEXT[reason] ?? 'Access is denied.';
   if (wantsJson(event)) return jsonResponse(403, { message, decision: 'deny', reason, outcome: result?.outcome ?? null });
   return htmlResponse(403, {
     title: 'Access denied',
-    paragraphs: [
-      message,
-      reason === 'no-role'
-        ? 'Ask the service owner to grant your identity a role.'
-        : 'You need a valid Identity Plus device certificate installed in this browser.',
-    ],
+    paragraphs: [message, DENY_ADVICE[reason] ?? 'You need a valid Identity Plus device certificate installed in this browser.'],
     links: [{ href: GET_CERTIFICATE_URL, text: 'Get an Identity Plus certificate' }],
   });
 }

@@ -65,5 +65,8 @@ export function errorResponse(err: unknown, json: boolean): APIGatewayProxyResul
   const { statusCode, message, headers } = describeError(err);
   if (json) return jsonResponse(statusCode, { message }, headers);
   const title = statusCode < 500 ? 'Request not accepted' : 'Temporarily unavailable';
-  return htmlResponse(statusCode, { title, paragraphs: [message] }, headers);
+  // Pages read as sentences; the JSON keeps the message exactly as written.
+  const sentence = message.charAt(0).toUpperCase() + message.slice(1) + (/[.!?]$/.test(message) ? '' : '.');
+  const links = statusCode < 500 ? [{ href: '/signin', text: 'Sign in without a return address' }] : [];
+  return htmlResponse(statusCode, { title, paragraphs: [sentence], links }, headers);
 }

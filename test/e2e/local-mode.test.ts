@@ -65,7 +65,7 @@ describe('local mode, driven by curl', () => {
     const command = line.slice(line.indexOf('curl ') + 5).split(' ');
     const res = await curl(command);
     expect(res.status).toBe(200);
-    expect(res.body).toContain('Signed in as Alice Archer');
+    expect(res.body).toContain('Welcome, Alice Archer');
   });
 
   it('signs alice in', async () => {

@@ -252,7 +252,7 @@ describe('the report CLI against dynalite', () => {
     expect(code).toBe(0);
     expect(out.split('\n').filter((l) => /^(local|org|serial):/.test(l))).toHaveLength(500);
     expect(out).toContain('Unique users        500\n');
-    expect(out).toContain('Estimated cost      38.22 USD (500 users × 0.9 USD/year × 31/365 days)');
+    expect(out).toContain('Estimated cost      38.22 USD (500 users × 0.90 USD/year × 31/365 days)');
   });
 
   it('says how to fix it when nothing listens at the endpoint', async () => {

@@ -98,7 +98,7 @@ describe('HTML page', () => {
     expect(html).toContain('<dt>Unique users</dt><dd>3</dd>');
     expect(html).toContain('<dt>Estimated cost</dt><dd>0.22 USD</dd>');
     expect(html).toContain('<dt>Unique devices</dt><dd>4</dd>');
-    expect(html).toContain('3 users × 0.9 USD/year × 30/365 days');
+    expect(html).toContain('3 users × 0.90 USD/year × 30/365 days');
     expect(html).toContain('2026-11-01 to 2026-11-30 (UTC, 30 days), complete');
   });
 
@@ -146,7 +146,7 @@ describe('text table', () => {
     expect(row).toMatch(/^org:ref-alice\s+Alice Archer\s+alice@example.com\s+2026-11-03 08:00\s+2026-11-20 08:05\s+4\s+2\n$/);
     const totals = tableTotals(report);
     expect(totals).toContain('Unique users        3\n');
-    expect(totals).toContain('Estimated cost      0.22 USD (3 users × 0.9 USD/year × 30/365 days)\n');
+    expect(totals).toContain('Estimated cost      0.22 USD (3 users × 0.90 USD/year × 30/365 days)\n');
     expect(totals).toContain('New users per day   11-03: 2   11-26: 1\n');
   });
 

@@ -63,6 +63,8 @@ describe('GET /signin', () => {
     expect(res.body).toContain('Alice Archer');
     expect(res.body).toContain('Alice&#39;s Laptop (Desktop)');
     expect(res.body).toContain('member');
+    expect(res.body).toContain('Certificate valid until');
+    expect(res.body).toContain('To sign out, close the browser');
     expect(t.records).toHaveLength(1);
     expect(t.records[0]).toMatchObject({ userId: 'org:ref-alice', serial: pki.devices.alice.serial });
   });
@@ -102,7 +104,8 @@ describe('GET /signin', () => {
     const t = setup();
     const res = await t.handler(event('/signin', { query: `return=${encodeURIComponent(APP)}&return=${encodeURIComponent(APP)}` }));
     expect(res.statusCode).toBe(400);
-    expect(res.body).toContain('given 2 times');
+    expect(res.body).toContain('Return is given 2 times; give it once.');
+    expect(res.body).toContain('href="/signin"');
   });
 
   it('answers 503 and writes nothing visible when the record cannot be written', async () => {
