@@ -2,6 +2,7 @@
  * `npm start`: local mode. Everything plusgate runs in AWS, on this machine, with no AWS account:
  * see local/local-mode.ts. Prints `plusgate local ready`, the URLs and ready-to-paste curl commands.
  */
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ENV } from '../functions/config/names';
@@ -21,7 +22,16 @@ const USAGE = `usage: npm start -- [options]
   --stale-if-error-seconds N  grace for recently allowed certificates when Identity Plus is down (default 0)
   --allowed-roles a,b         roles that grant access (default: any cleared certificate)
   --allowed-return-origins o  origins /signin may send people back to, comma-separated (default: the gateway's own)
-  --quiet                     no request and decision logs`;
+  --quiet                     no request and decision logs
+
+Against the real Identity Plus instead of the simulator (your service's API certificate):
+  --api-cert-p12 FILE         the API certificate as Identity Plus issues it (PKCS#12) ...
+  --api-cert-password PW      ... and its password (or set PLUSGATE_P12_PASSWORD)
+  --api-cert FILE --api-key FILE   the same as PEM certificate and unencrypted key
+  --truststore FILE           the Identity Plus CA chain (PEM) device certificates must chain to
+  --identity-plus-api-url URL     default https://api.identity.plus/v1
+  --identity-plus-signon-url URL  default https://signon.identity.plus
+  --identity-plus-ca FILE     an extra CA for the API host (only for a host the system roots do not cover)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -57,6 +67,14 @@ async function main(): Promise<void> {
         'stale-if-error-seconds': { type: 'string' },
         'allowed-roles': { type: 'string' },
         quiet: { type: 'boolean' },
+        'api-cert-p12': { type: 'string' },
+        'api-cert-password': { type: 'string' },
+        'api-cert': { type: 'string' },
+        'api-key': { type: 'string' },
+        truststore: { type: 'string' },
+        'identity-plus-api-url': { type: 'string' },
+        'identity-plus-signon-url': { type: 'string' },
+        'identity-plus-ca': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -84,6 +102,10 @@ async function main(): Promise<void> {
   }
   if (v.quiet) environment.POWERTOOLS_LOG_LEVEL = 'WARN';
 
+  const identityPlus = await externalIdentityPlus(v);
+  if (v.truststore !== undefined && !identityPlus) fail('--truststore goes with an API certificate (--api-cert-p12 or --api-cert/--api-key): the simulator issues its own devices');
+  if (v.truststore !== undefined) readableFile('--truststore', v.truststore);
+
   const dataDir = v['data-dir'] ?? '.plusgate';
   const quiet = v.quiet ?? false;
   const { startLocalMode } = await import('../local/local-mode');
@@ -94,6 +116,8 @@ async function main(): Promise<void> {
     servicePort: port('service-port', v['service-port'], 8445),
     dynamodbPort: port('dynamodb-port', v['dynamodb-port'], 8000),
     dynamodbEndpoint: v['dynamodb-endpoint'],
+    identityPlus: identityPlus?.config,
+    truststoreFile: v.truststore,
     environment,
     log: quiet ? undefined : (line) => process.stdout.write(`${line}\n`),
   });
@@ -107,19 +131,30 @@ async function main(): Promise<void> {
       'plusgate local ready',
       `  gateway (mutual TLS)   ${running.gatewayUrl}   routes: /signin?return=URL  /return?state=…  /whoami`,
       `  service API            ${running.serviceUrl}   routes: POST/GET /verify, GET /report   (loopback only; no IAM signature check here)`,
-      `  Identity Plus sim      ${running.simulator.apiUrl}   admin: ${running.simulator.signonUrl}/__admin/`,
+      running.simulator
+        ? `  Identity Plus sim      ${running.simulator.apiUrl}   admin: ${running.simulator.signonUrl}/__admin/`
+        : `  Identity Plus          ${running.identityPlusApiUrl}   API certificate: ${identityPlus?.summary}`,
+      `  device truststore      ${running.truststoreFile}`,
       `  DynamoDB               ${running.dynamodbEndpoint}   table plusgate-records`,
       `  dev PKI                ${pki}/   (PKCS#12 files for browsers: password "plusgate")`,
       '',
-      'Try it:',
-      `  alice (cleared):            ${curl('alice')}`,
-      `  erin (bound local user):    ${curl('erin', '/whoami')}`,
-      `  bob (needs validation):     ${curl('bob', '/signin', '-L ')}`,
-      `  carol (revoked, 403):       ${curl('carol')}`,
-      `  dave (unknown, 403):        ${curl('dave')}`,
-      `  frank (expired: refused in the TLS handshake): ${curl('frank')}`,
+      ...(running.simulator
+        ? [
+            'Try it:',
+            `  alice (cleared):            ${curl('alice')}`,
+            `  erin (bound local user):    ${curl('erin', '/whoami')}`,
+            `  bob (needs validation):     ${curl('bob', '/signin', '-L ')}`,
+            `  carol (revoked, 403):       ${curl('carol')}`,
+            `  dave (unknown, 403):        ${curl('dave')}`,
+            `  frank (expired: refused in the TLS handshake): ${curl('frank')}`,
+            `  verify alice from a service: curl -H 'content-type: application/json' --data '{"serial":"${running.pki.devices.alice.serial}"}' ${running.serviceUrl}/verify`,
+          ]
+        : [
+            'Try it with your own Identity Plus device certificate (the gateway itself uses the dev server certificate):',
+            `  curl -L --cacert ${pki}/ca.pem --cert YOUR-DEVICE.pem --key YOUR-DEVICE.key ${running.gatewayUrl}/signin`,
+            `  or in a browser that has it installed, after trusting ${pki}/ca.pem for localhost: ${running.gatewayUrl}/signin`,
+          ]),
       `  this period's report:        curl '${running.serviceUrl}/report?format=json'   (or npm run report)`,
-      `  verify alice from a service: curl -H 'content-type: application/json' --data '{"serial":"${running.pki.devices.alice.serial}"}' ${running.serviceUrl}/verify`,
       '',
       'Ctrl-C stops. Records, the PKI and the state key stay in ' + dataDir + '/.',
       '',
@@ -138,6 +173,63 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** The external Identity Plus from the flags, checked (certificate opens, not expired), or undefined. */
+async function externalIdentityPlus(v: Values) {
+  const str = (name: string) => (typeof v[name] === 'string' ? (v[name] as string) : undefined);
+  const p12 = str('api-cert-p12');
+  const cert = str('api-cert');
+  const key = str('api-key');
+  const given = p12 !== undefined || cert !== undefined || key !== undefined;
+  const endpointFlags = ['identity-plus-api-url', 'identity-plus-signon-url', 'identity-plus-ca'].filter((f) => v[f] !== undefined);
+  if (!given) {
+    if (endpointFlags.length) fail(`--${endpointFlags[0]} goes with an API certificate (--api-cert-p12 or --api-cert/--api-key)`);
+    return undefined;
+  }
+  if (p12 !== undefined && (cert !== undefined || key !== undefined)) fail('give either --api-cert-p12 or --api-cert with --api-key, not both');
+  if (p12 === undefined && (cert === undefined || key === undefined)) fail('--api-cert and --api-key go together');
+  const password = str('api-cert-password') ?? process.env.PLUSGATE_P12_PASSWORD;
+  if (p12 !== undefined && password === undefined) fail('--api-cert-p12 needs --api-cert-password (or PLUSGATE_P12_PASSWORD)');
+  const httpsUrl = (name: string, fallback: string) => {
+    const value = str(name) ?? fallback;
+    try {
+      if (new URL(value).protocol === 'https:') return value;
+    } catch {
+      /* below */
+    }
+    return fail(`--${name} must be an https URL, got "${value}"`);
+  };
+  const { prepareApiCertSecret, describeApiCert, ApiCertInputError } = await import('../lib/api-cert-input');
+  try {
+    const prepared = await prepareApiCertSecret(
+      p12 !== undefined ? { kind: 'p12', file: p12, password: password as string } : { kind: 'pem', certFile: cert as string, keyFile: key as string },
+    );
+    const ca = str('identity-plus-ca');
+    return {
+      summary: `${prepared.summary.subject}, ${prepared.summary.daysLeft} days left`,
+      lines: describeApiCert(prepared.summary),
+      config: {
+        apiUrl: httpsUrl('identity-plus-api-url', 'https://api.identity.plus/v1'),
+        signonUrl: httpsUrl('identity-plus-signon-url', 'https://signon.identity.plus'),
+        apiCertSecret: prepared.secretString,
+        extraCa: ca === undefined ? undefined : readableFile('--identity-plus-ca', ca),
+      },
+    };
+  } catch (err) {
+    if (err instanceof ApiCertInputError) fail(`API certificate: ${err.message}`);
+    throw err;
+  }
+}
+
+function readableFile(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    return fail(`${flag} ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }
 
 main().catch((err: unknown) => {

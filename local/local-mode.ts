@@ -33,6 +33,19 @@ export interface LocalModeOptions {
   readonly dynamodbPort?: number;
   /** Use this DynamoDB-compatible endpoint instead of starting dynalite. */
   readonly dynamodbEndpoint?: string;
+  /**
+   * Talk to this Identity Plus (the real service, with our real API certificate) instead of starting the
+   * simulator. `apiCertSecret` is the secret's JSON exactly as Secrets Manager would hold it.
+   */
+  readonly identityPlus?: {
+    readonly apiUrl: string;
+    readonly signonUrl: string;
+    readonly apiCertSecret: string;
+    /** An extra CA for the API host; only for a host the system roots do not cover. */
+    readonly extraCa?: string;
+  };
+  /** Device CA chain (PEM file) the gateway and /verify trust instead of the dev CA: the Identity Plus CA. */
+  readonly truststoreFile?: string;
   /** Extra function configuration (names from ENV), e.g. staleIfErrorSeconds for a demo. */
   readonly environment?: Readonly<Record<string, string>>;
   readonly log?: (line: string) => void;
@@ -43,7 +56,12 @@ export interface RunningLocalMode {
   readonly pkiDir: string;
   readonly gatewayUrl: string;
   readonly serviceUrl: string;
-  readonly simulator: IdentityPlusSimulator;
+  /** The simulator, unless an external Identity Plus was configured. */
+  readonly simulator?: IdentityPlusSimulator;
+  /** The Identity Plus API the handlers ask (the simulator's or the configured one). */
+  readonly identityPlusApiUrl: string;
+  /** The device truststore file the gateway and /verify use. */
+  readonly truststoreFile: string;
   readonly dynamodbEndpoint: string;
   stop(): Promise<void>;
 }
@@ -58,14 +76,30 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
   try {
     const pki = await loadOrCreateDevPki(options.dataDir);
 
-    const simulator = new IdentityPlusSimulator({
-      tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
-      apiClients: [pki.api.cert],
-      port: options.simulatorPort ?? 8444,
-      seed: demoSeed(pki),
-    });
-    await simulator.start();
-    stops.push(() => simulator.stop());
+    const truststoreFile = path.resolve(options.truststoreFile ?? devPkiPaths(options.dataDir).caChain);
+    const truststore = await fs.readFile(truststoreFile, 'utf8');
+
+    let simulator: IdentityPlusSimulator | undefined;
+    let identityPlus: { apiUrl: string; signonUrl: string; apiCertSecret: string; extraCa?: string };
+    if (options.identityPlus) {
+      identityPlus = options.identityPlus;
+    } else {
+      simulator = new IdentityPlusSimulator({
+        tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+        apiClients: [pki.api.cert],
+        port: options.simulatorPort ?? 8444,
+        seed: demoSeed(pki),
+      });
+      await simulator.start();
+      const started = simulator;
+      stops.push(() => started.stop());
+      identityPlus = {
+        apiUrl: simulator.apiUrl,
+        signonUrl: simulator.signonUrl,
+        apiCertSecret: JSON.stringify({ p12: pki.api.p12.toString('base64'), password: pki.api.p12Password }),
+        extraCa: pki.caChain,
+      };
+    }
 
     let dynamodbEndpoint: string;
     if (options.dynamodbEndpoint) {
@@ -80,7 +114,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
 
     const secrets = new SecretsManagerEmulator({
       secrets: {
-        [API_CERT_SECRET]: JSON.stringify({ p12: pki.api.p12.toString('base64'), password: pki.api.p12Password }),
+        [API_CERT_SECRET]: identityPlus.apiCertSecret,
         [STATE_KEY_SECRET]: await stateKey(options.dataDir),
       },
     });
@@ -99,11 +133,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       [ENV.TABLE_NAME]: LOCAL_TABLE_NAME,
       [ENV.API_CERT_SECRET]: API_CERT_SECRET,
       [ENV.STATE_KEY_SECRET]: STATE_KEY_SECRET,
-      [ENV.IDENTITY_PLUS_API_URL]: simulator.apiUrl,
-      [ENV.IDENTITY_PLUS_SIGNON_URL]: simulator.signonUrl,
-      [ENV.IDENTITY_PLUS_EXTRA_CA]: pki.caChain,
+      [ENV.IDENTITY_PLUS_API_URL]: identityPlus.apiUrl,
+      [ENV.IDENTITY_PLUS_SIGNON_URL]: identityPlus.signonUrl,
+      [ENV.IDENTITY_PLUS_EXTRA_CA]: identityPlus.extraCa ?? '',
       [ENV.PUBLIC_ORIGIN]: `https://localhost:${gatewayPort}`,
-      [ENV.TRUSTSTORE_FILE]: path.resolve(devPkiPaths(options.dataDir).caChain),
+      [ENV.TRUSTSTORE_FILE]: truststoreFile,
       ...options.environment,
     });
     const edge = (await import('../functions/handlers/edge')).handler as unknown as (
@@ -116,7 +150,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     const gateway = new LocalGateway({
       routes,
       port: gatewayPort,
-      tls: { cert: pki.server.cert, key: pki.server.key, truststore: pki.caChain },
+      tls: { cert: pki.server.cert, key: pki.server.key, truststore },
       publicHostname: 'localhost',
       log,
     });
@@ -145,6 +179,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       pkiDir: devPkiPaths(options.dataDir).dir,
       gatewayUrl: gateway.url,
       simulator,
+      identityPlusApiUrl: identityPlus.apiUrl,
+      truststoreFile,
       dynamodbEndpoint,
       stop: stopAll,
     };

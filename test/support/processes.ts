@@ -26,8 +26,13 @@ export interface RunningProcess {
 }
 
 /** Starts `npm start -- <args>` and resolves once it prints `readyLine`. */
-export async function startNpm(args: readonly string[], readyLine: string, timeoutMs = 60_000): Promise<RunningProcess> {
-  const child = spawn('npm', ['start', '--silent', '--', ...args], {
+export function startNpm(args: readonly string[], readyLine: string, timeoutMs = 60_000): Promise<RunningProcess> {
+  return startProcess('npm', ['start', '--silent', '--', ...args], readyLine, timeoutMs);
+}
+
+/** Starts `command args` in its own process group and resolves once it prints `readyLine`. */
+export async function startProcess(command: string, args: readonly string[], readyLine: string, timeoutMs = 60_000): Promise<RunningProcess> {
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     detached: true,
     env: { ...process.env, FORCE_COLOR: '0' },
@@ -38,7 +43,7 @@ export async function startNpm(args: readonly string[], readyLine: string, timeo
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not print "${readyLine}" in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${command} did not print "${readyLine}" in ${timeoutMs} ms:\n${output}`)), timeoutMs);
     const check = () => {
       if (output.includes(readyLine)) {
         clearTimeout(timer);
@@ -48,7 +53,7 @@ export async function startNpm(args: readonly string[], readyLine: string, timeo
     child.stdout?.on('data', check);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`npm start exited with ${code} before it was ready:\n${output}`));
+      reject(new Error(`${command} exited with ${code} before it was ready:\n${output}`));
     });
   });
   return {
