@@ -2,20 +2,32 @@
  * The plusgate stack: composes the constructs and emits what an operator needs after `cdk deploy`.
  * Resource details live in the construct that owns them.
  */
+import { writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Annotations, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EDGE_ROUTES, ENV } from '../functions/config/names';
 import type { PlusgateConfig } from './config';
+import type { TruststorePem } from './truststore-pem';
 import { EdgeApi } from './edge-api';
 import { PlusgateFunction } from './plusgate-function';
 import { PlusgateSecrets } from './plusgate-secrets';
 import { RecordsTable } from './records-table';
 import { ServiceApi } from './service-api';
 
-/** Name of the truststore file inside the verify bundle. */
-const VERIFY_TRUSTSTORE_FILE = 'truststore.pem';
 import { decisionEnvironment, reportEnvironment } from './runtime-environment';
 import { PeriodClose } from './period-close';
+
+/** Name of the truststore file inside the verify and authorizer bundles. */
+const BUNDLED_TRUSTSTORE = 'truststore.pem';
+
+/** Writes the normalised truststore PEM to a content-addressed temporary file for esbuild's copy hook. */
+function writeTruststoreForBundling(truststore: TruststorePem): string {
+  const file = path.join(os.tmpdir(), `plusgate-truststore-${truststore.sha256}.pem`);
+  writeFileSync(file, truststore.pem);
+  return file;
+}
 
 /** Props of {@link PlusgateStack}. */
 export interface PlusgateStackProps extends StackProps {
@@ -23,7 +35,10 @@ export interface PlusgateStackProps extends StackProps {
   readonly config: PlusgateConfig;
 }
 
-/** Edge API with mutual TLS, the edge function, the records table and the secrets. */
+/**
+ * Edge API (mutual TLS) and its function, the IAM service API (verify, report), the authorizer function,
+ * the records table, period close, and the secrets.
+ */
 export class PlusgateStack extends Stack {
   public readonly records: RecordsTable;
   public readonly secrets: PlusgateSecrets;
@@ -62,12 +77,16 @@ export class PlusgateStack extends Stack {
       ownershipVerificationCertificateArn: config.ownershipVerificationCertificateArn,
     });
 
+    // The checked, normalised truststore (exactly what the edge domain trusts), for the functions that
+    // check chains themselves.
+    const truststoreFile = writeTruststoreForBundling(config.truststore);
+
     // POST/GET /verify: decides like the edge flow; checks submitted certificates against the same truststore.
     this.verifyFunction = new PlusgateFunction(this, 'VerifyFunction', {
       handler: 'verify',
       description: 'plusgate service API: POST /verify (JSON) and GET /verify (forward-auth)',
-      environment: { ...decisionEnvironment(config), [ENV.TRUSTSTORE_FILE]: VERIFY_TRUSTSTORE_FILE },
-      bundledFiles: { [VERIFY_TRUSTSTORE_FILE]: config.truststore.path },
+      environment: { ...decisionEnvironment(config), [ENV.TRUSTSTORE_FILE]: BUNDLED_TRUSTSTORE },
+      bundledFiles: { [BUNDLED_TRUSTSTORE]: truststoreFile },
     });
     this.verifyFunction.bindTable(this.records.table, 'dynamodb:UpdateItem');
     this.verifyFunction.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);
@@ -77,7 +96,8 @@ export class PlusgateStack extends Stack {
     this.authorizerFunction = new PlusgateFunction(this, 'AuthorizerFunction', {
       handler: 'authorizer',
       description: 'plusgate Lambda REQUEST authorizer for other mutual-TLS APIs',
-      environment: decisionEnvironment(config),
+      environment: { ...decisionEnvironment(config), [ENV.TRUSTSTORE_FILE]: BUNDLED_TRUSTSTORE },
+      bundledFiles: { [BUNDLED_TRUSTSTORE]: truststoreFile },
     });
     this.authorizerFunction.bindTable(this.records.table, 'dynamodb:UpdateItem');
     this.authorizerFunction.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);

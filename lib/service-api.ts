@@ -7,6 +7,7 @@ import {
   AuthorizationType,
   EndpointType,
   LambdaIntegration,
+  ResponseType,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -21,9 +22,13 @@ export interface ServiceApiProps {
   readonly verifyHandler: IFunction;
   /** Serves GET /report. @default - no /report route */
   readonly reportHandler?: IFunction;
-  /** Steady-state requests per second for the stage. @default 200 */
+  /**
+   * Steady-state requests per second for the stage. A forward-auth proxy asks once per request it serves
+   * (assets included, unless it caches), so this is sized for a site, not for a few services.
+   * @default 1000
+   */
   readonly throttlingRateLimit?: number;
-  /** @default 400 */
+  /** @default 2000 */
   readonly throttlingBurstLimit?: number;
   /** @default RetentionDays.ONE_YEAR */
   readonly accessLogRetention?: RetentionDays;
@@ -45,7 +50,7 @@ export class ServiceApi extends Construct {
       cloudWatchRole: false,
       // Every method requires a SigV4 signature from a principal allowed execute-api:Invoke on it.
       defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
-      deployOptions: stageOptions(this.accessLogs, { rateLimit: props.throttlingRateLimit ?? 200, burstLimit: props.throttlingBurstLimit ?? 400 }),
+      deployOptions: stageOptions(this.accessLogs, { rateLimit: props.throttlingRateLimit ?? 1000, burstLimit: props.throttlingBurstLimit ?? 2000 }),
     });
     // The stack outputs the URL as ServiceApiUrl; RestApi's automatic output would say it twice.
     this.api.node.tryRemoveChild('Endpoint');
@@ -58,6 +63,21 @@ export class ServiceApi extends Construct {
       id: 'AwsSolutions-APIG3',
       reason: 'Only IAM principals granted execute-api:Invoke reach it (SigV4 on every method) and the stage is throttled; attach a WAFv2 web ACL for IP rules if needed.',
     });
+
+    // Forward-auth proxies understand only 200/401/403/503 (nginx turns anything else into a 500): API
+    // Gateway's own throttling (429) and integration failures (502/504) become 503 + Retry-After too.
+    // A missing or wrong SigV4 signature stays API Gateway's 403.
+    for (const [id, type] of [
+      ['Throttled', ResponseType.THROTTLED],
+      ['Default5xx', ResponseType.DEFAULT_5XX],
+    ] as const) {
+      this.api.addGatewayResponse(id, {
+        type,
+        statusCode: '503',
+        responseHeaders: { 'Retry-After': "'5'", 'X-Plusgate-Decision': "'error'" },
+        templates: { 'application/json': '{"decision":"error","reason":"unavailable","message":"plusgate is busy or unavailable: try again shortly"}' },
+      });
+    }
 
     const verify = new LambdaIntegration(props.verifyHandler, { proxy: true, allowTestInvoke: false });
     const verifyResource = this.api.root.resourceForPath(SERVICE_ROUTES.VERIFY);

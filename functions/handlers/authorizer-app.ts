@@ -7,10 +7,17 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { Authenticator } from '../domain/authenticate';
 import { parseCertificatePem } from '../domain/certificate';
+import { Truststore } from '../domain/certificate-chain';
 import { DecisionLog, logDecision } from './decision-log';
 
 export interface AuthorizerDeps {
   readonly authenticator: Authenticator;
+  /**
+   * The Identity Plus CAs. Checked here too, not left to the other API's truststore: if that one ever held
+   * another CA, a certificate from it carrying a victim's serial would otherwise be allowed as the victim.
+   */
+  readonly truststore: Truststore;
+  readonly now: () => number;
   readonly log?: DecisionLog;
 }
 
@@ -21,7 +28,14 @@ export function createAuthorizer(deps: AuthorizerDeps): (event: APIGatewayReques
     if (!pem) return policy('Deny', event.methodArn, 'anonymous', { decision: 'deny', reason: 'no-certificate' });
     let serial = 'unknown';
     try {
-      serial = parseCertificatePem(pem, 'client certificate').serial;
+      const cert = parseCertificatePem(pem, 'client certificate');
+      serial = cert.serial;
+      try {
+        deps.truststore.verify(cert, new Date(deps.now()), 'client certificate');
+      } catch (err) {
+        deps.log?.failure('authorizer: certificate does not chain to the Identity Plus truststore', err);
+        return policy('Deny', event.methodArn, `serial:${serial}`, { decision: 'deny', reason: 'invalid-certificate', serial });
+      }
       const result = await deps.authenticator.authenticate(serial, event.requestContext.identity.sourceIp ? { ip: event.requestContext.identity.sourceIp } : {});
       logDecision(deps.log, 'authorizer', serial, result);
       const principal = result.user?.id ?? `serial:${serial}`;
@@ -30,7 +44,8 @@ export function createAuthorizer(deps: AuthorizerDeps): (event: APIGatewayReques
         decision: 'allow',
         reason: result.reason,
         userId: principal,
-        roles: result.roles.join(','),
+        // Comma-separated like forward-auth's X-Plusgate-Roles; a comma inside a role is %2C.
+        roles: result.roles.map((r) => r.replace(/%/g, '%25').replace(/,/g, '%2C')).join(','),
         serial,
         degraded: result.degraded,
       });

@@ -6,10 +6,11 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createAuthorizer, denyAll } from './authorizer-app';
-import { SecretContext, runtimeConfig, secretsMiddleware, services } from './composition';
+import { SecretContext, loadTruststore, runtimeConfig, secretsMiddleware, services } from './composition';
 import { decisionLog, logger } from './observability';
 
 const config = runtimeConfig();
+const truststore = loadTruststore(config.truststoreFile, __dirname);
 
 export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Error, Context & SecretContext>()
   .use(injectLambdaContext(logger))
@@ -21,4 +22,4 @@ export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthori
       request.response = denyAll(request.event.methodArn);
     },
   })
-  .handler(async (event, context) => createAuthorizer({ authenticator: services(context).authenticator, log: decisionLog })(event));
+  .handler(async (event, context) => createAuthorizer({ authenticator: services(context).authenticator, truststore, now: Date.now, log: decisionLog })(event));

@@ -8,6 +8,9 @@ import { refreshingSecrets } from './secrets-middleware';
 import { logger, safeError } from './observability';
 import { AuthenticationEvent, Authenticator } from '../domain/authenticate';
 import { DecisionCache } from '../domain/decision-cache';
+import { Truststore } from '../domain/certificate-chain';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { IdentityPlusClient } from '../adapters/identity-plus-client';
 import { RecordsTable } from '../adapters/records-table';
 import { apiCredentialsFromSecret, secretFingerprint, stateKeyFromSecret } from '../adapters/secrets';
@@ -107,3 +110,17 @@ export function secretsMiddleware(cfg: RuntimeConfig, needs: { stateKey: boolean
   });
 }
 
+
+/**
+ * The truststore a certificate must chain to (the edge API's Identity Plus CAs), read once per container.
+ * A relative path is resolved against `baseDir`: the CDK app copies the file next to the bundled handler.
+ */
+export function loadTruststore(file: string | undefined, baseDir: string): Truststore {
+  if (!file) throw new ConfigurationError(`plusgate configuration: ${ENV.TRUSTSTORE_FILE} is not set`);
+  const resolved = path.isAbsolute(file) ? file : path.join(baseDir, file);
+  try {
+    return Truststore.fromPem(readFileSync(resolved, 'utf8'));
+  } catch (cause) {
+    throw new ConfigurationError(`plusgate configuration: truststore ${resolved} could not be loaded (${(cause as Error).message})`, { cause });
+  }
+}

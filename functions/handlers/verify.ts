@@ -6,17 +6,14 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { ENV } from '../config/names';
-import { Truststore } from '../domain/certificate-chain';
 import { ConfigurationError } from '../domain/errors';
 import { createVerifyHandler } from './verify-app';
-import { SecretContext, requireStateKey, runtimeConfig, secretsMiddleware, services } from './composition';
+import { SecretContext, loadTruststore, requireStateKey, runtimeConfig, secretsMiddleware, services } from './composition';
 import { decisionLog, errorMapper, logger } from './observability';
 
 const config = runtimeConfig();
-const truststore = loadTruststore(config.truststoreFile);
+const truststore = loadTruststore(config.truststoreFile, __dirname);
 const edgeOrigin = config.publicOrigin;
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context & SecretContext>()
@@ -36,14 +33,3 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error,
       log: decisionLog,
     })(event);
   });
-
-/** The truststore a submitted certificate must chain to; read once per container. */
-function loadTruststore(file: string | undefined): Truststore {
-  if (!file) throw new ConfigurationError(`plusgate configuration: ${ENV.TRUSTSTORE_FILE} is not set`);
-  const resolved = path.isAbsolute(file) ? file : path.join(__dirname, file);
-  try {
-    return Truststore.fromPem(readFileSync(resolved, 'utf8'));
-  } catch (cause) {
-    throw new ConfigurationError(`plusgate configuration: truststore ${resolved} could not be loaded (${(cause as Error).message})`, { cause });
-  }
-}

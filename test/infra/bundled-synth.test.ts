@@ -4,10 +4,14 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { synthPlusgate } from './plusgate-fixture';
+import { REPO_ROOT, synthPlusgate } from './plusgate-fixture';
+import { readTruststore } from '../../lib/truststore-pem';
 
 test('the stack synthesizes with real bundling and template validation; the edge bundle is minified CJS with a source map and no AWS SDK', () => {
   const { app, template } = synthPlusgate({}, { realBundling: true });
+  const checked = readTruststore(path.join(REPO_ROOT, 'examples', 'truststore', 'identity-plus-example-ca.pem'));
+  if (!('truststore' in checked)) throw new Error('example truststore does not read');
+  const truststorePem = checked.truststore.pem;
   const assembly = app.synth();
 
   const [edge] = Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: any }>).filter(
@@ -27,15 +31,16 @@ test('the stack synthesizes with real bundling and template validation; the edge
   expect(map.sources.some((s: string) => s.endsWith('functions/handlers/edge.ts'))).toBe(true);
   expect(map.sourcesContent).toBeUndefined();
 
-  // The verify bundle carries the truststore it checks submitted certificates against.
-  const [verify] = Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: any }>).filter(
-    ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('VerifyFunction'),
-  );
-  const verifyDir = path.join(assembly.directory, `asset.${String(verify[1].Properties.Code.S3Key).replace(/\.zip$/, '')}`);
-  expect(readdirSync(verifyDir).sort()).toEqual(['index.js', 'index.js.map', 'truststore.pem']);
-  expect(readFileSync(path.join(verifyDir, 'truststore.pem'), 'utf8')).toBe(
-    readFileSync(path.join(__dirname, '..', '..', 'examples', 'truststore', 'identity-plus-example-ca.pem'), 'utf8'),
-  );
+  // Verify and the authorizer carry the truststore they check chains against: exactly the checked,
+  // normalised PEM the edge domain trusts.
+  for (const prefix of ['VerifyFunction', 'AuthorizerFunction']) {
+    const [fn] = Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: any }>).filter(
+      ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(prefix),
+    );
+    const dir = path.join(assembly.directory, `asset.${String(fn[1].Properties.Code.S3Key).replace(/\.zip$/, '')}`);
+    expect(readdirSync(dir).sort()).toEqual(['index.js', 'index.js.map', 'truststore.pem']);
+    expect(readFileSync(path.join(dir, "truststore.pem"), "utf8")).toBe(truststorePem);
+  }
 
   // The report function never calls Identity Plus: its bundle carries no undici and stays small.
   const [reportFn] = Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: any }>).filter(

@@ -38,12 +38,21 @@ describe('service API', () => {
     expect(actions.some((a) => a.startsWith('secretsmanager:'))).toBe(false);
   });
 
+  test("turns API Gateway's own throttling and 5xx answers into 503 + Retry-After (all a forward-auth proxy understands)", () => {
+    const responses = serviceOfType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties);
+    expect(responses.map((r) => r.ResponseType).sort()).toEqual(['DEFAULT_5XX', 'THROTTLED']);
+    for (const r of responses) {
+      expect(r.StatusCode).toBe('503');
+      expect(r.ResponseParameters['gatewayresponse.header.Retry-After']).toBe("'5'");
+    }
+  });
+
   test('is REGIONAL, throttled and access-logged', () => {
     const [[, api]] = serviceOfType('AWS::ApiGateway::RestApi');
     expect(api.Properties.EndpointConfiguration).toEqual({ Types: ['REGIONAL'] });
     const [[, stage]] = serviceOfType('AWS::ApiGateway::Stage');
     expect(stage.Properties.AccessLogSetting.DestinationArn).toBeDefined();
-    expect(stage.Properties.MethodSettings[0]).toMatchObject({ ThrottlingRateLimit: 200, DataTraceEnabled: false });
+    expect(stage.Properties.MethodSettings[0]).toMatchObject({ ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000, DataTraceEnabled: false });
   });
 });
 

@@ -1,7 +1,8 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { IdentityPlusError } from '../../../functions/domain/errors';
 import { createAuthorizer, denyAll } from '../../../functions/handlers/authorizer-app';
-import { DevPki } from '../../../local/dev-pki';
+import { DevPki, issueCertificate } from '../../../local/dev-pki';
+import { Truststore } from '../../../functions/domain/certificate-chain';
 import { FakeIdentityPlus, MemoryRecords, TestClock, authenticatorWith, cleared, problem, proxyEvent } from '../../support/handler-doubles';
 import { testPki } from '../../support/test-pki';
 
@@ -20,7 +21,11 @@ function authorizerEvent(person?: keyof DevPki['devices']): APIGatewayRequestAut
 function setup() {
   const identityPlus = new FakeIdentityPlus();
   const records = new MemoryRecords();
-  const authorizer = createAuthorizer({ authenticator: authenticatorWith(identityPlus, records, new TestClock()) });
+  const authorizer = createAuthorizer({
+    authenticator: authenticatorWith(identityPlus, records, new TestClock()),
+    truststore: Truststore.fromPem(pki.caChain),
+    now: Date.now,
+  });
   identityPlus.answers.set(pki.devices.alice.serial, cleared({ serviceRoles: ['member', 'ops'] }));
   identityPlus.answers.set(pki.devices.carol.serial, problem('PB 0004 Revoked'));
   identityPlus.answers.set(pki.devices.bob.serial, problem('PB 0003 needs validation'));
@@ -47,6 +52,23 @@ describe('authorizer', () => {
     expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
     expect(result.context).toMatchObject({ reason });
     expect(t.records.records).toHaveLength(0);
+  });
+
+  it("denies a certificate from another CA carrying alice's serial, without asking Identity Plus", async () => {
+    const t = setup();
+    const twin = await issueCertificate(pki.foreignCa, { subject: 'CN=twin', serial: pki.devices.alice.serial });
+    const event = authorizerEvent('alice');
+    event.requestContext.identity.clientCert = { ...event.requestContext.identity.clientCert!, clientCertPem: twin.cert };
+    const result = await t.authorizer(event);
+    expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
+    expect(result.context).toMatchObject({ reason: 'invalid-certificate' });
+    expect(t.identityPlus.calls).toBe(0);
+  });
+
+  it('escapes commas inside role names', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, cleared({ serviceRoles: ['a,b', 'c'] }));
+    expect((await t.authorizer(authorizerEvent('alice'))).context).toMatchObject({ roles: 'a%2Cb,c' });
   });
 
   it('denies a request without a client certificate', async () => {
