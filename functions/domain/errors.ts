@@ -70,5 +70,8 @@ export class RecordReadError extends PlusgateError {
 /** A report could not be written to the reports bucket (period close). */
 export class ReportStoreError extends PlusgateError {}
 
+/** Secrets Manager could not give a secret and no earlier value is known: 503, try again. */
+export class SecretUnavailableError extends PlusgateError {}
+
 /** Deployment configuration is missing or wrong (cold start or synth). */
 export class ConfigurationError extends PlusgateError {}

@@ -3,7 +3,7 @@
  * anything else is a generic message (the details go to the log, never to the client).
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { ConfigurationError, IdentityPlusError, InvalidInputError, RecordReadError, RecordWriteError } from '../domain/errors';
+import { ConfigurationError, IdentityPlusError, InvalidInputError, RecordReadError, RecordWriteError, SecretUnavailableError } from '../domain/errors';
 import { Page, renderPage } from './pages';
 
 /** Headers on every answer: no caching of per-certificate answers, no framing, no sniffing, no scripts. */
@@ -52,6 +52,9 @@ export function describeError(err: unknown): { statusCode: number; message: stri
   }
   if (err instanceof RecordWriteError) {
     return { statusCode: 503, message: 'The sign-in could not be recorded. Please try again shortly.', headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+  }
+  if (err instanceof SecretUnavailableError) {
+    return { statusCode: 503, message: 'plusgate cannot read its credentials right now. Please try again shortly.', headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } };
   }
   if (err instanceof RecordReadError) {
     return { statusCode: 503, message: 'The billing records could not be read right now. Please try again shortly.', headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } };

@@ -10,6 +10,7 @@
 import type middy from '@middy/core';
 import secretsManager from '@middy/secrets-manager';
 import { clearCache } from '@middy/util';
+import { SecretUnavailableError } from '../domain/errors';
 
 export interface RefreshingSecretsOptions {
   /** Context key → secret name or ARN. */
@@ -63,7 +64,8 @@ export function refreshingSecrets(options: RefreshingSecretsOptions): AnyMiddlew
       } catch (err) {
         if (!lastGood) {
           inner = undefined; // the next request tries again
-          throw err;
+          const name = err instanceof Error ? err.name : 'Error';
+          throw new SecretUnavailableError(`secrets ${keys.join(', ')} could not be read (${name})`, { cause: err });
         }
         options.onStale?.(err);
         Object.assign(request.context as Record<string, unknown>, lastGood);

@@ -1,0 +1,110 @@
+/**
+ * The Lambda entries themselves (middy chain and all), when Secrets Manager cannot be reached at all:
+ * every one fails closed with an answer its caller understands, never a crash or a bare 500.
+ */
+import type { APIGatewayAuthorizerResult, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+import { ENV } from '../../functions/config/names';
+import { clearCache } from '@middy/util';
+import { DevPki, devPkiPaths } from '../../local/dev-pki';
+import { proxyEvent } from '../support/handler-doubles';
+import { SecretsManagerEmulator } from '../../local/secrets-manager-emulator';
+import { testPki } from '../support/test-pki';
+
+type Entry = (event: unknown, context: Context) => Promise<unknown>;
+const context = { functionName: 'test', awsRequestId: 'req', getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
+const saved = { ...process.env };
+let pki: DevPki;
+
+/** A loopback port where nothing listens: connections are refused at once. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+beforeAll(async () => {
+  pki = await testPki();
+  const pkiDir = process.env.PLUSGATE_TEST_PKI_DIR;
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_MAX_ATTEMPTS: '1',
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${await closedPort()}`,
+    AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${await closedPort()}`,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    [ENV.TABLE_NAME]: 'records',
+    [ENV.API_CERT_SECRET]: 'plusgate/api-cert',
+    [ENV.STATE_KEY_SECRET]: 'plusgate/state-key',
+    [ENV.PUBLIC_ORIGIN]: 'https://auth.example.com',
+    [ENV.TRUSTSTORE_FILE]: pkiDir ? devPkiPaths(pkiDir).caChain : path.join(__dirname, 'missing.pem'),
+  });
+});
+afterAll(() => {
+  process.env = saved;
+  clearCache();
+});
+
+function entry(module: string): Entry {
+  let handler: Entry | undefined;
+  jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    handler = require(`../../functions/handlers/${module}`).handler;
+  });
+  return handler!;
+}
+
+describe('with Secrets Manager unreachable', () => {
+  it('GET /verify (forward-auth) answers 503 with Retry-After, the only failure status a proxy understands', async () => {
+    const res = (await entry('verify')(proxyEvent({ path: '/verify', headers: { 'X-Client-Cert': encodeURIComponent(pki.devices.alice.cert) } }), context)) as APIGatewayProxyResult;
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['Retry-After']).toBe('30');
+    expect(JSON.parse(res.body).message).toMatch(/cannot read its credentials/);
+  });
+
+  it('POST /verify answers 503 JSON', async () => {
+    const res = (await entry('verify')(proxyEvent({ path: '/verify', method: 'POST', body: JSON.stringify({ serial: '1' }) }), context)) as APIGatewayProxyResult;
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['Content-Type']).toMatch(/application\/json/);
+  });
+
+  it('the edge answers a 503 page', async () => {
+    const res = (await entry('edge')(proxyEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }), context)) as APIGatewayProxyResult;
+    expect(res.statusCode).toBe(503);
+    expect(res.body).toContain('Temporarily unavailable');
+    expect(res.body).not.toMatch(/ECONNREFUSED|stack|at /);
+  });
+
+  it('the authorizer denies (fail closed) instead of erroring', async () => {
+    const event = { ...proxyEvent({ path: '/orders', clientCertPem: pki.devices.alice.cert }), type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/orders' };
+    const result = (await entry('authorizer')(event, context)) as APIGatewayAuthorizerResult;
+    expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny', Resource: event.methodArn });
+  });
+});
+
+describe('with a malformed API certificate secret (a configuration error)', () => {
+  let emulator: SecretsManagerEmulator;
+  beforeAll(async () => {
+    emulator = new SecretsManagerEmulator({ secrets: { 'plusgate/api-cert': '{"certificate":"not pem"}', 'plusgate/state-key': 'k'.repeat(48) } });
+    await emulator.start();
+    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = emulator.endpoint;
+  });
+  afterAll(() => emulator.stop());
+
+  it('forward-auth still answers 503, never the 500 nginx would pass on', async () => {
+    const res = (await entry('verify')(proxyEvent({ path: '/verify', headers: { 'X-Client-Cert': encodeURIComponent(pki.devices.alice.cert) } }), context)) as APIGatewayProxyResult;
+    expect(res.statusCode).toBe(503);
+    expect(res.body).not.toContain('not pem');
+  });
+
+  it('the edge says plusgate is misconfigured (500) without showing the secret', async () => {
+    const res = (await entry('edge')(proxyEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }), context)) as APIGatewayProxyResult;
+    expect(res.statusCode).toBe(500);
+    expect(res.body).toContain('not configured correctly');
+    expect(res.body).not.toContain('not pem');
+  });
+});
