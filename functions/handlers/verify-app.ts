@@ -13,6 +13,7 @@ import { AuthenticationResult, Authenticator } from '../domain/authenticate';
 import { ClientCertificate, normalizeSerial, parseCertificatePem } from '../domain/certificate';
 import { Truststore } from '../domain/certificate-chain';
 import { InvalidInputError } from '../domain/errors';
+import { resolveReturnDestination } from '../domain/return-destination';
 import { signState } from '../domain/state-token';
 import { headerOf } from '../adapters/api-gateway-request';
 import { DecisionLog, logDecision } from './decision-log';
@@ -24,6 +25,8 @@ import { DeviceFacts, identityJson } from './identity-json';
 export const MAX_VERIFY_BODY_BYTES = 16 * 1024;
 /** Header carrying the URL-escaped client certificate (nginx `$ssl_client_escaped_cert`). */
 export const CLIENT_CERT_HEADER = 'X-Client-Cert';
+/** Header in which a proxy says which URL the browser asked for (to come back to after signing in). */
+export const ORIGINAL_URL_HEADER = 'X-Original-URL';
 
 export interface VerifyDeps {
   readonly authenticator: Authenticator;
@@ -33,6 +36,8 @@ export interface VerifyDeps {
   readonly truststore: Truststore;
   /** Public origin of the edge API, where a validation round trip comes back to. */
   readonly edgeOrigin: string;
+  /** Origins /signin may send people back to (forward-auth's sign-in link is built only for those). */
+  readonly allowedReturnOrigins: readonly string[];
   readonly now: () => number;
   readonly log?: DecisionLog;
 }
@@ -68,8 +73,9 @@ async function verifyPost(deps: VerifyDeps, event: APIGatewayProxyEvent): Promis
 
 async function forwardAuth(deps: VerifyDeps, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const escaped = headerOf(event, CLIENT_CERT_HEADER);
+  const signin = { 'X-Plusgate-Signin': signinUrl(deps, headerOf(event, ORIGINAL_URL_HEADER)) };
   if (!escaped || escaped.trim() === '' || escaped === '-') {
-    return forwardAuthAnswer(401, 'deny', 'no-certificate', `no client certificate in ${CLIENT_CERT_HEADER}`);
+    return forwardAuthAnswer(401, 'deny', 'no-certificate', `no client certificate in ${CLIENT_CERT_HEADER}`, signin);
   }
   let cert: ClientCertificate;
   try {
@@ -86,7 +92,7 @@ async function forwardAuth(deps: VerifyDeps, event: APIGatewayProxyEvent): Promi
       case 'allow':
         return forwardAuthAnswer(200, 'allow', result.reason, 'allowed', identityHeaders(cert, result));
       case 'validate':
-        return forwardAuthAnswer(401, 'validate', result.reason, `validate at Identity Plus: send the browser to ${EDGE_ROUTES.SIGNIN}?return=<original URL>`);
+        return forwardAuthAnswer(401, 'validate', result.reason, 'validate at Identity Plus: send the browser to X-Plusgate-Signin', signin);
       case 'deny':
         return forwardAuthAnswer(403, 'deny', result.reason, 'denied');
       case 'error':
@@ -146,6 +152,20 @@ export function parseVerifyBody(event: APIGatewayProxyEvent): VerifyRequest {
     ip: fields.ip as string | undefined,
     validationUrl: fields.validationUrl === true,
   };
+}
+
+/**
+ * Where a proxy sends the browser on 401: plusgate's /signin, with `return` set to the URL the browser
+ * asked for, escaped here (nginx cannot escape it) and only when it is on an allowed return origin.
+ */
+export function signinUrl(deps: Pick<VerifyDeps, 'edgeOrigin' | 'allowedReturnOrigins'>, original: string | undefined): string {
+  const base = `${deps.edgeOrigin}${EDGE_ROUTES.SIGNIN}`;
+  try {
+    const destination = resolveReturnDestination(original, deps.edgeOrigin, deps.allowedReturnOrigins);
+    return destination ? `${base}?return=${encodeURIComponent(destination)}` : base;
+  } catch {
+    return base; // not an allowed destination: sign in, then stay on plusgate's page
+  }
 }
 
 /** Decodes nginx's `$ssl_client_escaped_cert` (a URL-escaped PEM). */

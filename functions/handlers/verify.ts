@@ -29,6 +29,7 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error,
       stateKey: requireStateKey(stateKey),
       truststore,
       edgeOrigin,
+      allowedReturnOrigins: config.allowedReturnOrigins,
       now: Date.now,
       log: decisionLog,
     })(event);

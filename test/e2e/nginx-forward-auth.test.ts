@@ -35,7 +35,6 @@ function nginxConfig(): string {
     .replaceAll('{{SERVER_KEY}}', pki('server.key'))
     .replaceAll('{{CLIENT_CA}}', pki('ca.pem'))
     .replaceAll('{{VERIFY_URL}}', `http://127.0.0.1:${ports.service}/verify`)
-    .replaceAll('{{SIGNIN_URL}}', `https://localhost:${ports.gateway}/signin`)
     .replaceAll('{{PUBLIC_ORIGIN}}', `https://localhost:${ports.nginx}`)
     .replaceAll('{{UPSTREAM}}', `http://127.0.0.1:${ports.upstream}`);
   const directives = server.split('\n').filter((line) => !line.trim().startsWith('#'));
@@ -69,7 +68,17 @@ describeWithNginx('nginx forward-auth against local mode', () => {
     // The application behind nginx: echoes what it was told about the caller.
     upstream = createServer((req, res) => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ path: req.url, method: req.method, user: req.headers['x-plusgate-user'] ?? null, roles: req.headers['x-plusgate-roles'] ?? null, serial: req.headers['x-plusgate-serial'] ?? null }));
+      const h = req.headers;
+      res.end(
+        JSON.stringify({
+          path: req.url,
+          method: req.method,
+          user: h['x-plusgate-user'] ?? null,
+          roles: h['x-plusgate-roles'] ?? null,
+          serial: h['x-plusgate-serial'] ?? null,
+          passedOn: ['x-plusgate-decision', 'x-plusgate-reason', 'x-plusgate-signin', 'x-client-cert', 'x-original-url'].filter((name) => name in h),
+        }),
+      );
     });
     await new Promise<void>((resolve) => upstream!.listen(ports.upstream, '127.0.0.1', resolve));
 
@@ -109,7 +118,14 @@ describeWithNginx('nginx forward-auth against local mode', () => {
   it('lets alice through to the application, which sees who she is', async () => {
     const res = await through('alice', '/app/orders?page=2');
     expect(res.status).toBe(200);
-    expect(JSON.parse(res.body)).toEqual({ path: '/app/orders?page=2', method: 'GET', user: 'org:org-ref-alice-0001', roles: 'member', serial: expect.stringMatching(/^\d+$/) });
+    expect(JSON.parse(res.body)).toEqual({
+      path: '/app/orders?page=2',
+      method: 'GET',
+      user: 'org:org-ref-alice-0001',
+      roles: 'member',
+      serial: expect.stringMatching(/^\d+$/),
+      passedOn: [],
+    });
   });
 
   it('asks plusgate with GET even when the application request is a POST with a body', async () => {
@@ -118,9 +134,10 @@ describeWithNginx('nginx forward-auth against local mode', () => {
     expect(JSON.parse(res.body)).toMatchObject({ method: 'POST', user: 'org:org-ref-alice-0001' });
   });
 
-  it('overwrites identity headers a client tries to send itself', async () => {
-    const res = await through('alice', '/app', ['-H', 'X-Plusgate-User: local:admin', '-H', 'X-Plusgate-Roles: org. administrator']);
-    expect(JSON.parse(res.body)).toMatchObject({ user: 'org:org-ref-alice-0001', roles: 'member' });
+  it('overwrites or drops identity headers a client tries to send itself', async () => {
+    const forged = ['X-Plusgate-User: local:admin', 'X-Plusgate-Roles: org. administrator', 'X-Plusgate-Decision: allow', 'X-Plusgate-Reason: forged', 'X-Client-Cert: forged', 'X-Original-URL: forged'];
+    const res = await through('alice', '/app', forged.flatMap((h) => ['-H', h]));
+    expect(JSON.parse(res.body)).toMatchObject({ user: 'org:org-ref-alice-0001', roles: 'member', passedOn: [] });
   });
 
   it('refuses carol (revoked) with 403', async () => {
@@ -128,17 +145,18 @@ describeWithNginx('nginx forward-auth against local mode', () => {
     expect(res.status).toBe(403);
   });
 
-  it('sends bob (needs validation) to plusgate /signin with the page he asked for', async () => {
-    const res = await through('bob', '/app/orders');
+  it('sends bob (needs validation) to plusgate /signin with the whole page he asked for, query included', async () => {
+    const res = await through('bob', '/app/orders?page=2&sort=date');
     expect(res.status).toBe(302);
-    expect(res.location).toBe(`https://localhost:${ports.gateway}/signin?return=https://localhost:${ports.nginx}/app/orders`);
+    const asked = `https://localhost:${ports.nginx}/app/orders?page=2&sort=date`;
+    expect(res.location).toBe(`https://localhost:${ports.gateway}/signin?return=${encodeURIComponent(asked)}`);
   });
 
   it('brings bob back to the page he asked for once he validated at Identity Plus', async () => {
     // nginx → /signin → Identity Plus sign-on → plusgate /return → the original page through nginx again.
-    const res = await through('bob', '/app/after-validation', ['-L']);
+    const res = await through('bob', '/app/after-validation?tab=1&x=2', ['-L']);
     expect(res.status).toBe(200);
-    expect(res.effectiveUrl).toBe(`https://localhost:${ports.nginx}/app/after-validation`);
-    expect(JSON.parse(res.body)).toMatchObject({ user: 'org:org-ref-bob-0003' });
+    expect(res.effectiveUrl).toBe(`https://localhost:${ports.nginx}/app/after-validation?tab=1&x=2`);
+    expect(JSON.parse(res.body)).toMatchObject({ user: 'org:org-ref-bob-0003', path: '/app/after-validation?tab=1&x=2' });
   });
 });

@@ -24,6 +24,7 @@ function setup() {
     stateKey: KEY,
     truststore: Truststore.fromPem(pki.caChain),
     edgeOrigin: 'https://auth.example.com',
+    allowedReturnOrigins: ['https://app.example.com'],
     now: clock.now,
   });
   identityPlus.answers.set(pki.devices.alice.serial, cleared());
@@ -155,11 +156,26 @@ describe('GET /verify (forward-auth)', () => {
     });
   });
 
-  it('answers 401 for a certificate that needs validation, so the proxy can send the browser to sign in', async () => {
+  it('answers 401 for a certificate that needs validation, with the sign-in URL that brings the browser back', async () => {
     const t = setup();
-    const res = await t.handler(forward(escaped(pki.devices.bob.cert)));
+    const original = 'https://app.example.com/orders?page=2&sort=date';
+    const event = proxyEvent({ path: '/verify', headers: { 'X-Client-Cert': escaped(pki.devices.bob.cert), 'X-Original-URL': original } });
+    const res = await t.handler(event);
     expect(res.statusCode).toBe(401);
     expect(res.headers?.['X-Plusgate-Decision']).toBe('validate');
+    expect(res.headers?.['X-Plusgate-Signin']).toBe(`https://auth.example.com/signin?return=${encodeURIComponent(original)}`);
+  });
+
+  it.each([
+    ['an origin off the allow-list', 'https://evil.example/x'],
+    ['no original URL', undefined],
+    ['garbage', 'not a url'],
+  ])('offers plain /signin (no return) for %s', async (_c, original) => {
+    const t = setup();
+    const headers: Record<string, string> = { 'X-Client-Cert': escaped(pki.devices.bob.cert) };
+    if (original) headers['X-Original-URL'] = original;
+    const res = await t.handler(proxyEvent({ path: '/verify', headers }));
+    expect(res.headers?.['X-Plusgate-Signin']).toBe('https://auth.example.com/signin');
   });
 
   it.each([undefined, '', '-'])('answers 401 when no certificate is given (%p)', async (header) => {
