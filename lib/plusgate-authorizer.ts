@@ -1,7 +1,8 @@
 /**
  * The plusgate Lambda REQUEST authorizer, for other mutual-TLS REST APIs: the same decision, cache and
  * billing records as the edge flow. The plusgate stack deploys the function and outputs its ARN; another
- * stack attaches it with `PlusgateAuthorizer.fromFunctionArn(...)` (see README, "Guard another API").
+ * stack in the same account and region attaches it with `new PlusgateAuthorizer(this, id, { functionArn })`
+ * (see README, "Guard another API"). Depends on aws-cdk-lib only: copy this file into that CDK app.
  */
 import { Duration } from 'aws-cdk-lib';
 import { RequestAuthorizer } from 'aws-cdk-lib/aws-apigateway';

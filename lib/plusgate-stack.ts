@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Annotations, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { EDGE_ROUTES, ENV } from '../functions/config/names';
+import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
 import type { PlusgateConfig } from './config';
 import type { TruststorePem } from './truststore-pem';
 import { EdgeApi } from './edge-api';
@@ -151,6 +151,18 @@ export class PlusgateStack extends Stack {
     new CfnOutput(this, 'ServiceApiUrl', {
       description: 'IAM (SigV4) API for services: POST/GET /verify, GET /report',
       value: this.service.api.url,
+    });
+    new CfnOutput(this, 'VerifyInvokeArn', {
+      description: 'Resource for execute-api:Invoke in the IAM policy of a service that calls /verify (GET and POST)',
+      value: this.service.api.arnForExecuteApi('*', SERVICE_ROUTES.VERIFY, this.service.api.deploymentStage.stageName),
+    });
+    new CfnOutput(this, 'ReportInvokeArn', {
+      description: 'Resource for execute-api:Invoke in the IAM policy of an operator who reads /report',
+      value: this.service.api.arnForExecuteApi('GET', SERVICE_ROUTES.REPORT, this.service.api.deploymentStage.stageName),
+    });
+    new CfnOutput(this, 'PeriodCloseFunctionName', {
+      description: 'Run by hand to export a closed period again: aws lambda invoke --payload \'{"period":"YYYY-MM"}\'',
+      value: this.periodClose.exporter.lambda.functionName,
     });
     new CfnOutput(this, 'AuthorizerFunctionArn', {
       description: 'Attach to other mTLS REST APIs with PlusgateAuthorizer (README: Guard another API)',

@@ -3,12 +3,17 @@
  * region }).verify({ certificate })`. Requests to the IAM-only service API are signed with SigV4 (service
  * `execute-api`) by the AWS SDK's signer, with credentials from the default provider chain (environment,
  * SSO, profile, container or instance role) unless given.
+ *
+ * Self-contained on purpose: copy this one file into a service. It needs `@smithy/signature-v4`,
+ * `@smithy/types` and `@aws-sdk/credential-provider-node`.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { SERVICE_ROUTES } from '../config/names';
+
+/** The service API route (the same as SERVICE_ROUTES.VERIFY): spelled out so this file can be copied alone. */
+const VERIFY_ROUTE = '/verify';
 
 /** The decision JSON of POST /verify (see README, "Service API"). */
 export interface VerifyResult {
@@ -87,7 +92,7 @@ export class PlusgateClient {
     options: { readonly ip?: string; readonly validationUrl?: boolean } = {},
   ): Promise<VerifyResult> {
     const body = JSON.stringify({ ...subject, ...(options.ip ? { ip: options.ip } : {}), ...(options.validationUrl ? { validationUrl: true } : {}) });
-    const { status, json } = await this.#send('POST', SERVICE_ROUTES.VERIFY, body);
+    const { status, json } = await this.#send('POST', VERIFY_ROUTE, body);
     // 503 with a decision is an answer (Identity Plus was unreachable: decision "error"), not a failure to call.
     if (status === 200 || (status === 503 && isVerifyResult(json))) return json as VerifyResult;
     throw new PlusgateClientError(messageOf(json) ?? `plusgate answered HTTP ${status}`, status, json);
