@@ -78,7 +78,7 @@ describe('period close: the function', () => {
       { Effect: 'Allow', Action: 'dynamodb:Query', Resource: [{ 'Fn::GetAtt': [s.tableId, 'Arn'] }] },
       {
         Effect: 'Allow',
-        Action: ['s3:PutObject', 's3:PutObjectLegalHold', 's3:PutObjectRetention', 's3:PutObjectTagging', 's3:PutObjectVersionTagging', 's3:Abort*'],
+        Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
         Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [s.bucketId, 'Arn'] }, '/reports/*']] },
       },
     ]);
@@ -117,5 +117,15 @@ describe('period close: the schedule', () => {
 
   test('refuses an anchor day that is not in every month', () => {
     expect(() => synth(29)).toThrow(/billingAnchorDay must be a whole number from 1 to 28, got 29/);
+  });
+
+  test('raises an alarm when an export fails', () => {
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
   });
 });
