@@ -1,7 +1,7 @@
 /**
- * The house Lambda function: every plusgate function (edge now; verify, report, authorizer, period-close
- * later) is one line, `new PlusgateFunction(this, 'VerifyFunction', { handler: 'verify' })`, and gets the
- * same documented defaults. Grants travel with the env var that names the resource (`bindTable`,
+ * The house Lambda function: every plusgate function (edge, verify, report, authorizer, period close) is
+ * one line, `new PlusgateFunction(this, 'VerifyFunction', { handler: 'verify' })`, and gets the same
+ * documented defaults. Grants travel with the env var that names the resource (`bindTable`,
  * `bindSecret`), so a function can only reach what it was told about.
  */
 import * as path from 'node:path';
@@ -22,7 +22,7 @@ const PROJECT_ROOT = path.resolve(__dirname, '..');
 export const PLUSGATE_RUNTIME = Runtime.NODEJS_22_X;
 
 /** DynamoDB actions a function may be granted on the records table; each function names exactly its own. */
-export type RecordsTableAction = 'dynamodb:UpdateItem' | 'dynamodb:GetItem' | 'dynamodb:Query';
+export type RecordsTableAction = 'dynamodb:UpdateItem' | 'dynamodb:Query';
 
 /** Props of {@link PlusgateFunction}. */
 export interface PlusgateFunctionProps {

@@ -69,8 +69,18 @@ export function addMonths(at: Date, months: number): Date {
 }
 
 function periodStarting(year: number, month: number, anchorDay: number): BillingPeriod {
-  const start = new Date(Date.UTC(year, month, anchorDay));
-  const end = new Date(Date.UTC(year, month + 1, anchorDay));
+  const start = utcDate(year, month, anchorDay);
+  const end = utcDate(year, month + 1, anchorDay);
   const id = `${String(start.getUTCFullYear()).padStart(4, '0')}-${String(start.getUTCMonth() + 1).padStart(2, '0')}`;
   return { id, start, end };
+}
+
+/**
+ * Date.UTC(year, month, day) for any year: Date.UTC reads years 0–99 as 1900–1999. Month overflow is
+ * normalised in year 2000, then the year is moved; days here are at most 28, so moving never shifts them.
+ */
+function utcDate(year: number, month: number, day: number): Date {
+  const date = new Date(Date.UTC(2000, month, day));
+  date.setUTCFullYear(year + (date.getUTCFullYear() - 2000));
+  return date;
 }

@@ -40,6 +40,11 @@ export interface IntentReference {
   readonly signonUrl: string;
 }
 
+/** Port: creates a validation intent at Identity Plus (expires in ~30 s: create right before redirecting). */
+export interface IntentPort {
+  createIntent(options: { returnUrl: string }): Promise<IntentReference>;
+}
+
 /** Intent types: `validate` is documented for our case; the public clients send `discover`. */
 export type IntentType = 'validate' | 'discover';
 

@@ -8,7 +8,7 @@ import { EDGE_ROUTES } from '../config/names';
 import { AuthenticationResult, Authenticator } from '../domain/authenticate';
 import { ClientCertificate } from '../domain/certificate';
 import { DecisionReason } from '../domain/decision';
-import { IntentReference } from '../domain/identity-plus';
+import { IntentPort } from '../domain/identity-plus';
 import { resolveReturnDestination } from '../domain/return-destination';
 import { signState, verifyState } from '../domain/state-token';
 import { clientCertificateOf, ownOriginOf, singleQueryParameter, sourceIpOf, wantsJson } from '../adapters/api-gateway-request';
@@ -16,11 +16,6 @@ import { RETRY_AFTER_SECONDS, errorResponse, htmlResponse, jsonResponse, redirec
 import { GET_CERTIFICATE_URL } from './pages';
 import { identityJson } from './identity-json';
 import { DecisionLog, logDecision } from './decision-log';
-
-/** Port: creates a validation intent at Identity Plus (expires in ~30 s: create right before redirecting). */
-export interface IntentPort {
-  createIntent(options: { returnUrl: string }): Promise<IntentReference>;
-}
 
 export interface EdgeDeps {
   readonly authenticator: Authenticator;

@@ -15,9 +15,9 @@ import { Truststore } from '../domain/certificate-chain';
 import { InvalidInputError } from '../domain/errors';
 import { resolveReturnDestination } from '../domain/return-destination';
 import { signState } from '../domain/state-token';
+import { IntentPort } from '../domain/identity-plus';
 import { headerOf } from '../adapters/api-gateway-request';
 import { DecisionLog, logDecision } from './decision-log';
-import { IntentPort } from './edge-app';
 import { RETRY_AFTER_SECONDS, describeError, errorResponse, jsonResponse } from './http-responses';
 import { DeviceFacts, identityJson } from './identity-json';
 

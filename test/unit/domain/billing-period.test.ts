@@ -40,6 +40,11 @@ describe('billing periods', () => {
     expect(periodOf(utc('2028-02-29T12:00:00Z'), 28)).toEqual({ id: '2028-02', start: utc('2028-02-28T00:00:00Z'), end: utc('2028-03-28T00:00:00Z') });
   });
 
+  it('keeps years below 100 as written (Date.UTC would read 0050 as 1950)', () => {
+    expect(periodById('0050-02').start.getUTCFullYear()).toBe(50);
+    expect(periodById('0099-12').end).toEqual(new Date('0100-01-01T00:00:00Z'));
+  });
+
   it.each(['2026-13', '2026-00', '26-11', '2026-1', '2026/11', '', 'now'])('rejects period id %p with a message', (id) => {
     expect(() => periodById(id)).toThrow(InvalidInputError);
     expect(() => periodById(id)).toThrow(/YYYY-MM/);
