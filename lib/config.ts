@@ -4,6 +4,7 @@
  * Every problem is collected and thrown at once, each naming the key, the bad value and what is expected.
  */
 import * as path from 'node:path';
+import { DEFAULTS } from '../functions/config/names';
 import { readTruststore, TruststorePem } from './truststore-pem';
 
 /** Intent type sent when Identity Plus asks for validation (see identityplus-api.md, Intents). */
@@ -50,13 +51,13 @@ export interface PlusgateConfig {
 export const CONFIG_DEFAULTS = {
   allowedRoles: [] as string[],
   allowedReturnOrigins: [] as string[],
-  billingAnchorDay: 1,
-  pricePerUserYear: 0.9,
-  decisionCacheSeconds: 60,
-  staleIfErrorSeconds: 0,
-  identityPlusApiUrl: 'https://api.identity.plus/v1',
-  identityPlusSignonUrl: 'https://signon.identity.plus',
-  intentType: 'validate' as IntentType,
+  billingAnchorDay: DEFAULTS.billingAnchorDay,
+  pricePerUserYear: DEFAULTS.pricePerUserYear,
+  decisionCacheSeconds: DEFAULTS.decisionCacheSeconds,
+  staleIfErrorSeconds: DEFAULTS.staleIfErrorSeconds,
+  identityPlusApiUrl: DEFAULTS.identityPlusApiUrl,
+  identityPlusSignonUrl: DEFAULTS.identityPlusSignonUrl,
+  intentType: DEFAULTS.intentType as IntentType,
 } as const;
 
 /** Thrown when the configuration is invalid; `problems` holds one line per problem. */

@@ -50,3 +50,19 @@ export const SERVICE_ROUTES = {
   VERIFY: '/verify',
   REPORT: '/report',
 } as const;
+
+/**
+ * Defaults of the deployment settings, shared by the CDK app (lib/config.ts) and the functions
+ * (functions/handlers/runtime-config.ts) so the two can never disagree.
+ */
+export const DEFAULTS = {
+  identityPlusApiUrl: 'https://api.identity.plus/v1',
+  identityPlusSignonUrl: 'https://signon.identity.plus',
+  intentType: 'validate',
+  billingAnchorDay: 1,
+  pricePerUserYear: 0.9,
+  decisionCacheSeconds: 60,
+  staleIfErrorSeconds: 0,
+  shards: 16,
+  retentionMonths: 25,
+} as const;

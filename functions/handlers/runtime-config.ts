@@ -3,7 +3,7 @@
  * bad variable fails the cold start with a message naming it (the CDK app validates the same values at
  * synth, so this only trips on a hand-edited function).
  */
-import { ENV } from '../config/names';
+import { DEFAULTS, ENV } from '../config/names';
 import { ConfigurationError } from '../domain/errors';
 import { IntentType } from '../domain/identity-plus';
 import { normalizeOrigin } from '../domain/return-destination';
@@ -61,9 +61,9 @@ export function readRuntimeConfig(env: Env = process.env): RuntimeConfig {
     return raw;
   };
 
-  const intentType = optional(ENV.INTENT_TYPE) ?? 'validate';
+  const intentType = optional(ENV.INTENT_TYPE) ?? DEFAULTS.intentType;
   if (intentType !== 'validate' && intentType !== 'discover') problems.push(`${ENV.INTENT_TYPE} must be validate or discover, got "${intentType}"`);
-  const price = Number(optional(ENV.PRICE_PER_USER_YEAR) ?? '0.9');
+  const price = Number(optional(ENV.PRICE_PER_USER_YEAR) ?? DEFAULTS.pricePerUserYear);
   if (!Number.isFinite(price) || price < 0) problems.push(`${ENV.PRICE_PER_USER_YEAR} must be a number >= 0`);
 
   const origins: string[] = [];
@@ -87,18 +87,18 @@ export function readRuntimeConfig(env: Env = process.env): RuntimeConfig {
     tableName: required(ENV.TABLE_NAME),
     apiCertSecret: required(ENV.API_CERT_SECRET),
     stateKeySecret: optional(ENV.STATE_KEY_SECRET),
-    identityPlusApiUrl: url(ENV.IDENTITY_PLUS_API_URL, 'https://api.identity.plus/v1'),
-    identityPlusSignonUrl: url(ENV.IDENTITY_PLUS_SIGNON_URL, 'https://signon.identity.plus'),
+    identityPlusApiUrl: url(ENV.IDENTITY_PLUS_API_URL, DEFAULTS.identityPlusApiUrl),
+    identityPlusSignonUrl: url(ENV.IDENTITY_PLUS_SIGNON_URL, DEFAULTS.identityPlusSignonUrl),
     identityPlusExtraCa: optional(ENV.IDENTITY_PLUS_EXTRA_CA),
     intentType: intentType as IntentType,
     allowedRoles: stringList(ENV.ALLOWED_ROLES).map((r) => r.trim()).filter(Boolean),
     allowedReturnOrigins: origins,
-    billingAnchorDay: int(ENV.BILLING_ANCHOR_DAY, 1, 1, 28),
+    billingAnchorDay: int(ENV.BILLING_ANCHOR_DAY, DEFAULTS.billingAnchorDay, 1, 28),
     pricePerUserYear: price,
-    decisionCacheSeconds: int(ENV.DECISION_CACHE_SECONDS, 60, 0, 3600),
-    staleIfErrorSeconds: int(ENV.STALE_IF_ERROR_SECONDS, 0, 0, 86_400),
-    shards: int(ENV.SHARDS, 16, 1, 1000),
-    retentionMonths: int(ENV.RETENTION_MONTHS, 25, 1, 120),
+    decisionCacheSeconds: int(ENV.DECISION_CACHE_SECONDS, DEFAULTS.decisionCacheSeconds, 0, 3600),
+    staleIfErrorSeconds: int(ENV.STALE_IF_ERROR_SECONDS, DEFAULTS.staleIfErrorSeconds, 0, 86_400),
+    shards: int(ENV.SHARDS, DEFAULTS.shards, 1, 1000),
+    retentionMonths: int(ENV.RETENTION_MONTHS, DEFAULTS.retentionMonths, 1, 120),
     publicOrigin,
     truststoreFile: optional(ENV.TRUSTSTORE_FILE),
   };
@@ -119,14 +119,14 @@ export interface ReportConfig {
 export function readReportConfig(env: Env = process.env): ReportConfig {
   const problems: string[] = [];
   const { required, optional, int } = envReader(env, problems);
-  const price = Number(optional(ENV.PRICE_PER_USER_YEAR) ?? '0.9');
+  const price = Number(optional(ENV.PRICE_PER_USER_YEAR) ?? DEFAULTS.pricePerUserYear);
   if (!Number.isFinite(price) || price < 0) problems.push(`${ENV.PRICE_PER_USER_YEAR} must be a number >= 0`);
   const config: ReportConfig = {
     tableName: required(ENV.TABLE_NAME),
-    billingAnchorDay: int(ENV.BILLING_ANCHOR_DAY, 1, 1, 28),
+    billingAnchorDay: int(ENV.BILLING_ANCHOR_DAY, DEFAULTS.billingAnchorDay, 1, 28),
     pricePerUserYear: price,
-    shards: int(ENV.SHARDS, 16, 1, 1000),
-    retentionMonths: int(ENV.RETENTION_MONTHS, 25, 1, 120),
+    shards: int(ENV.SHARDS, DEFAULTS.shards, 1, 1000),
+    retentionMonths: int(ENV.RETENTION_MONTHS, DEFAULTS.retentionMonths, 1, 120),
   };
   if (problems.length) throw new ConfigurationError(`plusgate configuration: ${problems.join('; ')}`);
   return config;
