@@ -26,6 +26,8 @@ export function accessLogFormat(): AccessLogFormat {
       extendedRequestId: AccessLogField.contextExtendedRequestId(),
       requestTime: AccessLogField.contextRequestTime(),
       ip: AccessLogField.contextIdentitySourceIp(),
+      // The IAM principal that called the service API (it answers names and emails); empty on the edge API.
+      caller: AccessLogField.contextIdentityUserArn(),
       userAgent: AccessLogField.contextIdentityUserAgent(),
       domainName: AccessLogField.contextDomainName(),
       method: AccessLogField.contextHttpMethod(),

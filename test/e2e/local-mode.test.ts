@@ -68,6 +68,12 @@ describe('local mode, driven by curl', () => {
     expect(res.body).toContain('Welcome, Alice Archer');
   });
 
+  it('serves the service API on loopback only, and says it checks no IAM signature there', () => {
+    const line = running!.output().split('\n').find((l) => l.includes('service API'))!;
+    expect(line).toContain(`http://127.0.0.1:${ports.service}`);
+    expect(line).toContain('no IAM signature check');
+  });
+
   it('signs alice in', async () => {
     const res = await as('alice', '/signin');
     expect(res.status).toBe(200);
