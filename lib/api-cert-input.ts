@@ -4,9 +4,9 @@
  * here talks to AWS, and nothing returned for printing contains the key or the password.
  */
 import { readFileSync } from 'node:fs';
-import { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
 
 /** Usage text shown by --help and after a bad flag. */
 export const PUT_API_CERT_USAGE = `Usage:
@@ -146,7 +146,7 @@ export async function prepareApiCertSecret(source: ApiCertSource, now: Date = ne
     }
   }
 
-  const der = await certificateServedWith(options, source);
+  const der = checkedCertificate(options, source);
   const cert = new X509Certificate(der);
   const notAfter = new Date(cert.validTo);
   const summary: ApiCertSummary = {
@@ -182,32 +182,30 @@ function readInput(file: string, flag: string): Buffer {
 }
 
 /**
- * Serves one TLS handshake on loopback with exactly the options the Lambda will use and returns the
- * certificate the client saw (DER). This proves the certificate and key work together as a TLS identity
- * and reads a PKCS#12's certificate without a PKCS#12 parser of our own.
+ * Opens the credentials with Node TLS exactly as the Lambda will (a wrong password, an encryption OpenSSL 3
+ * no longer opens, or a key that is not the certificate's fail here) and returns the certificate (DER):
+ * the PEM one as given, or the leaf (the one non-CA certificate) read out of the PKCS#12.
  */
-async function certificateServedWith(options: tls.SecureContextOptions, source: ApiCertSource): Promise<Buffer> {
+function checkedCertificate(options: tls.SecureContextOptions, source: ApiCertSource): Buffer {
   try {
     tls.createSecureContext(options);
   } catch (err) {
     throw new ApiCertInputError(explainTlsError(err as Error, source));
   }
-  const server = tls.createServer(options, (socket) => socket.end());
-  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
+  if (source.kind === 'pem') return new X509Certificate(String(options.cert)).raw;
+  const file = `--p12 ${source.file}`;
+  let ders: Buffer[];
   try {
-    const { port } = server.address() as AddressInfo;
-    return await new Promise<Buffer>((resolve, reject) => {
-      // Only our own certificate is read back: nothing is trusted or sent over this connection.
-      const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
-        const raw = socket.getPeerCertificate().raw;
-        socket.destroy();
-        resolve(raw);
-      });
-      socket.once('error', reject);
-    });
-  } finally {
-    server.close();
+    const p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(Buffer.from(options.pfx as Buffer).toString('binary')), source.password);
+    const bags = p12.getBags({ bagType: forge.pki.oids.certBag })[forge.pki.oids.certBag] ?? [];
+    // forge parses RSA certificates; any other kind stays as its ASN.1, which is all we need.
+    ders = bags.map((bag) => Buffer.from(forge.asn1.toDer(bag.cert ? forge.pki.certificateToAsn1(bag.cert) : (bag.asn1 as forge.asn1.Asn1)).getBytes(), 'binary'));
+  } catch (err) {
+    throw new ApiCertInputError(`${file}: opens with Node TLS, but its certificate cannot be read (${(err as Error).message}); give it as PEM with --cert and --key`);
   }
+  const leaves = ders.filter((der) => !new X509Certificate(der).ca);
+  if (leaves.length !== 1) throw new ApiCertInputError(`${file}: holds ${leaves.length} non-CA certificates; expected exactly one (our API certificate)`);
+  return leaves[0];
 }
 
 function explainTlsError(err: Error, source: ApiCertSource): string {

@@ -84,6 +84,14 @@ describe('prepareApiCertSecret', () => {
     expect(prepared.summary.serial).toBe(api.serial);
   });
 
+  test('reads the API certificate out of a PKCS#12 that also carries its CA chain, whichever comes first', async () => {
+    const pki = await testPki();
+    const chainFirst = [pki.root.cert, pki.intermediate.cert, pki.api.cert].map((pem) => forge.pki.certificateFromPem(pem));
+    const p12 = forge.asn1.toDer(forge.pkcs12.toPkcs12Asn1(forge.pki.privateKeyFromPem(pki.api.key), chainFirst, 'pw', { algorithm: 'aes256' })).getBytes();
+    const prepared = await prepareApiCertSecret({ kind: 'p12', file: file('chain.p12', Buffer.from(p12, 'binary')), password: 'pw' });
+    expect(prepared.summary.serial).toBe(pki.api.serial);
+  });
+
   test('what is printed holds subject, serial and expiry, never the key or the password', async () => {
     const { api } = await testPki();
     const password = 'Unprintable-7f3a';
