@@ -213,11 +213,6 @@ export function demoSeed(pki: DevPki): Array<{ serial: string; identity: DemoIde
   });
 }
 
-/** Which demo person a serial belongs to, if any. */
-export function demoPersonOf(pki: DevPki, serial: string): DemoPerson | undefined {
-  return DEMO_PEOPLE.find((person) => pki.devices[person].serial === serial);
-}
-
 // ---------------------------------------------------------------------------------------------
 // On disk: <dataDir>/pki/
 

@@ -15,9 +15,6 @@ import {
 import { ReportStoreError } from '../domain/errors';
 
 
-/** Smallest part S3 accepts (except the last one). */
-export const MIN_PART_BYTES = 5 * 1024 * 1024;
-
 /** Options of {@link ReportStore}. */
 export interface ReportStoreOptions {
   /** An S3 client (only `send` is used). */

@@ -49,11 +49,6 @@ export function periodById(id: unknown, anchorDay = 1): BillingPeriod {
   return periodStarting(Number(match[1]), month - 1, checkAnchorDay(anchorDay));
 }
 
-/** The period right after `period`. */
-export function nextPeriod(period: BillingPeriod, anchorDay = 1): BillingPeriod {
-  return periodOf(period.end, anchorDay);
-}
-
 /** The period right before `period`. */
 export function previousPeriod(period: BillingPeriod, anchorDay = 1): BillingPeriod {
   return periodOf(new Date(period.start.getTime() - 1), anchorDay);

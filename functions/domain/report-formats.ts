@@ -193,7 +193,7 @@ th:first-child,td:first-child{text-align:left}
  * day, with the same numbers as a table behind a native disclosure (the chart's text alternative). No
  * scripts, no external assets (it passes `default-src 'none'`), every text escaped.
  */
-export function reportHtml(report: BillingReport, options: { csvHref?: string } = {}): string {
+export function reportHtml(report: BillingReport): string {
   const status = report.periodComplete ? 'complete' : 'in progress: the numbers can still grow';
   const totals: Array<[string, string]> = [
     ['Unique users', groupDigits(report.uniqueUsers)],
@@ -203,7 +203,6 @@ export function reportHtml(report: BillingReport, options: { csvHref?: string } 
     ['Confirmed sign-ins', groupDigits(report.authentications)],
   ];
   const rows = report.newUsersPerDay.map((d) => `<tr><td>${escapeHtml(d.date)}</td><td>${groupDigits(d.users)}</td></tr>`).join('\n');
-  const csv = options.csvHref ? ` <a href="${escapeHtml(options.csvHref)}">Download the user list (CSV)</a>.` : '';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -219,7 +218,7 @@ export function reportHtml(report: BillingReport, options: { csvHref?: string } 
 <dl class="totals">
 ${totals.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('\n')}
 </dl>
-<p class="note">Estimated cost: ${escapeHtml(costExplanation(report))}, rounded to cents. Identity Plus bills each user authenticated at least once in the period.${csv}</p>
+<p class="note">Estimated cost: ${escapeHtml(costExplanation(report))}, rounded to cents. Identity Plus bills each user authenticated at least once in the period.</p>
 <h2>New users per day</h2>
 <figure>
 ${newUsersChartSvg(report)}

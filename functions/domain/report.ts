@@ -200,17 +200,6 @@ export function isExpired(record: Pick<UserRecord, 'expiresAt'>, nowSeconds: num
   return record.expiresAt !== undefined && record.expiresAt <= nowSeconds;
 }
 
-/** Builds the report of `period` from any stream of its records. */
-export async function buildReport(
-  period: BillingPeriod,
-  records: AsyncIterable<UserRecord> | Iterable<UserRecord>,
-  options: ReportAccumulatorOptions,
-): Promise<BillingReport> {
-  const acc = new ReportAccumulator(period, options);
-  for await (const record of records) acc.add(record);
-  return acc.result(options.now);
-}
-
 /** Where a closed period's export lives in the reports bucket: `reports/<period>/report.json` and `users.csv`. */
 export function reportExportKeys(periodId: string): { readonly report: string; readonly users: string } {
   return { report: `reports/${periodId}/report.json`, users: `reports/${periodId}/users.csv` };

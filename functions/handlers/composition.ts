@@ -26,7 +26,9 @@ export interface SecretContext {
 
 let config: RuntimeConfig | undefined;
 let cache: DecisionCache | undefined;
-let built: { fingerprint: string; client: IdentityPlusClient; authenticator: Authenticator; stateKey?: Buffer } | undefined;
+let built:
+  | { fingerprint: string; secrets: SecretContext; client: IdentityPlusClient; authenticator: Authenticator; stateKey?: Buffer }
+  | undefined;
 
 /** Configuration of this container, read from the environment on first use. */
 export function runtimeConfig(): RuntimeConfig {
@@ -37,8 +39,13 @@ export function runtimeConfig(): RuntimeConfig {
 /** The adapters and use case for the current secrets; rebuilt when a secret was rotated. */
 export function services(secrets: SecretContext) {
   const cfg = runtimeConfig();
+  // The secrets middleware hands over the same values until it refreshes them: no hashing per request.
+  if (built && built.secrets.apiCert === secrets.apiCert && built.secrets.stateKey === secrets.stateKey) return built;
   const fingerprint = secretFingerprint([secretFingerprint(secrets.apiCert), secretFingerprint(secrets.stateKey)]);
-  if (built?.fingerprint === fingerprint) return built;
+  if (built?.fingerprint === fingerprint) {
+    built.secrets = { apiCert: secrets.apiCert, stateKey: secrets.stateKey };
+    return built;
+  }
 
   const previous = built?.client;
   cache ??= new DecisionCache({ ttlMs: cfg.decisionCacheSeconds * 1000, staleMs: cfg.staleIfErrorSeconds * 1000 });
@@ -59,7 +66,7 @@ export function services(secrets: SecretContext) {
     now: Date.now,
     onEvent: reportEvent,
   });
-  built = { fingerprint, client, authenticator, stateKey: secrets.stateKey === undefined ? undefined : stateKeyFromSecret(secrets.stateKey) };
+  built = { fingerprint, secrets: { apiCert: secrets.apiCert, stateKey: secrets.stateKey }, client, authenticator, stateKey: secrets.stateKey === undefined ? undefined : stateKeyFromSecret(secrets.stateKey) };
   void previous?.close().catch(() => undefined);
   return built;
 }

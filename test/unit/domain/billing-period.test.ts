@@ -1,4 +1,4 @@
-import { addMonths, nextPeriod, periodById, periodOf, previousPeriod } from '../../../functions/domain/billing-period';
+import { addMonths, periodById, periodOf, previousPeriod } from '../../../functions/domain/billing-period';
 import { InvalidInputError } from '../../../functions/domain/errors';
 
 const utc = (s: string) => new Date(s);
@@ -21,7 +21,7 @@ describe('billing periods', () => {
   it('crosses December into January', () => {
     const dec = periodOf(utc('2026-12-31T23:59:59Z'));
     expect(dec.end).toEqual(utc('2027-01-01T00:00:00Z'));
-    expect(nextPeriod(dec).id).toBe('2027-01');
+    expect(periodOf(dec.end).id).toBe('2027-01');
     expect(previousPeriod(periodById('2027-01')).id).toBe('2026-12');
   });
 

@@ -1,5 +1,6 @@
 import { periodById } from '../../../functions/domain/billing-period';
-import { BillingReport, UserRecord, buildReport } from '../../../functions/domain/report';
+import { BillingReport, UserRecord } from '../../../functions/domain/report';
+import { buildReport } from '../../support/build-report';
 import {
   CSV_HEADER,
   axisStep,

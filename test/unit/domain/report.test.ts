@@ -1,5 +1,6 @@
 import { periodById, periodOf } from '../../../functions/domain/billing-period';
-import { ReportAccumulator, UserRecord, buildReport, estimatedCost, periodDays, reportExportKeys } from '../../../functions/domain/report';
+import { ReportAccumulator, UserRecord, estimatedCost, periodDays, reportExportKeys } from '../../../functions/domain/report';
+import { buildReport } from '../../support/build-report';
 
 const NOW = new Date('2026-11-26T12:00:00Z');
 const LATER = Math.floor(Date.parse('2029-01-01T00:00:00Z') / 1000);
