@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
+import { oneLine } from './truststore-pem';
 
 /** Usage text shown by --help and after a bad flag. */
 export const PUT_API_CERT_USAGE = `Usage:
@@ -221,6 +222,3 @@ function explainTlsError(err: Error, source: ApiCertSource): string {
   return `--cert/--key: not a usable certificate and key (${msg})`;
 }
 
-function oneLine(dn: string): string {
-  return dn.split('\n').filter(Boolean).join(', ');
-}

@@ -101,6 +101,7 @@ function selfSigned(cert: X509Certificate): boolean {
   return cert.checkIssued(cert) && cert.verify(cert.publicKey);
 }
 
-function oneLine(dn: string): string {
+/** A multi-line Node DN on one line, for messages. */
+export function oneLine(dn: string): string {
   return dn.split('\n').filter(Boolean).join(', ');
 }

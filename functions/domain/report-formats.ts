@@ -3,6 +3,7 @@
  * plain-text table for terminals. Pure: strings in, strings out; the user list is streamed row by row.
  */
 import { BillingReport, UserRecord } from './report';
+import { escapeHtml } from './html';
 
 /** The report formats `/report` and the CLI share (`table` is the CLI's only). */
 export type ReportFormat = 'json' | 'csv' | 'html' | 'table';
@@ -64,10 +65,6 @@ export function csvFileName(periodId: string): string {
 
 // --------------------------------------------------------------------------------------------- HTML
 
-/** Text for HTML element content and attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /** 1234567 → "1,234,567" (no locale data: the same on every machine). */
 export function groupDigits(n: number): string {

@@ -1,6 +1,7 @@
 /**
  * Small plain HTML pages: no framework, no scripts, readable with JavaScript off. All text is escaped here.
  */
+import { escapeHtml } from '../domain/html';
 
 /** Where a person without a usable certificate can get one. */
 export const GET_CERTIFICATE_URL = 'https://identity.plus';
@@ -13,9 +14,6 @@ export interface Page {
   readonly links?: ReadonlyArray<{ readonly href: string; readonly text: string }>;
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-}
 
 export function renderPage(page: Page): string {
   const paragraphs = page.paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n');

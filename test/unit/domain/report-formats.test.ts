@@ -1,6 +1,7 @@
 import { periodById } from '../../../functions/domain/billing-period';
 import { BillingReport, UserRecord } from '../../../functions/domain/report';
 import { buildReport } from '../../support/build-report';
+import { escapeHtml } from '../../../functions/domain/html';
 import {
   CSV_HEADER,
   axisStep,
@@ -8,7 +9,6 @@ import {
   csvFileName,
   csvLines,
   csvRow,
-  escapeHtml,
   money,
   reportHtml,
   reportJson,

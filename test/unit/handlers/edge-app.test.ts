@@ -201,7 +201,7 @@ describe('GET /signin', () => {
     t.identityPlus.answers.set(pki.devices.alice.serial, OK({ organizationalName: '<script>alert(1)</script>' }));
     const res = await t.handler(event('/signin'));
     expect(res.body).not.toContain('<script>');
-    expect(res.body).toContain('&lt;script&gt;');
+    expect(res.body).toContain('&#60;script&#62;');
     expect(res.headers?.['Content-Security-Policy']).toContain("default-src 'none'");
   });
 });
