@@ -93,16 +93,34 @@ export async function benchReportQueryVsScan(opts: ReportQueryVsScanOptions = {}
     let withOther: Comparison | undefined;
     if (otherPeriodUsers > 0) {
       loadMs += await timedLoad(client, OTHER_PERIOD, otherPeriodUsers);
-      withOther = await compare(client, gc, users, runs, `+${otherPeriodUsers.toLocaleString('en-US')} in ${OTHER_PERIOD}`);
+      withOther = await compare(
+        client,
+        gc,
+        users,
+        runs,
+        `+${otherPeriodUsers.toLocaleString('en-US')} in ${OTHER_PERIOD}`,
+      );
     }
     const line = (c: Comparison) =>
       `query ${c.query.medianMs.toFixed(0)} ms (best ${c.query.bestMs.toFixed(0)}, ${c.query.requests} req, peak RSS ${c.query.peakRssMb} MB, heap +${c.query.peakHeapDeltaMb} MB, live +${c.query.liveHeapMb} MB) vs ` +
       `scan ${c.scan.medianMs.toFixed(0)} ms (best ${c.scan.bestMs.toFixed(0)}, ${c.scan.requests} req, peak RSS ${c.scan.peakRssMb} MB, heap +${c.scan.peakHeapDeltaMb} MB, live +${c.scan.liveHeapMb} MB): scan/query ${c.ratio.toFixed(2)}x (best ${(c.scan.bestMs / c.query.bestMs).toFixed(2)}x)`;
     const summary =
       `${users.toLocaleString('en-US')} users, median (best) of ${runs}; table with the period alone: ${line(alone)}` +
-      (withOther ? `; with ${otherPeriodUsers.toLocaleString('en-US')} more users in ${OTHER_PERIOD}: ${line(withOther)}` : '') +
+      (withOther
+        ? `; with ${otherPeriodUsers.toLocaleString('en-US')} more users in ${OTHER_PERIOD}: ${line(withOther)}`
+        : '') +
       `  [load ${(loadMs / 1000).toFixed(1)} s]`;
-    return { name: 'report-query-vs-scan', users, otherPeriodUsers, loadMs, query: alone.query, scan: alone.scan, ratio: alone.ratio, withOtherPeriod: withOther, summary };
+    return {
+      name: 'report-query-vs-scan',
+      users,
+      otherPeriodUsers,
+      loadMs,
+      query: alone.query,
+      scan: alone.scan,
+      ratio: alone.ratio,
+      withOtherPeriod: withOther,
+      summary,
+    };
   } finally {
     client.destroy();
     await dynalite.stop();
@@ -121,12 +139,20 @@ async function timedLoad(client: DynamoDBClient, periodId: string, count: number
   const started = performance.now();
   await load(client, periodId, count);
   const ms = performance.now() - started;
-  log(`loaded ${count.toLocaleString('en-US')} users into ${periodId} with BatchWriteItem in ${(ms / 1000).toFixed(1)} s (${Math.round((count * 1000) / ms)} items/s)`);
+  log(
+    `loaded ${count.toLocaleString('en-US')} users into ${periodId} with BatchWriteItem in ${(ms / 1000).toFixed(1)} s (${Math.round((count * 1000) / ms)} items/s)`,
+  );
   return ms;
 }
 
 /** Times both readers `runs` times each, alternating which goes first; both must report the same numbers. */
-async function compare(client: DynamoDBClient, gc: () => void, users: number, runs: number, label: string): Promise<Comparison> {
+async function compare(
+  client: DynamoDBClient,
+  gc: () => void,
+  users: number,
+  runs: number,
+  label: string,
+): Promise<Comparison> {
   const timings = { query: [] as Measured[], scan: [] as Measured[] };
   let reference: BillingReport | undefined;
   for (let run = 0; run < runs; run++) {
@@ -136,7 +162,10 @@ async function compare(client: DynamoDBClient, gc: () => void, users: number, ru
       const measured = await measure(gc, () => (reader === 'query' ? viaQuery(client) : viaScan(client)));
       check(measured.report, users);
       reference ??= measured.report;
-      if (measured.report.uniqueDevices !== reference.uniqueDevices || measured.report.authentications !== reference.authentications) {
+      if (
+        measured.report.uniqueDevices !== reference.uniqueDevices ||
+        measured.report.authentications !== reference.authentications
+      ) {
         throw new Error(`${reader} disagrees with the other reader: ${JSON.stringify(measured.report)}`);
       }
       timings[reader].push(measured);
@@ -238,7 +267,18 @@ function viaScan(client: DynamoDBClient): Reader {
   return async (onRecord) => {
     let requests = 0;
     let startKey: Record<string, AttributeValue> | undefined;
-    const attributes = ['sk', 'userId', 'period', 'name', 'email', 'firstSeenAt', 'lastSeenAt', 'authCount', 'devices', 'expiresAt'];
+    const attributes = [
+      'sk',
+      'userId',
+      'period',
+      'name',
+      'email',
+      'firstSeenAt',
+      'lastSeenAt',
+      'authCount',
+      'devices',
+      'expiresAt',
+    ];
     do {
       const page = await client.send(
         new ScanCommand({

@@ -41,7 +41,8 @@ function fail(message: string): never {
 function port(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--${name} must be a port number from 0 to 65535, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    fail(`--${name} must be a port number from 0 to 65535, got "${value}"`);
   return n;
 }
 
@@ -96,14 +97,28 @@ async function main(): Promise<void> {
   const staleSeconds = seconds('stale-if-error-seconds', v['stale-if-error-seconds']);
   if (cacheSeconds) environment[ENV.DECISION_CACHE_SECONDS] = cacheSeconds;
   if (staleSeconds) environment[ENV.STALE_IF_ERROR_SECONDS] = staleSeconds;
-  if (v['allowed-roles']) environment[ENV.ALLOWED_ROLES] = JSON.stringify(v['allowed-roles'].split(',').map((r) => r.trim()).filter(Boolean));
+  if (v['allowed-roles'])
+    environment[ENV.ALLOWED_ROLES] = JSON.stringify(
+      v['allowed-roles']
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean),
+    );
   if (v['allowed-return-origins']) {
-    environment[ENV.ALLOWED_RETURN_ORIGINS] = JSON.stringify(v['allowed-return-origins'].split(',').map((o) => o.trim()).filter(Boolean));
+    environment[ENV.ALLOWED_RETURN_ORIGINS] = JSON.stringify(
+      v['allowed-return-origins']
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    );
   }
   if (v.quiet) environment.POWERTOOLS_LOG_LEVEL = 'WARN';
 
   const identityPlus = await externalIdentityPlus(v);
-  if (v.truststore !== undefined && !identityPlus) fail('--truststore goes with an API certificate (--api-cert-p12 or --api-cert/--api-key): the simulator issues its own devices');
+  if (v.truststore !== undefined && !identityPlus)
+    fail(
+      '--truststore goes with an API certificate (--api-cert-p12 or --api-cert/--api-key): the simulator issues its own devices',
+    );
   if (v.truststore !== undefined) readableFile('--truststore', v.truststore);
 
   const dataDir = v['data-dir'] ?? '.plusgate';
@@ -184,15 +199,20 @@ async function externalIdentityPlus(v: Values) {
   const cert = str('api-cert');
   const key = str('api-key');
   const given = p12 !== undefined || cert !== undefined || key !== undefined;
-  const endpointFlags = ['identity-plus-api-url', 'identity-plus-signon-url', 'identity-plus-ca'].filter((f) => v[f] !== undefined);
+  const endpointFlags = ['identity-plus-api-url', 'identity-plus-signon-url', 'identity-plus-ca'].filter(
+    (f) => v[f] !== undefined,
+  );
   if (!given) {
-    if (endpointFlags.length) fail(`--${endpointFlags[0]} goes with an API certificate (--api-cert-p12 or --api-cert/--api-key)`);
+    if (endpointFlags.length)
+      fail(`--${endpointFlags[0]} goes with an API certificate (--api-cert-p12 or --api-cert/--api-key)`);
     return undefined;
   }
-  if (p12 !== undefined && (cert !== undefined || key !== undefined)) fail('give either --api-cert-p12 or --api-cert with --api-key, not both');
+  if (p12 !== undefined && (cert !== undefined || key !== undefined))
+    fail('give either --api-cert-p12 or --api-cert with --api-key, not both');
   if (p12 === undefined && (cert === undefined || key === undefined)) fail('--api-cert and --api-key go together');
   const password = str('api-cert-password') ?? process.env.PLUSGATE_P12_PASSWORD;
-  if (p12 !== undefined && password === undefined) fail('--api-cert-p12 needs --api-cert-password (or PLUSGATE_P12_PASSWORD)');
+  if (p12 !== undefined && password === undefined)
+    fail('--api-cert-p12 needs --api-cert-password (or PLUSGATE_P12_PASSWORD)');
   const httpsUrl = (name: string, fallback: string) => {
     const value = str(name) ?? fallback;
     try {
@@ -205,7 +225,9 @@ async function externalIdentityPlus(v: Values) {
   const { prepareApiCertSecret, describeApiCert, ApiCertInputError } = await import('../lib/api-cert-input');
   try {
     const prepared = await prepareApiCertSecret(
-      p12 !== undefined ? { kind: 'p12', file: p12, password: password as string } : { kind: 'pem', certFile: cert as string, keyFile: key as string },
+      p12 !== undefined
+        ? { kind: 'p12', file: p12, password: password as string }
+        : { kind: 'pem', certFile: cert as string, keyFile: key as string },
     );
     const ca = str('identity-plus-ca');
     return {

@@ -54,8 +54,12 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(`Created secret ${args.secretName} (${created.ARN}).`);
   } catch (err) {
     if (!(err instanceof sm.ResourceExistsException)) throw err;
-    const put = await client.send(new sm.PutSecretValueCommand({ SecretId: args.secretName, SecretString: prepared.secretString }));
-    console.log(`Secret ${args.secretName} exists: stored a new version (${put.VersionId}). Functions pick it up within 15 minutes.`);
+    const put = await client.send(
+      new sm.PutSecretValueCommand({ SecretId: args.secretName, SecretString: prepared.secretString }),
+    );
+    console.log(
+      `Secret ${args.secretName} exists: stored a new version (${put.VersionId}). Functions pick it up within 15 minutes.`,
+    );
   }
   return 0;
 }

@@ -55,19 +55,26 @@ const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 /** Parses argv (without node and script); throws UsageError. `env` supplies PLUSGATE_P12_PASSWORD. */
-export function parsePutApiCertArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): PutApiCertArgs {
+export function parsePutApiCertArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): PutApiCertArgs {
   if (argv.includes('--help') || argv.includes('-h')) {
     return { help: true, secretName: '', source: { kind: 'pem', certFile: '', keyFile: '' } };
   }
   const values = new Map<Flag, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [name, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     if (!(FLAGS as readonly string[]).includes(name)) throw new UsageError(`unknown argument "${arg}"`);
     const flag = name as Flag;
     if (values.has(flag)) throw new UsageError(`${flag} given twice`);
     const value = inline ?? argv[++i];
-    if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new UsageError(`${flag} needs a value`);
+    if (value === undefined || (inline === undefined && value.startsWith('--')))
+      throw new UsageError(`${flag} needs a value`);
     if (value === '') throw new UsageError(`${flag} needs a non-empty value`);
     values.set(flag, value);
   }
@@ -75,10 +82,13 @@ export function parsePutApiCertArgs(argv: readonly string[], env: Readonly<Recor
   const secretName = values.get('--secret-name');
   if (!secretName) throw new UsageError('--secret-name is required');
   if (!SECRET_NAME.test(secretName)) {
-    throw new UsageError(`--secret-name "${secretName}" is not a Secrets Manager name (1-512 of A-Z a-z 0-9 / _ + = . @ -; a name, not an ARN)`);
+    throw new UsageError(
+      `--secret-name "${secretName}" is not a Secrets Manager name (1-512 of A-Z a-z 0-9 / _ + = . @ -; a name, not an ARN)`,
+    );
   }
   const region = values.get('--region');
-  if (region !== undefined && !REGION.test(region)) throw new UsageError(`--region "${region}" is not an AWS region such as eu-west-1`);
+  if (region !== undefined && !REGION.test(region))
+    throw new UsageError(`--region "${region}" is not an AWS region such as eu-west-1`);
 
   const p12 = values.get('--p12');
   const cert = values.get('--cert');
@@ -86,8 +96,10 @@ export function parsePutApiCertArgs(argv: readonly string[], env: Readonly<Recor
   const password = values.get('--password') ?? (env.PLUSGATE_P12_PASSWORD || undefined);
   let source: ApiCertSource;
   if (p12 !== undefined) {
-    if (cert !== undefined || key !== undefined) throw new UsageError('give either --p12 (with --password) or --cert and --key, not both');
-    if (password === undefined) throw new UsageError('--p12 needs --password (or PLUSGATE_P12_PASSWORD in the environment)');
+    if (cert !== undefined || key !== undefined)
+      throw new UsageError('give either --p12 (with --password) or --cert and --key, not both');
+    if (password === undefined)
+      throw new UsageError('--p12 needs --password (or PLUSGATE_P12_PASSWORD in the environment)');
     source = { kind: 'p12', file: p12, password };
   } else if (cert !== undefined || key !== undefined) {
     if (cert === undefined || key === undefined) throw new UsageError('--cert and --key go together');
@@ -121,7 +133,10 @@ export interface PreparedApiCertSecret {
  * Opens the certificate with Node TLS (wrong password, unsupported PKCS#12 encryption or a key that does
  * not match fail here, not at the first sign-in) and builds the secret. Throws ApiCertInputError.
  */
-export async function prepareApiCertSecret(source: ApiCertSource, now: Date = new Date()): Promise<PreparedApiCertSecret> {
+export async function prepareApiCertSecret(
+  source: ApiCertSource,
+  now: Date = new Date(),
+): Promise<PreparedApiCertSecret> {
   let options: tls.SecureContextOptions;
   let secret: Record<string, string>;
   if (source.kind === 'p12') {
@@ -131,15 +146,22 @@ export async function prepareApiCertSecret(source: ApiCertSource, now: Date = ne
   } else {
     const certificate = readInput(source.certFile, '--cert').toString('utf8');
     const privateKey = readInput(source.keyFile, '--key').toString('utf8');
-    if (!certificate.includes('-----BEGIN CERTIFICATE-----')) throw new ApiCertInputError(`--cert ${source.certFile}: not a PEM certificate`);
-    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) throw new ApiCertInputError(`--key ${source.keyFile}: not a PEM private key`);
-    if (/ENCRYPTED/.test(privateKey)) throw new ApiCertInputError(`--key ${source.keyFile}: the key is encrypted; store an unencrypted PEM key (Secrets Manager encrypts it) or use --p12`);
+    if (!certificate.includes('-----BEGIN CERTIFICATE-----'))
+      throw new ApiCertInputError(`--cert ${source.certFile}: not a PEM certificate`);
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey))
+      throw new ApiCertInputError(`--key ${source.keyFile}: not a PEM private key`);
+    if (/ENCRYPTED/.test(privateKey))
+      throw new ApiCertInputError(
+        `--key ${source.keyFile}: the key is encrypted; store an unencrypted PEM key (Secrets Manager encrypts it) or use --p12`,
+      );
     options = { cert: certificate, key: privateKey };
     secret = { certificate, privateKey };
     try {
       const leaf = new X509Certificate(certificate);
       if (!leaf.checkPrivateKey(createPrivateKey(privateKey))) {
-        throw new ApiCertInputError(`--key ${source.keyFile} is not the private key of the certificate in --cert ${source.certFile}`);
+        throw new ApiCertInputError(
+          `--key ${source.keyFile} is not the private key of the certificate in --cert ${source.certFile}`,
+        );
       }
     } catch (err) {
       if (err instanceof ApiCertInputError) throw err;
@@ -158,7 +180,9 @@ export async function prepareApiCertSecret(source: ApiCertSource, now: Date = ne
     daysLeft: Math.floor((notAfter.getTime() - now.getTime()) / 86_400_000),
   };
   if (summary.daysLeft < 0) {
-    throw new ApiCertInputError(`the certificate (${summary.subject}, serial ${summary.serial}) expired on ${notAfter.toISOString()}; get a new one from Identity Plus`);
+    throw new ApiCertInputError(
+      `the certificate (${summary.subject}, serial ${summary.serial}) expired on ${notAfter.toISOString()}; get a new one from Identity Plus`,
+    );
   }
   return { secretString: JSON.stringify(secret), summary };
 }
@@ -178,7 +202,9 @@ function readInput(file: string, flag: string): Buffer {
     return readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ApiCertInputError(`${flag} ${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? String(err)})`}`);
+    throw new ApiCertInputError(
+      `${flag} ${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? String(err)})`}`,
+    );
   }
 }
 
@@ -197,28 +223,42 @@ function checkedCertificate(options: tls.SecureContextOptions, source: ApiCertSo
   const file = `--p12 ${source.file}`;
   let ders: Buffer[];
   try {
-    const p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(Buffer.from(options.pfx as Buffer).toString('binary')), source.password);
+    const p12 = forge.pkcs12.pkcs12FromAsn1(
+      forge.asn1.fromDer(Buffer.from(options.pfx as Buffer).toString('binary')),
+      source.password,
+    );
     const bags = p12.getBags({ bagType: forge.pki.oids.certBag })[forge.pki.oids.certBag] ?? [];
     // forge parses RSA certificates; any other kind stays as its ASN.1, which is all we need.
-    ders = bags.map((bag) => Buffer.from(forge.asn1.toDer(bag.cert ? forge.pki.certificateToAsn1(bag.cert) : (bag.asn1 as forge.asn1.Asn1)).getBytes(), 'binary'));
+    ders = bags.map((bag) =>
+      Buffer.from(
+        forge.asn1.toDer(bag.cert ? forge.pki.certificateToAsn1(bag.cert) : (bag.asn1 as forge.asn1.Asn1)).getBytes(),
+        'binary',
+      ),
+    );
   } catch (err) {
-    throw new ApiCertInputError(`${file}: opens with Node TLS, but its certificate cannot be read (${(err as Error).message}); give it as PEM with --cert and --key`);
+    throw new ApiCertInputError(
+      `${file}: opens with Node TLS, but its certificate cannot be read (${(err as Error).message}); give it as PEM with --cert and --key`,
+    );
   }
   const leaves = ders.filter((der) => !new X509Certificate(der).ca);
-  if (leaves.length !== 1) throw new ApiCertInputError(`${file}: holds ${leaves.length} non-CA certificates; expected exactly one (our API certificate)`);
+  if (leaves.length !== 1)
+    throw new ApiCertInputError(
+      `${file}: holds ${leaves.length} non-CA certificates; expected exactly one (our API certificate)`,
+    );
   return leaves[0];
 }
 
 function explainTlsError(err: Error, source: ApiCertSource): string {
   const msg = err.message;
   if (source.kind === 'p12') {
-    if (/mac verify failure|invalid password/i.test(msg)) return `--p12 ${source.file}: the password does not open it (${msg})`;
+    if (/mac verify failure|invalid password/i.test(msg))
+      return `--p12 ${source.file}: the password does not open it (${msg})`;
     if (/unsupported/i.test(msg)) {
       return `--p12 ${source.file}: uses an encryption Node's OpenSSL 3 no longer opens (${msg}); the Lambda could not open it either. Convert it: openssl pkcs12 -legacy -in ${source.file} -nokeys -out cert.pem && openssl pkcs12 -legacy -in ${source.file} -nocerts -nodes -out key.pem, then use --cert cert.pem --key key.pem`;
     }
     return `--p12 ${source.file}: not a usable PKCS#12 file (${msg})`;
   }
-  if (/key values mismatch/i.test(msg)) return `--key ${source.keyFile} is not the private key of the certificate in --cert ${source.certFile}`;
+  if (/key values mismatch/i.test(msg))
+    return `--key ${source.keyFile} is not the private key of the certificate in --cert ${source.certFile}`;
   return `--cert/--key: not a usable certificate and key (${msg})`;
 }
-

@@ -2,10 +2,19 @@
  * Stage settings both REST APIs share: JSON access logs to a log group with retention, execution logs for
  * errors only (never request or response bodies: dataTrace would log them), metrics, and throttling.
  */
-import { AccessLogField, AccessLogFormat, LogGroupLogDestination, MethodLoggingLevel, StageOptions } from 'aws-cdk-lib/aws-apigateway';
+import {
+  AccessLogField,
+  AccessLogFormat,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  StageOptions,
+} from 'aws-cdk-lib/aws-apigateway';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 
-export function stageOptions(accessLogs: LogGroup, throttling: { readonly rateLimit: number; readonly burstLimit: number }): StageOptions {
+export function stageOptions(
+  accessLogs: LogGroup,
+  throttling: { readonly rateLimit: number; readonly burstLimit: number },
+): StageOptions {
   return {
     stageName: 'prod',
     accessLogDestination: new LogGroupLogDestination(accessLogs),

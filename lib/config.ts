@@ -116,7 +116,12 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
   const number = (key: string, fallback: number, check: (n: number) => boolean, expected: string): number => {
     const value = raw(key);
     if (value === undefined) return fallback;
-    const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+    const n =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value)
+          ? Number(value)
+          : NaN;
     if (!Number.isFinite(n) || !check(n)) {
       bad(key, value, expected);
       return fallback;
@@ -155,18 +160,31 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     }
     try {
       const url = new URL(value);
-      if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash) bad(key, value, expected);
+      if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash)
+        bad(key, value, expected);
     } catch {
       bad(key, value, expected);
     }
     return value.replace(/\/+$/, '');
   };
 
-  const domainName = requiredString('domainName', HOSTNAME, 'a lower-case DNS name such as "auth.example.com" (no scheme, no wildcard, no trailing dot)');
-  const certificateArn = requiredString('certificateArn', ACM_ARN, 'an ACM certificate ARN such as "arn:aws:acm:eu-west-1:123456789012:certificate/<id>" for domainName, in the region you deploy to');
+  const domainName = requiredString(
+    'domainName',
+    HOSTNAME,
+    'a lower-case DNS name such as "auth.example.com" (no scheme, no wildcard, no trailing dot)',
+  );
+  const certificateArn = requiredString(
+    'certificateArn',
+    ACM_ARN,
+    'an ACM certificate ARN such as "arn:aws:acm:eu-west-1:123456789012:certificate/<id>" for domainName, in the region you deploy to',
+  );
   const acm = ACM_ARN.exec(certificateArn);
 
-  const hostedZoneId = optionalString('hostedZoneId', HOSTED_ZONE_ID, 'a Route 53 hosted zone ID such as "Z0123456789ABCDEFGHIJ"');
+  const hostedZoneId = optionalString(
+    'hostedZoneId',
+    HOSTED_ZONE_ID,
+    'a Route 53 hosted zone ID such as "Z0123456789ABCDEFGHIJ"',
+  );
   let hostedZoneName = optionalString('hostedZoneName', /^.+$/, 'the hosted zone name such as "example.com"');
   let hostedZone: HostedZoneConfig | undefined;
   if ((hostedZoneId === undefined) !== (hostedZoneName === undefined)) {
@@ -205,7 +223,9 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
       truststoreWarnings = result.warnings.map((w) => `truststorePath ${show(truststorePath)}: ${w}`);
     } else {
       for (const p of result.problems) {
-        problems.push(`truststorePath: got ${show(truststorePath)} (${file}), but ${p}; expected ${truststoreExpected}`);
+        problems.push(
+          `truststorePath: got ${show(truststorePath)} (${file}), but ${p}; expected ${truststoreExpected}`,
+        );
       }
     }
   }
@@ -215,16 +235,43 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     SECRET_NAME,
     'the Secrets Manager secret *name* (not ARN) holding the Identity Plus API certificate, e.g. "plusgate/identity-plus-api-cert": 1-512 of A-Z a-z 0-9 / _ + = . @ -',
   );
-  const allowedRoles = stringArray('allowedRoles', 'role names such as ["org. administrator"] ([] = any valid certificate)', (s) =>
-    s.trim() === '' ? 'a non-empty role name' : undefined,
+  const allowedRoles = stringArray(
+    'allowedRoles',
+    'role names such as ["org. administrator"] ([] = any valid certificate)',
+    (s) => (s.trim() === '' ? 'a non-empty role name' : undefined),
   );
-  const allowedReturnOrigins = stringArray('allowedReturnOrigins', 'https origins such as ["https://app.example.com"] ([] = only this domain)', (s) =>
-    isHttpsOrigin(s) ? undefined : 'an https origin: scheme and host, optional port, no path or trailing slash, e.g. "https://app.example.com"',
+  const allowedReturnOrigins = stringArray(
+    'allowedReturnOrigins',
+    'https origins such as ["https://app.example.com"] ([] = only this domain)',
+    (s) =>
+      isHttpsOrigin(s)
+        ? undefined
+        : 'an https origin: scheme and host, optional port, no path or trailing slash, e.g. "https://app.example.com"',
   );
-  const billingAnchorDay = number('billingAnchorDay', CONFIG_DEFAULTS.billingAnchorDay, (n) => Number.isInteger(n) && n >= 1 && n <= 28, 'a whole number from 1 to 28 (the day each billing period starts)');
-  const pricePerUserYear = number('pricePerUserYear', CONFIG_DEFAULTS.pricePerUserYear, (n) => n >= 0, 'a number >= 0 (USD per user per year, e.g. 0.9)');
-  const decisionCacheSeconds = number('decisionCacheSeconds', CONFIG_DEFAULTS.decisionCacheSeconds, (n) => Number.isInteger(n) && n >= 0 && n <= 3600, 'a whole number of seconds from 0 to 3600');
-  const staleIfErrorSeconds = number('staleIfErrorSeconds', CONFIG_DEFAULTS.staleIfErrorSeconds, (n) => Number.isInteger(n) && n >= 0 && n <= 86_400, 'a whole number of seconds from 0 to 86400 (0 = fail closed)');
+  const billingAnchorDay = number(
+    'billingAnchorDay',
+    CONFIG_DEFAULTS.billingAnchorDay,
+    (n) => Number.isInteger(n) && n >= 1 && n <= 28,
+    'a whole number from 1 to 28 (the day each billing period starts)',
+  );
+  const pricePerUserYear = number(
+    'pricePerUserYear',
+    CONFIG_DEFAULTS.pricePerUserYear,
+    (n) => n >= 0,
+    'a number >= 0 (USD per user per year, e.g. 0.9)',
+  );
+  const decisionCacheSeconds = number(
+    'decisionCacheSeconds',
+    CONFIG_DEFAULTS.decisionCacheSeconds,
+    (n) => Number.isInteger(n) && n >= 0 && n <= 3600,
+    'a whole number of seconds from 0 to 3600',
+  );
+  const staleIfErrorSeconds = number(
+    'staleIfErrorSeconds',
+    CONFIG_DEFAULTS.staleIfErrorSeconds,
+    (n) => Number.isInteger(n) && n >= 0 && n <= 86_400,
+    'a whole number of seconds from 0 to 86400 (0 = fail closed)',
+  );
   const identityPlusApiUrl = httpsUrl('identityPlusApiUrl', CONFIG_DEFAULTS.identityPlusApiUrl);
   const identityPlusSignonUrl = httpsUrl('identityPlusSignonUrl', CONFIG_DEFAULTS.identityPlusSignonUrl);
   const intentType = raw('intentType') ?? CONFIG_DEFAULTS.intentType;

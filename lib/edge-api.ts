@@ -59,7 +59,9 @@ export class EdgeApi extends Construct {
   constructor(scope: Construct, id: string, props: EdgeApiProps) {
     super(scope, id);
 
-    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? RetentionDays.ONE_YEAR });
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention ?? RetentionDays.ONE_YEAR,
+    });
 
     this.api = new RestApi(this, 'Api', {
       restApiName: 'plusgate-edge',
@@ -70,7 +72,10 @@ export class EdgeApi extends Construct {
       // Stage logging needs API Gateway's account-level CloudWatch role; creating it keeps a fresh account
       // deployable (it is retained on delete, as other APIs in the account may rely on it).
       cloudWatchRole: true,
-      deployOptions: stageOptions(this.accessLogs, { rateLimit: props.throttlingRateLimit ?? 100, burstLimit: props.throttlingBurstLimit ?? 200 }),
+      deployOptions: stageOptions(this.accessLogs, {
+        rateLimit: props.throttlingRateLimit ?? 100,
+        burstLimit: props.throttlingBurstLimit ?? 200,
+      }),
     });
     // RestApi always emits the execute-api URL as an output; that endpoint is disabled, so don't advertise it.
     this.api.node.tryRemoveChild('Endpoint');
@@ -89,7 +94,7 @@ export class EdgeApi extends Construct {
       Validations.of(cloudWatchRole).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
         reason:
-          'API Gateway\'s account-level logging role: AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy for it, and API Gateway names its execution log groups at run time, so it cannot be scoped to one log group.',
+          "API Gateway's account-level logging role: AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy for it, and API Gateway names its execution log groups at run time, so it cannot be scoped to one log group.",
       });
     }
 
@@ -116,7 +121,8 @@ export class EdgeApi extends Construct {
       mapping: this.api,
     });
     if (props.ownershipVerificationCertificateArn) {
-      (this.domain.node.defaultChild as CfnDomainName).ownershipVerificationCertificateArn = props.ownershipVerificationCertificateArn;
+      (this.domain.node.defaultChild as CfnDomainName).ownershipVerificationCertificateArn =
+        props.ownershipVerificationCertificateArn;
     }
 
     if (props.hostedZone) {
@@ -132,4 +138,3 @@ export class EdgeApi extends Construct {
     }
   }
 }
-

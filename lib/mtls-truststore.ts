@@ -52,7 +52,9 @@ export class MtlsTruststore extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     logGroup.grantWrite(role);
-    role.addToPolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(this.key)] }));
+    role.addToPolicy(
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(this.key)] }),
+    );
 
     const put: AwsSdkCall = {
       service: 'S3',

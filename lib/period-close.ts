@@ -68,12 +68,18 @@ export class PeriodClose extends Construct {
     // Exactly what an export needs: write objects under reports/ and abort its own failed multipart upload
     // (parts would otherwise be stored and billed). No read, list, delete, tagging, retention or legal hold.
     this.exporter.role.addToPolicy(
-      new PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [this.bucket.arnForObjects(`${REPORTS_PREFIX}*`)] }),
+      new PolicyStatement({
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: [this.bucket.arnForObjects(`${REPORTS_PREFIX}*`)],
+      }),
     );
-    const bucketLogicalId = Stack.of(this).resolve(Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnBucket)) as string;
+    const bucketLogicalId = Stack.of(this).resolve(
+      Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnBucket),
+    ) as string;
     Validations.of(this.exporter.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${REPORTS_PREFIX}*]`,
-      reason: 'Objects under reports/ only: the function writes reports/<period>/report.json and users.csv for a period known only at run time.',
+      reason:
+        'Objects under reports/ only: the function writes reports/<period>/report.json and users.csv for a period known only at run time.',
     });
 
     // The period that just ended is exported half an hour after it ends: sign-ins from its last instants
@@ -82,11 +88,14 @@ export class PeriodClose extends Construct {
       description: `plusgate: export the billing period that ended (day ${billingAnchorDay} of each month, 00:30 UTC)`,
       schedule: Schedule.cron({ minute: '30', hour: '0', day: String(billingAnchorDay) }),
     });
-    this.schedule.addTarget(new LambdaFunction(this.exporter.lambda, { retryAttempts: 2, maxEventAge: Duration.hours(6) }));
+    this.schedule.addTarget(
+      new LambdaFunction(this.exporter.lambda, { retryAttempts: 2, maxEventAge: Duration.hours(6) }),
+    );
 
     // An export that fails after its retries must not go unnoticed: point an alarm action (e.g. SNS) at this.
     this.failures = new Alarm(this, 'Failures', {
-      alarmDescription: 'plusgate period close failed: a closed billing period may be missing from the reports bucket. Re-run it by hand (README, Billing report).',
+      alarmDescription:
+        'plusgate period close failed: a closed billing period may be missing from the reports bucket. Re-run it by hand (README, Billing report).',
       metric: this.exporter.lambda.metricErrors({ period: Duration.hours(6), statistic: 'Sum' }),
       threshold: 1,
       evaluationPeriods: 1,

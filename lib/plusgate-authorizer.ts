@@ -25,7 +25,10 @@ export class PlusgateAuthorizer extends Construct {
   constructor(scope: Construct, id: string, props: PlusgateAuthorizerProps) {
     super(scope, id);
     // sameEnvironment: lets API Gateway's invoke permission be added to the imported function.
-    const handler = LambdaFunction.fromFunctionAttributes(this, 'Function', { functionArn: props.functionArn, sameEnvironment: true });
+    const handler = LambdaFunction.fromFunctionAttributes(this, 'Function', {
+      functionArn: props.functionArn,
+      sameEnvironment: true,
+    });
     this.authorizer = new RequestAuthorizer(this, 'Authorizer', {
       handler,
       authorizerName: props.authorizerName ?? 'plusgate',

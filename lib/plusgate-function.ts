@@ -56,7 +56,8 @@ function bundledFilesHooks(files: Readonly<Record<string, string>>): ICommandHoo
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
-    afterBundling: (_inputDir, outputDir) => entries.map(([name, source]) => `cp ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, name))}`),
+    afterBundling: (_inputDir, outputDir) =>
+      entries.map(([name, source]) => `cp ${JSON.stringify(source)} ${JSON.stringify(path.join(outputDir, name))}`),
   };
 }
 

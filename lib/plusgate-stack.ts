@@ -113,7 +113,10 @@ export class PlusgateStack extends Stack {
     // When a period ends, its report (JSON + CSV) is written to a private, versioned bucket.
     this.periodClose = new PeriodClose(this, 'PeriodClose', { table: this.records.table, config });
 
-    this.service = new ServiceApi(this, 'Service', { verifyHandler: this.verifyFunction.lambda, reportHandler: this.reportFunction.lambda });
+    this.service = new ServiceApi(this, 'Service', {
+      verifyHandler: this.verifyFunction.lambda,
+      reportHandler: this.reportFunction.lambda,
+    });
     // Stage logging needs the account-level CloudWatch role the edge API sets up.
     const account = this.edge.api.node.tryFindChild('Account');
     if (account) this.service.api.deploymentStage.node.addDependency(account);
@@ -158,7 +161,11 @@ export class PlusgateStack extends Stack {
     });
     new CfnOutput(this, 'ReportInvokeArn', {
       description: 'Resource for execute-api:Invoke in the IAM policy of an operator who reads /report',
-      value: this.service.api.arnForExecuteApi('GET', SERVICE_ROUTES.REPORT, this.service.api.deploymentStage.stageName),
+      value: this.service.api.arnForExecuteApi(
+        'GET',
+        SERVICE_ROUTES.REPORT,
+        this.service.api.deploymentStage.stageName,
+      ),
     });
     new CfnOutput(this, 'PeriodCloseFunctionName', {
       description: 'Run by hand to export a closed period again: aws lambda invoke --payload \'{"period":"YYYY-MM"}\'',

@@ -3,13 +3,7 @@
  * `GET /verify` (forward-auth) decide on a certificate; `GET /report` serves the billing-period report.
  */
 import { Validations } from 'aws-cdk-lib';
-import {
-  AuthorizationType,
-  EndpointType,
-  LambdaIntegration,
-  ResponseType,
-  RestApi,
-} from 'aws-cdk-lib/aws-apigateway';
+import { AuthorizationType, EndpointType, LambdaIntegration, ResponseType, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -41,7 +35,9 @@ export class ServiceApi extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceApiProps) {
     super(scope, id);
-    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? RetentionDays.ONE_YEAR });
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention ?? RetentionDays.ONE_YEAR,
+    });
     this.api = new RestApi(this, 'Api', {
       restApiName: 'plusgate-service',
       description: 'plusgate service API: verify a certificate, read the billing report (IAM SigV4 only)',
@@ -50,7 +46,10 @@ export class ServiceApi extends Construct {
       cloudWatchRole: false,
       // Every method requires a SigV4 signature from a principal allowed execute-api:Invoke on it.
       defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
-      deployOptions: stageOptions(this.accessLogs, { rateLimit: props.throttlingRateLimit ?? 1000, burstLimit: props.throttlingBurstLimit ?? 2000 }),
+      deployOptions: stageOptions(this.accessLogs, {
+        rateLimit: props.throttlingRateLimit ?? 1000,
+        burstLimit: props.throttlingBurstLimit ?? 2000,
+      }),
     });
     // The stack outputs the URL as ServiceApiUrl; RestApi's automatic output would say it twice.
     this.api.node.tryRemoveChild('Endpoint');
@@ -61,7 +60,8 @@ export class ServiceApi extends Construct {
     });
     Validations.of(this.api.deploymentStage).acknowledge({
       id: 'AwsSolutions-APIG3',
-      reason: 'Only IAM principals granted execute-api:Invoke reach it (SigV4 on every method) and the stage is throttled; attach a WAFv2 web ACL for IP rules if needed.',
+      reason:
+        'Only IAM principals granted execute-api:Invoke reach it (SigV4 on every method) and the stage is throttled; attach a WAFv2 web ACL for IP rules if needed.',
     });
 
     // Forward-auth proxies understand only 200/401/403/503 (nginx turns anything else into a 500): API
@@ -75,7 +75,10 @@ export class ServiceApi extends Construct {
         type,
         statusCode: '503',
         responseHeaders: { 'Retry-After': "'5'", 'X-Plusgate-Decision': "'error'" },
-        templates: { 'application/json': '{"decision":"error","reason":"unavailable","message":"plusgate is busy or unavailable: try again shortly"}' },
+        templates: {
+          'application/json':
+            '{"decision":"error","reason":"unavailable","message":"plusgate is busy or unavailable: try again shortly"}',
+        },
       });
     }
 
@@ -87,7 +90,10 @@ export class ServiceApi extends Construct {
       methods.push(this.api.root.resourceForPath(SERVICE_ROUTES.REPORT).addMethod('GET', report));
     }
     for (const method of methods) {
-      Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason: 'IAM (SigV4) authorises every method: callers are AWS principals, not Cognito users.' });
+      Validations.of(method).acknowledge({
+        id: 'AwsSolutions-COG4',
+        reason: 'IAM (SigV4) authorises every method: callers are AWS principals, not Cognito users.',
+      });
     }
   }
 }

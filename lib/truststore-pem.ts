@@ -32,7 +32,12 @@ export function readTruststore(file: string, now: Date = new Date()): Truststore
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'the file does not exist' : code === 'EISDIR' ? 'it is a directory' : `it cannot be read (${code ?? String(err)})`;
+    const why =
+      code === 'ENOENT'
+        ? 'the file does not exist'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : `it cannot be read (${code ?? String(err)})`;
     return { ok: false, problems: [why] };
   }
   return parseTruststore(text, file, now);
@@ -48,7 +53,9 @@ export function parseTruststore(text: string, file: string, now: Date = new Date
     index += 1;
     const label = match[1];
     if (label !== 'CERTIFICATE') {
-      problems.push(`PEM block #${index} is a "${label}", not a CERTIFICATE; a truststore holds CA certificates only${/PRIVATE KEY/.test(label) ? ' (and a private key must never be committed or uploaded: remove it and consider it leaked)' : ''}`);
+      problems.push(
+        `PEM block #${index} is a "${label}", not a CERTIFICATE; a truststore holds CA certificates only${/PRIVATE KEY/.test(label) ? ' (and a private key must never be committed or uploaded: remove it and consider it leaked)' : ''}`,
+      );
       continue;
     }
     let cert: X509Certificate;
@@ -60,12 +67,16 @@ export function parseTruststore(text: string, file: string, now: Date = new Date
     }
     const name = `certificate #${index} (${oneLine(cert.subject)})`;
     if (cert.ca !== true) {
-      problems.push(`${name} is not a CA certificate (basicConstraints CA:TRUE missing); the truststore must hold only the CA certificates that issue device certificates, never a device or server certificate`);
+      problems.push(
+        `${name} is not a CA certificate (basicConstraints CA:TRUE missing); the truststore must hold only the CA certificates that issue device certificates, never a device or server certificate`,
+      );
       continue;
     }
     const key = cert.publicKey;
     if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
-      problems.push(`${name} has a ${key.asymmetricKeyDetails?.modulusLength}-bit RSA key; API Gateway accepts RSA keys of 2048 bits or more`);
+      problems.push(
+        `${name} has a ${key.asymmetricKeyDetails?.modulusLength}-bit RSA key; API Gateway accepts RSA keys of 2048 bits or more`,
+      );
     }
     if (Date.parse(cert.validTo) < now.getTime()) {
       warnings.push(`${name} expired on ${cert.validTo}; certificates it issued will be refused`);
@@ -79,7 +90,9 @@ export function parseTruststore(text: string, file: string, now: Date = new Date
   for (const cert of certs) {
     if (selfSigned(cert)) continue;
     if (!certs.some((other) => other !== cert && cert.checkIssued(other) && cert.verify(other.publicKey))) {
-      problems.push(`certificate (${oneLine(cert.subject)}) was issued by "${oneLine(cert.issuer)}", which is not in the file; include the whole chain up to the root`);
+      problems.push(
+        `certificate (${oneLine(cert.subject)}) was issued by "${oneLine(cert.issuer)}", which is not in the file; include the whole chain up to the root`,
+      );
     }
   }
 

@@ -256,7 +256,9 @@ function extendedRequestIdOf(requestId: string): string {
 
 /** X-Ray form `Root=1-<epoch seconds hex>-<24 hex>`. */
 function traceIdOf(now: Date, requestId: string): string {
-  const seconds = Math.floor(now.getTime() / 1000).toString(16).padStart(8, '0');
+  const seconds = Math.floor(now.getTime() / 1000)
+    .toString(16)
+    .padStart(8, '0');
   return `Root=1-${seconds}-${digest(`trace:${requestId}`).toString('hex').slice(0, 24)}`;
 }
 
@@ -265,5 +267,8 @@ function digest(text: string): Buffer {
 }
 
 function base36(bytes: Buffer, length: number): string {
-  return BigInt(`0x${bytes.toString('hex')}`).toString(36).slice(0, length).padStart(length, '0');
+  return BigInt(`0x${bytes.toString('hex')}`)
+    .toString(36)
+    .slice(0, length)
+    .padStart(length, '0');
 }

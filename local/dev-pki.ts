@@ -152,7 +152,12 @@ export async function generateDevPki(now: Date = new Date()): Promise<DevPki> {
   const next = (): CryptoKeyPair => keys.pop() as CryptoKeyPair;
 
   const root = await selfSignedCa('O=plusgate dev,CN=plusgate dev Identity Plus Root CA', next(), now);
-  const intermediate = await subordinateCa(root, 'O=plusgate dev,CN=plusgate dev Identity Plus Intermediate CA', next(), now);
+  const intermediate = await subordinateCa(
+    root,
+    'O=plusgate dev,CN=plusgate dev Identity Plus Intermediate CA',
+    next(),
+    now,
+  );
   const foreign = await selfSignedCa('O=Not Identity Plus,CN=Foreign Root CA', next(), now);
 
   const serverLeaf = await issueWith(intermediate, next(), {
@@ -209,7 +214,9 @@ export async function issueCertificate(ca: KeyPair, options: IssueOptions): Prom
 export function demoSeed(pki: DevPki): Array<{ serial: string; identity: DemoIdentity }> {
   return DEMO_PEOPLE.flatMap((person) => {
     const identity = PEOPLE[person].identity;
-    return identity ? [{ serial: pki.devices[person].serial, identity: { ...identity, roles: [...identity.roles] } }] : [];
+    return identity
+      ? [{ serial: pki.devices[person].serial, identity: { ...identity, roles: [...identity.roles] } }]
+      : [];
   });
 }
 
@@ -247,11 +254,20 @@ export async function loadOrCreateDevPki(dataDir: string, now: Date = new Date()
 export async function loadDevPki(dataDir: string): Promise<DevPki> {
   const p = devPkiPaths(dataDir);
   const read = (file: string) => fs.readFile(file, 'utf8');
-  const pair = async (f: { cert: string; key: string }): Promise<KeyPair> => ({ cert: await read(f.cert), key: await read(f.key) });
+  const pair = async (f: { cert: string; key: string }): Promise<KeyPair> => ({
+    cert: await read(f.cert),
+    key: await read(f.key),
+  });
   const leaf = async (name: string): Promise<IssuedCert> => {
     const f = p.leaf(name);
     const cert = await read(f.cert);
-    return { cert, key: await read(f.key), p12: await fs.readFile(f.p12), p12Password: DEV_P12_PASSWORD, serial: decimalSerialOf(cert) };
+    return {
+      cert,
+      key: await read(f.key),
+      p12: await fs.readFile(f.p12),
+      p12Password: DEV_P12_PASSWORD,
+      serial: decimalSerialOf(cert),
+    };
   };
   const devices = {} as Record<DemoPerson, IssuedCert>;
   for (const person of DEMO_PEOPLE) devices[person] = await leaf(person);
@@ -281,7 +297,10 @@ export async function writeDevPki(dataDir: string, pki: DevPki): Promise<void> {
   await pair(p.intermediate, pki.intermediate);
   await pair(p.foreignCa, pki.foreignCa);
   await pair(p.server, pki.server);
-  const leaves: Array<[string, IssuedCert]> = [['api', pki.api], ...DEMO_PEOPLE.map((n) => [n, pki.devices[n]] as [string, IssuedCert])];
+  const leaves: Array<[string, IssuedCert]> = [
+    ['api', pki.api],
+    ...DEMO_PEOPLE.map((n) => [n, pki.devices[n]] as [string, IssuedCert]),
+  ];
   for (const [name, leaf] of leaves) {
     const f = p.leaf(name);
     await pair(f, leaf);
@@ -362,7 +381,9 @@ async function issueWith(issuer: Authority, keys: CryptoKeyPair, o: IssueOptions
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+      new x509.ExtendedKeyUsageExtension([
+        server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
+      ]),
       ...(san.length ? [new x509.SubjectAlternativeNameExtension(san)] : []),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(issuer.cert),
@@ -380,10 +401,15 @@ async function issueWith(issuer: Authority, keys: CryptoKeyPair, o: IssueOptions
 }
 
 function toP12(certPem: string, keyPemText: string, friendlyName: string): Buffer {
-  const asn1 = forge.pkcs12.toPkcs12Asn1(forge.pki.privateKeyFromPem(keyPemText), [forge.pki.certificateFromPem(certPem)], DEV_P12_PASSWORD, {
-    algorithm: 'aes256',
-    friendlyName,
-  });
+  const asn1 = forge.pkcs12.toPkcs12Asn1(
+    forge.pki.privateKeyFromPem(keyPemText),
+    [forge.pki.certificateFromPem(certPem)],
+    DEV_P12_PASSWORD,
+    {
+      algorithm: 'aes256',
+      friendlyName,
+    },
+  );
   return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
 }
 
@@ -393,7 +419,10 @@ function pemOf(cert: x509.X509Certificate): string {
 
 async function keyPem(keys: CryptoKeyPair): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const body = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const body = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
 }
 

@@ -105,7 +105,8 @@ export async function ensureRecordsTable(client: DynamoDBClient, tableName: stri
   for (;;) {
     const status = await tableStatus(client, tableName);
     if (status === 'ACTIVE') return outcome;
-    if (Date.now() > deadline) throw new Error(`table ${tableName} is ${status ?? 'missing'} after ${WAIT_ACTIVE_MS / 1000} s; expected ACTIVE`);
+    if (Date.now() > deadline)
+      throw new Error(`table ${tableName} is ${status ?? 'missing'} after ${WAIT_ACTIVE_MS / 1000} s; expected ACTIVE`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
@@ -137,9 +138,12 @@ async function lockDataDir(dataPath: string): Promise<() => Promise<void>> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const owner = Number((await fs.readFile(lockFile, 'utf8').catch(() => '')).trim());
-    if (owner === process.pid) throw new Error(`DynamoDB data folder ${dataPath} is already open in this process; stop that dynalite first`);
+    if (owner === process.pid)
+      throw new Error(`DynamoDB data folder ${dataPath} is already open in this process; stop that dynalite first`);
     if (owner > 0 && isRunning(owner)) {
-      throw new Error(`DynamoDB data folder ${dataPath} is in use by process ${owner} (another local plusgate?); stop it or use another folder`);
+      throw new Error(
+        `DynamoDB data folder ${dataPath} is in use by process ${owner} (another local plusgate?); stop it or use another folder`,
+      );
     }
     // Left behind by a process that is gone: take it over.
     await fs.rm(lockFile, { force: true });

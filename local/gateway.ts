@@ -97,7 +97,14 @@ export class LocalGateway {
     const tls = this.options.tls;
     const server = tls
       ? https.createServer(
-          { cert: tls.cert, key: tls.key, ca: tls.truststore, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ca: tls.truststore,
+            requestCert: true,
+            rejectUnauthorized: true,
+            minVersion: 'TLSv1.2',
+          },
           listener,
         )
       : http.createServer(listener);
@@ -141,7 +148,9 @@ export class LocalGateway {
     const extendedId = randomBytes(11).toString('base64');
     const method = req.method ?? 'GET';
     const [path, rawQuery] = splitTarget(req.url ?? '/');
-    res.on('finish', () => this.log(`${method} ${path} ${res.statusCode} ${Math.round(performance.now() - started)}ms`));
+    res.on('finish', () =>
+      this.log(`${method} ${path} ${res.statusCode} ${Math.round(performance.now() - started)}ms`),
+    );
     res.setHeader('x-amzn-RequestId', requestId);
     res.setHeader('x-amz-apigw-id', extendedId);
     try {
@@ -151,7 +160,8 @@ export class LocalGateway {
 
       const handler = this.routes.get(path)?.get(method) ?? this.routes.get(path)?.get('ANY');
       // API Gateway REST answers an unknown resource and an undeclared method alike.
-      if (!handler) return gatewayAnswer(res, 403, 'Missing Authentication Token', 'MissingAuthenticationTokenException');
+      if (!handler)
+        return gatewayAnswer(res, 403, 'Missing Authentication Token', 'MissingAuthenticationTokenException');
 
       const socket = req.socket as Partial<TLSSocket>;
       const peer = this.options.tls ? socket.getPeerX509Certificate?.() : undefined;
@@ -228,7 +238,9 @@ export function lambdaContext(now: Date, deadline: number): Context {
  */
 export function validateProxyResult(result: unknown): { status: number; headers: Map<string, string[]>; body: Buffer } {
   if (typeof result !== 'object' || result === null || Array.isArray(result)) {
-    throw new MalformedResultError(`result is ${result === null ? 'null' : Array.isArray(result) ? 'an array' : typeof result}, not an object`);
+    throw new MalformedResultError(
+      `result is ${result === null ? 'null' : Array.isArray(result) ? 'an array' : typeof result}, not an object`,
+    );
   }
   const r = result as Record<string, unknown>;
   const extra = Object.keys(r).filter((key) => !RESULT_KEYS.has(key));
@@ -237,7 +249,8 @@ export function validateProxyResult(result: unknown): { status: number; headers:
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
     throw new MalformedResultError('statusCode must be an integer from 100 to 599');
   }
-  if (r.body !== undefined && r.body !== null && typeof r.body !== 'string') throw new MalformedResultError('body must be a string');
+  if (r.body !== undefined && r.body !== null && typeof r.body !== 'string')
+    throw new MalformedResultError('body must be a string');
   if (r.isBase64Encoded !== undefined && typeof r.isBase64Encoded !== 'boolean') {
     throw new MalformedResultError('isBase64Encoded must be a boolean');
   }
@@ -258,7 +271,8 @@ export function validateProxyResult(result: unknown): { status: number; headers:
       throw new MalformedResultError(`header ${name} has a ${value === null ? 'null' : typeof value} value`);
     }
     const text = String(value);
-    if (INVALID_HEADER_VALUE.test(text)) throw new MalformedResultError(`header ${name} has a control character in its value`);
+    if (INVALID_HEADER_VALUE.test(text))
+      throw new MalformedResultError(`header ${name} has a control character in its value`);
     const key = name.toLowerCase();
     const entry = merged.get(key) ?? { name, values: [] };
     merged.set(key, entry);

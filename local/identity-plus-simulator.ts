@@ -330,7 +330,14 @@ export class IdentityPlusSimulator {
     res.on('finish', () => this.log(`${req.method ?? '?'} ${path} -> ${res.statusCode}`));
     if (API_PATHS.has(path)) {
       if (!this.isApiClient(req)) {
-        sendJson(res, 200, simpleResponse(SIMULATOR_OUTCOMES.UNKNOWN_API_CERTIFICATE, 'This certificate is not a service agent certificate.'));
+        sendJson(
+          res,
+          200,
+          simpleResponse(
+            SIMULATOR_OUTCOMES.UNKNOWN_API_CERTIFICATE,
+            'This certificate is not a service agent certificate.',
+          ),
+        );
         return;
       }
       return this.handleApi(req, res);
@@ -411,7 +418,10 @@ export class IdentityPlusSimulator {
     sendJson(
       res,
       200,
-      simpleResponse(SIMULATOR_OUTCOMES.NO_SUCH_OPERATION, `No operation ${envelope.name} for method ${req.method ?? ''}.`),
+      simpleResponse(
+        SIMULATOR_OUTCOMES.NO_SUCH_OPERATION,
+        `No operation ${envelope.name} for method ${req.method ?? ''}.`,
+      ),
     );
   }
 
@@ -759,7 +769,8 @@ function parseFault(input: unknown): Validated<SimulatorFault> {
   const fail = (message: string): Validated<SimulatorFault> => ({ ok: false, message });
   if (!isPlainObject(input)) return fail('The fault must be a JSON object.');
   const unknownKey = Object.keys(input).find((key) => !['mode', 'latencyMs', 'outcome'].includes(key));
-  if (unknownKey !== undefined) return fail(`Unknown field ${JSON.stringify(unknownKey)}; expected mode, latencyMs, outcome.`);
+  if (unknownKey !== undefined)
+    return fail(`Unknown field ${JSON.stringify(unknownKey)}; expected mode, latencyMs, outcome.`);
   const { mode, latencyMs, outcome } = input;
   switch (mode) {
     case 'none':
@@ -768,7 +779,12 @@ function parseFault(input: unknown): Validated<SimulatorFault> {
     case 'garbage':
       return { ok: true, value: { mode } };
     case 'latency':
-      if (typeof latencyMs !== 'number' || !Number.isInteger(latencyMs) || latencyMs < 0 || latencyMs > MAX_LATENCY_MS) {
+      if (
+        typeof latencyMs !== 'number' ||
+        !Number.isInteger(latencyMs) ||
+        latencyMs < 0 ||
+        latencyMs > MAX_LATENCY_MS
+      ) {
         return fail(`latencyMs must be an integer from 0 to ${MAX_LATENCY_MS}.`);
       }
       return { ok: true, value: { mode, latencyMs } };

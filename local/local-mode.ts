@@ -105,7 +105,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     if (options.dynamodbEndpoint) {
       dynamodbEndpoint = options.dynamodbEndpoint;
     } else {
-      const dynalite = await startDynalite({ path: path.join(options.dataDir, 'dynamodb'), port: options.dynamodbPort ?? 8000 });
+      const dynalite = await startDynalite({
+        path: path.join(options.dataDir, 'dynamodb'),
+        port: options.dynamodbPort ?? 8000,
+      });
       stops.push(() => dynalite.stop());
       dynamodbEndpoint = dynalite.endpoint;
     }

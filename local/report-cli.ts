@@ -12,7 +12,14 @@ import { DEFAULT_SHARDS } from '../functions/adapters/records-table';
 import { BillingPeriod, checkAnchorDay, periodById, periodOf } from '../functions/domain/billing-period';
 import { InvalidInputError, RecordReadError } from '../functions/domain/errors';
 import { PeriodRecordsPort, ReportAccumulator, UserRecord } from '../functions/domain/report';
-import { csvLines, reportHtml, reportJson, tableHeader, tableRow, tableTotals } from '../functions/domain/report-formats';
+import {
+  csvLines,
+  reportHtml,
+  reportJson,
+  tableHeader,
+  tableRow,
+  tableTotals,
+} from '../functions/domain/report-formats';
 import { localDynamoClient } from './dynamodb-local';
 
 /** Table local mode creates (local/local-mode.ts LOCAL_TABLE_NAME; a test keeps them equal). */
@@ -57,14 +64,19 @@ export interface ReportCliArgs {
   readonly format: CliFormat;
   readonly out?: string;
   /** Where to read: a local endpoint (dummy credentials) or AWS. */
-  readonly source: { readonly kind: 'local'; readonly endpoint: string; readonly table: string } | { readonly kind: 'aws'; readonly table: string; readonly region: string };
+  readonly source:
+    | { readonly kind: 'local'; readonly endpoint: string; readonly table: string }
+    | { readonly kind: 'aws'; readonly table: string; readonly region: string };
   readonly anchorDay: number;
   readonly pricePerUserYear: number;
   readonly shards: number;
 }
 
 /** Parses `argv` (without node and the script); throws UsageError naming the bad flag. */
-export function parseReportArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): ReportCliArgs {
+export function parseReportArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ReportCliArgs {
   let values;
   try {
     ({ values } = parseArgs({
@@ -90,13 +102,17 @@ export function parseReportArgs(argv: readonly string[], env: Readonly<Record<st
   const help = values.help ?? false;
 
   const format = values.format ?? 'table';
-  if (!(CLI_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${CLI_FORMATS.join(', ')}, got "${format}"`);
+  if (!(CLI_FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`--format must be one of ${CLI_FORMATS.join(', ')}, got "${format}"`);
 
   const anchorDay = wholeNumber('anchor-day', values['anchor-day'], 1, 1, 28);
   const shards = wholeNumber('shards', values.shards, DEFAULT_SHARDS, 1, 1000);
   const priceRaw = values['price-per-user-year'];
   const pricePerUserYear = priceRaw === undefined ? 0.9 : Number(priceRaw);
-  if (priceRaw !== undefined && (priceRaw.trim() === '' || !Number.isFinite(pricePerUserYear) || pricePerUserYear < 0)) {
+  if (
+    priceRaw !== undefined &&
+    (priceRaw.trim() === '' || !Number.isFinite(pricePerUserYear) || pricePerUserYear < 0)
+  ) {
     throw new UsageError(`--price-per-user-year must be a number >= 0 (USD), got "${priceRaw}"`);
   }
 
@@ -113,26 +129,43 @@ export function parseReportArgs(argv: readonly string[], env: Readonly<Record<st
   const endpoint = values['dynamodb-endpoint'];
   let source: ReportCliArgs['source'];
   if (endpoint !== undefined) {
-    if (!/^https?:\/\/[^\s/]+/.test(endpoint)) throw new UsageError(`--dynamodb-endpoint must be an http(s) URL like ${LOCAL_DYNAMODB_ENDPOINT}, got "${endpoint}"`);
+    if (!/^https?:\/\/[^\s/]+/.test(endpoint))
+      throw new UsageError(
+        `--dynamodb-endpoint must be an http(s) URL like ${LOCAL_DYNAMODB_ENDPOINT}, got "${endpoint}"`,
+      );
     source = { kind: 'local', endpoint, table: values.table ?? LOCAL_REPORT_TABLE };
   } else if (values.table !== undefined) {
     const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
     if (!region) throw new UsageError('--table reads AWS: give --region too (or set AWS_REGION)');
-    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new UsageError(`--region must be an AWS region like eu-west-1, got "${region}"`);
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region))
+      throw new UsageError(`--region must be an AWS region like eu-west-1, got "${region}"`);
     source = { kind: 'aws', table: values.table, region };
   } else {
-    if (values.region !== undefined) throw new UsageError('--region goes with --table NAME (reading AWS); without --table the report reads local mode');
+    if (values.region !== undefined)
+      throw new UsageError(
+        '--region goes with --table NAME (reading AWS); without --table the report reads local mode',
+      );
     source = { kind: 'local', endpoint: LOCAL_DYNAMODB_ENDPOINT, table: LOCAL_REPORT_TABLE };
   }
   if (source.table.trim() === '') throw new UsageError('--table needs a table name');
 
-  return { help, period: values.period, format: format as CliFormat, out: values.out, source, anchorDay, pricePerUserYear, shards };
+  return {
+    help,
+    period: values.period,
+    format: format as CliFormat,
+    out: values.out,
+    source,
+    anchorDay,
+    pricePerUserYear,
+    shards,
+  };
 }
 
 function wholeNumber(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return n;
 }
 
@@ -150,7 +183,9 @@ export interface ReportCliIo {
 /** Runs the report; resolves with the exit code (0 ok, 1 the read or the write failed). */
 export async function runReport(args: ReportCliArgs, io: ReportCliIo): Promise<number> {
   const now = new Date(io.now());
-  const period: BillingPeriod = args.period ? periodById(args.period, checkAnchorDay(args.anchorDay)) : periodOf(now, args.anchorDay);
+  const period: BillingPeriod = args.period
+    ? periodById(args.period, checkAnchorDay(args.anchorDay))
+    : periodOf(now, args.anchorDay);
   let client: DynamoDBClient | undefined;
   let records = io.records;
   if (!records) {
@@ -161,7 +196,10 @@ export async function runReport(args: ReportCliArgs, io: ReportCliIo): Promise<n
     records = new RecordsReader({ client, tableName: args.source.table, shards: args.shards });
   }
   // Rows streaming to the same terminal are progress enough; a redrawn stderr line would cut through them.
-  const rowsOnTerminal = !args.out && (args.format === 'table' || args.format === 'csv') && (io.stdout as { isTTY?: boolean }).isTTY === true;
+  const rowsOnTerminal =
+    !args.out &&
+    (args.format === 'table' || args.format === 'csv') &&
+    (io.stdout as { isTTY?: boolean }).isTTY === true;
   const progress = new Progress(io.stderr, io.progressAfterMs ?? 1000, io.stderr.isTTY === true && !rowsOnTerminal);
   const file = args.out ? createWriteStream(args.out) : undefined;
   const out: NodeJS.WritableStream = file ?? io.stdout;
@@ -196,7 +234,9 @@ export async function runReport(args: ReportCliArgs, io: ReportCliIo): Promise<n
     if (file) {
       await closeFile(file);
       if (outError) throw outError;
-      io.stderr.write(`wrote ${args.format} report of period ${period.id} (${accumulator.users} users) to ${args.out}\n`);
+      io.stderr.write(
+        `wrote ${args.format} report of period ${period.id} (${accumulator.users} users) to ${args.out}\n`,
+      );
     }
     return 0;
   } catch (err) {

@@ -115,7 +115,10 @@ export class SecretsManagerEmulator {
         case 'secretsmanager.DescribeSecret':
           return send(res, 200, this.describeSecret(input));
         default:
-          throw new ServiceError('UnknownOperationException', `Operation ${target || '(none)'} is not supported by the local emulator`);
+          throw new ServiceError(
+            'UnknownOperationException',
+            `Operation ${target || '(none)'} is not supported by the local emulator`,
+          );
       }
     } catch (err) {
       const e = err instanceof ServiceError ? err : new ServiceError('InternalServiceError', 'Internal error', 500);
@@ -127,10 +130,16 @@ export class SecretsManagerEmulator {
   private getSecretValue(input: Record<string, unknown>): Record<string, unknown> {
     const secret = this.find(input.SecretId);
     if (input.VersionId !== undefined && input.VersionId !== secret.versionId) {
-      throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${String(input.VersionId)}`);
+      throw new ServiceError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret value for VersionId: ${String(input.VersionId)}`,
+      );
     }
     if (input.VersionStage !== undefined && input.VersionStage !== 'AWSCURRENT') {
-      throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${String(input.VersionStage)}`);
+      throw new ServiceError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret value for staging label: ${String(input.VersionStage)}`,
+      );
     }
     return {
       ARN: secret.arn,
@@ -156,7 +165,10 @@ export class SecretsManagerEmulator {
   /** By name, full ARN, or partial ARN (without the random suffix), as Secrets Manager accepts. */
   private find(secretId: unknown): StoredSecret {
     if (typeof secretId !== 'string' || secretId === '') {
-      throw new ServiceError('ValidationException', "1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null");
+      throw new ServiceError(
+        'ValidationException',
+        "1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null",
+      );
     }
     for (const secret of this.secrets.values()) {
       const partialArn = secret.arn.slice(0, -'-xxxxxx'.length);

@@ -17,7 +17,8 @@ export function clientCertificateOf(event: APIGatewayProxyEvent): ClientCertific
 /** A query parameter given at most once; a repeated one is refused rather than guessed at. */
 export function singleQueryParameter(event: APIGatewayProxyEvent, name: string): string | undefined {
   const many = event.multiValueQueryStringParameters?.[name];
-  if (many && many.length > 1) throw new InvalidInputError(`${name} is given ${many.length} times; give it once`, { field: name });
+  if (many && many.length > 1)
+    throw new InvalidInputError(`${name} is given ${many.length} times; give it once`, { field: name });
   return event.queryStringParameters?.[name] ?? undefined;
 }
 

@@ -70,7 +70,6 @@ const OUTCOME_PATTERN = /^(OK|PB|ER) \d{4}/;
 
 // ---- pure wire functions ------------------------------------------------------------------------------
 
-
 /** The `Identity-Inquiry` request body for a serial (decimal or `0x`-hex). */
 export function buildInquiryRequest(
   serial: string,
@@ -137,7 +136,13 @@ export function parseEnvelope(
   const keys = Object.keys(parsed);
   const found = keys.filter((key) => expected.includes(key));
   if (found.length === 0) {
-    const seen = keys.length === 0 ? 'an empty object' : `keys ${keys.slice(0, 5).map((k) => clip(k, 40)).join(', ')}`;
+    const seen =
+      keys.length === 0
+        ? 'an empty object'
+        : `keys ${keys
+            .slice(0, 5)
+            .map((k) => clip(k, 40))
+            .join(', ')}`;
     throw new IdentityPlusError(
       'unknown-envelope',
       `Identity Plus answered with ${seen}; expected one of ${expected.join(', ')}.`,

@@ -31,7 +31,18 @@ interface Entry {
 type Item = Record<string, AttributeValue>;
 
 // Only what the report shows: `roles` and `pk` stay in the table (a projection trims the transfer, not the read cost).
-const PROJECTION = ['sk', 'userId', 'period', 'name', 'email', 'firstSeenAt', 'lastSeenAt', 'authCount', 'devices', 'expiresAt'];
+const PROJECTION = [
+  'sk',
+  'userId',
+  'period',
+  'name',
+  'email',
+  'firstSeenAt',
+  'lastSeenAt',
+  'authCount',
+  'devices',
+  'expiresAt',
+];
 
 /** Reads the records of a period from the sharded ledger (see functions/adapters/records-table.ts). */
 export class RecordsReader implements PeriodRecordsPort {
@@ -87,7 +98,9 @@ export class RecordsReader implements PeriodRecordsPort {
   async *recordsByUser(periodId: string): AsyncGenerator<UserRecord> {
     const controller = this.#abortController();
     try {
-      const cursors = await Promise.all(this.#shardRange().map((shard) => ShardCursor.open(readAhead(this.#pages(periodId, shard, controller.signal)))));
+      const cursors = await Promise.all(
+        this.#shardRange().map((shard) => ShardCursor.open(readAhead(this.#pages(periodId, shard, controller.signal)))),
+      );
       for (;;) {
         let best: ShardCursor | undefined;
         for (const cursor of cursors) {
@@ -140,8 +153,14 @@ export class RecordsReader implements PeriodRecordsPort {
       } catch (cause) {
         if (signal.aborted) throw cause; // the consumer stopped: nobody reads this
         const reason = reasonOf(cause);
-        const what = reason === 'ResourceNotFoundException' ? `table ${this.#tableName} does not exist` : `${reason} reading table ${this.#tableName}`;
-        throw new RecordReadError(`could not read billing period ${periodId} (shard ${shard}): ${what}`, { reason, cause });
+        const what =
+          reason === 'ResourceNotFoundException'
+            ? `table ${this.#tableName} does not exist`
+            : `${reason} reading table ${this.#tableName}`;
+        throw new RecordReadError(`could not read billing period ${periodId} (shard ${shard}): ${what}`, {
+          reason,
+          cause,
+        });
       }
       yield (page.Items ?? []).map((item) => ({ sk: item.sk?.S ?? '', record: userRecordOf(item, periodId) }));
       startKey = page.LastEvaluatedKey;

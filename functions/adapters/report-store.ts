@@ -14,7 +14,6 @@ import {
 } from '@aws-sdk/client-s3';
 import { ReportStoreError } from '../domain/errors';
 
-
 /** Options of {@link ReportStore}. */
 export interface ReportStoreOptions {
   /** An S3 client (only `send` is used). */
@@ -42,13 +41,16 @@ export class ReportStore {
     this.#client = options.client;
     this.#bucket = options.bucket;
     this.#partBytes = options.partBytes ?? 8 * 1024 * 1024;
-    if (!Number.isInteger(this.#partBytes) || this.#partBytes < 1) throw new RangeError(`partBytes must be a whole number > 0, got ${this.#partBytes}`);
+    if (!Number.isInteger(this.#partBytes) || this.#partBytes < 1)
+      throw new RangeError(`partBytes must be a whole number > 0, got ${this.#partBytes}`);
   }
 
   /** Writes one small object (replacing the current version; the bucket keeps the old ones). */
   async put(key: string, body: string, contentType: string): Promise<StoredObject> {
     const data = Buffer.from(body, 'utf8');
-    await this.#call(key, 'PutObject', () => this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: data, ContentType: contentType })));
+    await this.#call(key, 'PutObject', () =>
+      this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: data, ContentType: contentType })),
+    );
     return { key, bytes: data.length, parts: 1 };
   }
 
@@ -65,15 +67,30 @@ export class ReportStore {
       if (uploadId === undefined) {
         // CRC32 end to end: the SDK checksums every part, and the completion names each part's checksum.
         const created = await this.#call(key, 'CreateMultipartUpload', () =>
-          this.#client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType, ChecksumAlgorithm: 'CRC32' })),
+          this.#client.send(
+            new CreateMultipartUploadCommand({
+              Bucket: bucket,
+              Key: key,
+              ContentType: contentType,
+              ChecksumAlgorithm: 'CRC32',
+            }),
+          ),
         );
         if (!created.UploadId) throw new ReportStoreError(`S3 gave no upload id for s3://${bucket}/${key}`);
         uploadId = created.UploadId;
       }
-      const upload = { Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: parts.length + 1, Body: Buffer.concat(buffered, bufferedBytes) };
+      const upload = {
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: parts.length + 1,
+        Body: Buffer.concat(buffered, bufferedBytes),
+      };
       buffered = [];
       bufferedBytes = 0;
-      const uploaded = await this.#call(key, 'UploadPart', () => this.#client.send(new UploadPartCommand({ ...upload, ChecksumAlgorithm: 'CRC32' })));
+      const uploaded = await this.#call(key, 'UploadPart', () =>
+        this.#client.send(new UploadPartCommand({ ...upload, ChecksumAlgorithm: 'CRC32' })),
+      );
       parts.push({ PartNumber: upload.PartNumber, ETag: uploaded.ETag, ChecksumCRC32: uploaded.ChecksumCRC32 });
     };
 
@@ -88,12 +105,16 @@ export class ReportStore {
       if (uploadId === undefined) {
         // It all fit in one part: a plain PutObject, no multipart bookkeeping.
         const body = Buffer.concat(buffered, bufferedBytes);
-        await this.#call(key, 'PutObject', () => this.#client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType })));
+        await this.#call(key, 'PutObject', () =>
+          this.#client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType })),
+        );
         return { key, bytes: total, parts: 1 };
       }
       if (bufferedBytes > 0) await flushPart();
       const completion = { Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } };
-      await this.#call(key, 'CompleteMultipartUpload', () => this.#client.send(new CompleteMultipartUploadCommand(completion)));
+      await this.#call(key, 'CompleteMultipartUpload', () =>
+        this.#client.send(new CompleteMultipartUploadCommand(completion)),
+      );
       return { key, bytes: total, parts: parts.length };
     } catch (err) {
       if (uploadId !== undefined) {

@@ -14,13 +14,17 @@ export function apiCredentialsFromSecret(value: unknown): ApiCredentials {
   if (value && typeof value === 'object') {
     const v = value as Record<string, unknown>;
     if (typeof v.certificate === 'string' && typeof v.privateKey === 'string') {
-      if (!v.certificate.includes('-----BEGIN CERTIFICATE-----') || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v.privateKey)) {
+      if (
+        !v.certificate.includes('-----BEGIN CERTIFICATE-----') ||
+        !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v.privateKey)
+      ) {
         throw new ConfigurationError('API certificate secret: "certificate" and "privateKey" must be PEM');
       }
       return { certificate: v.certificate, privateKey: v.privateKey };
     }
     if (typeof v.p12 === 'string' && typeof v.password === 'string') {
-      if (!/^[A-Za-z0-9+/=\s]+$/.test(v.p12)) throw new ConfigurationError('API certificate secret: "p12" must be base64');
+      if (!/^[A-Za-z0-9+/=\s]+$/.test(v.p12))
+        throw new ConfigurationError('API certificate secret: "p12" must be base64');
       return { p12: Buffer.from(v.p12, 'base64'), password: v.password };
     }
   }
@@ -31,7 +35,12 @@ export function apiCredentialsFromSecret(value: unknown): ApiCredentials {
 
 /** Reads the state-signing key secret (a generated string of at least 32 characters) as HMAC key bytes. */
 export function stateKeyFromSecret(value: unknown): Buffer {
-  const text = typeof value === 'string' ? value : value && typeof value === 'object' ? (value as Record<string, unknown>).key : undefined;
+  const text =
+    typeof value === 'string'
+      ? value
+      : value && typeof value === 'object'
+        ? (value as Record<string, unknown>).key
+        : undefined;
   if (typeof text !== 'string' || text.length < 32) {
     throw new ConfigurationError('state-signing key secret must be a string of at least 32 characters');
   }
@@ -40,5 +49,7 @@ export function stateKeyFromSecret(value: unknown): Buffer {
 
 /** A fingerprint of a secret value, to notice rotation without keeping the value around for comparison. */
 export function secretFingerprint(value: unknown): string {
-  return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value ?? null)).digest('hex');
+  return createHash('sha256')
+    .update(typeof value === 'string' ? value : JSON.stringify(value ?? null))
+    .digest('hex');
 }

@@ -28,7 +28,12 @@ export interface VerifyResult {
     readonly localUserId: string | null;
   };
   readonly roles: readonly string[];
-  readonly device: { readonly serial: string; readonly subject: string | null; readonly type: string | null; readonly notAfter: string | null };
+  readonly device: {
+    readonly serial: string;
+    readonly subject: string | null;
+    readonly type: string | null;
+    readonly notAfter: string | null;
+  };
   readonly cached: boolean;
   readonly degraded: boolean;
   readonly period: string;
@@ -74,7 +79,8 @@ export class PlusgateClient {
     if (endpoint.protocol !== 'https:' && !isLoopback(endpoint.hostname)) {
       throw new TypeError('endpoint must be https (plain http only for loopback, i.e. local mode)');
     }
-    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(options.region)) throw new TypeError(`region "${options.region}" is not an AWS region`);
+    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(options.region))
+      throw new TypeError(`region "${options.region}" is not an AWS region`);
     this.#endpoint = endpoint;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#signer = new SignatureV4({
@@ -91,7 +97,11 @@ export class PlusgateClient {
     subject: { readonly certificate: string } | { readonly serial: string },
     options: { readonly ip?: string; readonly validationUrl?: boolean } = {},
   ): Promise<VerifyResult> {
-    const body = JSON.stringify({ ...subject, ...(options.ip ? { ip: options.ip } : {}), ...(options.validationUrl ? { validationUrl: true } : {}) });
+    const body = JSON.stringify({
+      ...subject,
+      ...(options.ip ? { ip: options.ip } : {}),
+      ...(options.validationUrl ? { validationUrl: true } : {}),
+    });
     const { status, json } = await this.#send('POST', VERIFY_ROUTE, body);
     // 503 with a decision is an answer (Identity Plus was unreachable: decision "error"), not a failure to call.
     if (status === 200 || (status === 503 && isVerifyResult(json))) return json as VerifyResult;
@@ -124,7 +134,10 @@ export class PlusgateClient {
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new PlusgateClientError(`plusgate answered HTTP ${response.status} with a body that is not JSON`, response.status);
+      throw new PlusgateClientError(
+        `plusgate answered HTTP ${response.status} with a body that is not JSON`,
+        response.status,
+      );
     }
     return { status: response.status, json };
   }

@@ -66,7 +66,10 @@ export class Authenticator {
    * validation return). Throws RecordWriteError when an allow could not be recorded: the caller must
    * then fail the request, so no billed user is ever missing from the ledger.
    */
-  async authenticate(serial: string, options: { bypassCache?: boolean; ip?: string } = {}): Promise<AuthenticationResult> {
+  async authenticate(
+    serial: string,
+    options: { bypassCache?: boolean; ip?: string } = {},
+  ): Promise<AuthenticationResult> {
     const { identityPlus, cache, now, onEvent } = this.deps;
     const started = now();
     const period = periodOf(new Date(started), this.deps.billingAnchorDay);

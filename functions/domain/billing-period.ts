@@ -19,7 +19,9 @@ const PERIOD_ID = /^(\d{4})-(\d{2})$/;
 /** Validates a billing anchor day (1–28, so every month has it). */
 export function checkAnchorDay(anchorDay: number): number {
   if (!Number.isInteger(anchorDay) || anchorDay < 1 || anchorDay > 28) {
-    throw new InvalidInputError(`billingAnchorDay must be a whole number from 1 to 28, got ${String(anchorDay)}`, { field: 'billingAnchorDay' });
+    throw new InvalidInputError(`billingAnchorDay must be a whole number from 1 to 28, got ${String(anchorDay)}`, {
+      field: 'billingAnchorDay',
+    });
   }
   return anchorDay;
 }
@@ -44,7 +46,9 @@ export function periodById(id: unknown, anchorDay = 1): BillingPeriod {
   const match = typeof id === 'string' ? PERIOD_ID.exec(id) : null;
   const month = match ? Number(match[2]) : 0;
   if (!match || month < 1 || month > 12) {
-    throw new InvalidInputError(`period must look like YYYY-MM (e.g. 2026-11), got "${String(id).slice(0, 20)}"`, { field: 'period' });
+    throw new InvalidInputError(`period must look like YYYY-MM (e.g. 2026-11), got "${String(id).slice(0, 20)}"`, {
+      field: 'period',
+    });
   }
   return periodStarting(Number(match[1]), month - 1, checkAnchorDay(anchorDay));
 }

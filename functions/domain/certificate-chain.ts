@@ -24,7 +24,10 @@ export class Truststore {
     if (blocks.length === 0) throw new Error('truststore holds no PEM certificate');
     const cas = blocks.map((pem, i) => {
       const cert = new X509Certificate(pem);
-      if (!cert.ca) throw new Error(`truststore certificate ${i + 1} (${cert.subject.replace(/\n/g, ',')}) is not a CA certificate`);
+      if (!cert.ca)
+        throw new Error(
+          `truststore certificate ${i + 1} (${cert.subject.replace(/\n/g, ',')}) is not a CA certificate`,
+        );
       return cert;
     });
     return new Truststore(cas);
@@ -43,14 +46,20 @@ export class Truststore {
     let current = cert.x509;
     if (current.ca) throw new InvalidInputError(`${field} is a CA certificate, not a device certificate`, { field });
     for (let depth = 0; depth < MAX_DEPTH; depth++) {
-      if (at < Date.parse(current.validFrom)) throw new InvalidInputError(`${field} chain: a certificate is not valid before ${current.validFrom}`, { field });
+      if (at < Date.parse(current.validFrom))
+        throw new InvalidInputError(`${field} chain: a certificate is not valid before ${current.validFrom}`, {
+          field,
+        });
       if (at > Date.parse(current.validTo)) {
         const which = depth === 0 ? `${field} expired` : `${field} chain: an issuing CA expired`;
         throw new InvalidInputError(`${which} on ${new Date(current.validTo).toISOString()}`, { field });
       }
       const issuer = this.#cas.find((ca) => current.checkIssued(ca) && current.verify(ca.publicKey));
       if (!issuer) {
-        throw new InvalidInputError(`${field} was not issued by a CA in plusgate's truststore (Identity Plus certificates only)`, { field });
+        throw new InvalidInputError(
+          `${field} was not issued by a CA in plusgate's truststore (Identity Plus certificates only)`,
+          { field },
+        );
       }
       if (issuer.fingerprint256 === current.fingerprint256 || issuer.checkIssued(issuer)) {
         // Reached a self-signed root of the truststore; check its own validity too.

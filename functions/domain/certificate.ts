@@ -37,7 +37,10 @@ export function parseCertificatePem(pem: unknown, field = 'certificate'): Client
     throw new InvalidInputError(`${field} must be a PEM certificate string`, { field });
   }
   if (pem.length > MAX_CERTIFICATE_PEM_LENGTH) {
-    throw new InvalidInputError(`${field} is ${pem.length} characters; a certificate PEM is at most ${MAX_CERTIFICATE_PEM_LENGTH}`, { field });
+    throw new InvalidInputError(
+      `${field} is ${pem.length} characters; a certificate PEM is at most ${MAX_CERTIFICATE_PEM_LENGTH}`,
+      { field },
+    );
   }
   const text = pem.trim() + '\n';
   if (!PEM_BLOCK.test(text)) {
@@ -79,7 +82,10 @@ export function normalizeSerial(input: unknown, field = 'serial', assume: 'decim
   const text = input.trim();
   if (text.length === 0) throw new InvalidInputError(`${field} is empty`, { field });
   if (text.length > 120) {
-    throw new InvalidInputError(`${field} is ${text.length} characters long; a certificate serial has at most 20 bytes`, { field });
+    throw new InvalidInputError(
+      `${field} is ${text.length} characters long; a certificate serial has at most 20 bytes`,
+      { field },
+    );
   }
   let value: bigint;
   if (/^\d+$/.test(text) && assume === 'decimal') {
@@ -87,7 +93,13 @@ export function normalizeSerial(input: unknown, field = 'serial', assume: 'decim
   } else if (/^0x[0-9a-f]+$/i.test(text)) {
     value = BigInt(text);
   } else if (/^[0-9a-f]{1,2}(:[0-9a-f]{1,2})+$/i.test(text)) {
-    value = BigInt('0x' + text.split(':').map((b) => b.padStart(2, '0')).join(''));
+    value = BigInt(
+      '0x' +
+        text
+          .split(':')
+          .map((b) => b.padStart(2, '0'))
+          .join(''),
+    );
   } else if (/^[0-9a-f]+$/i.test(text)) {
     value = BigInt('0x' + text);
   } else {
@@ -97,7 +109,8 @@ export function normalizeSerial(input: unknown, field = 'serial', assume: 'decim
     );
   }
   if (value <= 0n) throw new InvalidInputError(`${field} must be a positive number`, { field });
-  if (value > MAX_SERIAL) throw new InvalidInputError(`${field} is larger than 20 bytes, the most a certificate serial can be`, { field });
+  if (value > MAX_SERIAL)
+    throw new InvalidInputError(`${field} is larger than 20 bytes, the most a certificate serial can be`, { field });
   return value.toString(10);
 }
 

@@ -88,13 +88,20 @@ export function decide(answer: InquiryAnswer, policy: RolePolicy, serial: string
   }
   const problem = PROBLEM_CODES[code];
   if (problem) {
-    return { ...base, decision: problem.decision, reason: problem.reason, roles: [], redFlag: problem.redFlag ?? false };
+    return {
+      ...base,
+      decision: problem.decision,
+      reason: problem.reason,
+      roles: [],
+      redFlag: problem.redFlag ?? false,
+    };
   }
   const er = /^ER (\d{4})$/.exec(code);
   if (er) {
     const n = Number(er[1]);
     if (n <= 12) return { ...base, decision: 'error', reason: 'request-error', roles: [] };
-    if (n >= 1100 && n <= 1106) return { ...base, decision: 'error', reason: 'api-certificate-problem', roles: [], alarm: true };
+    if (n >= 1100 && n <= 1106)
+      return { ...base, decision: 'error', reason: 'api-certificate-problem', roles: [], alarm: true };
   }
   return { ...base, decision: 'error', reason: 'unexpected-outcome', roles: [] };
 }
@@ -115,7 +122,10 @@ export function satisfiesRolePolicy(roles: readonly string[], policy: RolePolicy
  * The stable billing key of a person: a bound local user (`local-user-id`, else the `local-user-name` it
  * was bound with), else the organisational reference, else the device.
  */
-export function userKey(profile: Pick<IdentityProfile, 'localUserId' | 'localUserName' | 'organizationalReference'>, serial: string): string {
+export function userKey(
+  profile: Pick<IdentityProfile, 'localUserId' | 'localUserName' | 'organizationalReference'>,
+  serial: string,
+): string {
   const local = profile.localUserId?.trim() || profile.localUserName?.trim();
   if (local) return `local:${local}`;
   const org = profile.organizationalReference?.trim();

@@ -10,7 +10,10 @@ export type ReportFormat = 'json' | 'csv' | 'html' | 'table';
 
 /** JSON: the report object itself, indented for people who open the file (one line per day). */
 export function reportJson(report: BillingReport): string {
-  const text = JSON.stringify(report, null, 2).replace(/\{\n\s+"date": ("[0-9-]+"),\n\s+"users": (\d+)\n\s+\}/g, '{ "date": $1, "users": $2 }');
+  const text = JSON.stringify(report, null, 2).replace(
+    /\{\n\s+"date": ("[0-9-]+"),\n\s+"users": (\d+)\n\s+\}/g,
+    '{ "date": $1, "users": $2 }',
+  );
   return `${text}\n`;
 }
 
@@ -65,7 +68,6 @@ export function csvFileName(periodId: string): string {
 
 // --------------------------------------------------------------------------------------------- HTML
 
-
 /** 1234567 → "1,234,567" (no locale data: the same on every machine). */
 export function groupDigits(n: number): string {
   const [whole, fraction] = String(n).split('.');
@@ -117,7 +119,10 @@ export function newUsersChartSvg(report: BillingReport): string {
   // tooltips and the table below carry the exact numbers either way.
   const showValues = groupDigits(max).length * 6 <= slot - 2;
 
-  const busiest = days.reduce<{ date: string; users: number } | undefined>((b, d) => (d.users > (b?.users ?? 0) ? d : b), undefined);
+  const busiest = days.reduce<{ date: string; users: number } | undefined>(
+    (b, d) => (d.users > (b?.users ?? 0) ? d : b),
+    undefined,
+  );
   const newTotal = days.reduce((s, d) => s + d.users, 0);
   const description = busiest
     ? `${groupDigits(newTotal)} new users over ${days.length} days, ${days[0]?.date} to ${days[days.length - 1]?.date}; the busiest day was ${busiest.date} with ${groupDigits(busiest.users)}.`
@@ -145,7 +150,10 @@ export function newUsersChartSvg(report: BillingReport): string {
       parts.push(
         `<rect x="${f(x)}" y="${f(y(d.users))}" width="${f(barW)}" height="${f(y(0) - y(d.users))}" class="bar"><title>${escapeHtml(label)}</title></rect>`,
       );
-      if (showValues) parts.push(`<text x="${cx}" y="${f(y(d.users) - 4)}" class="value" text-anchor="middle">${groupDigits(d.users)}</text>`);
+      if (showValues)
+        parts.push(
+          `<text x="${cx}" y="${f(y(d.users) - 4)}" class="value" text-anchor="middle">${groupDigits(d.users)}</text>`,
+        );
     }
     // Day of month under each bar; the month shows where it starts (the first day and each 1st).
     const day = d.date.slice(8, 10);
@@ -199,7 +207,9 @@ export function reportHtml(report: BillingReport): string {
     // Sign-ins Identity Plus confirmed; answers from plusgate's short decision cache are not counted.
     ['Confirmed sign-ins', groupDigits(report.authentications)],
   ];
-  const rows = report.newUsersPerDay.map((d) => `<tr><td>${escapeHtml(d.date)}</td><td>${groupDigits(d.users)}</td></tr>`).join('\n');
+  const rows = report.newUsersPerDay
+    .map((d) => `<tr><td>${escapeHtml(d.date)}</td><td>${groupDigits(d.users)}</td></tr>`)
+    .join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -262,28 +272,44 @@ const TABLE_COLUMNS: ReadonlyArray<readonly [string, number]> = [
 /** First lines of the text table: the period and the column heads (widths are fixed, so rows can stream). */
 export function tableHeader(period: { id: string; start: Date; end: Date }): string {
   const last = new Date(period.end.getTime() - 1).toISOString().slice(0, 10);
-  const heads = TABLE_COLUMNS.map(([name, width]) => name.padEnd(width)).join('  ').trimEnd();
+  const heads = TABLE_COLUMNS.map(([name, width]) => name.padEnd(width))
+    .join('  ')
+    .trimEnd();
   return `plusgate billing report, period ${period.id} (${period.start.toISOString().slice(0, 10)} to ${last}, UTC)\n\n${heads}\n`;
 }
 
 /** One user as a line of the text table. */
 export function tableRow(record: UserRecord): string {
   const minute = (iso: string) => iso.slice(0, 16).replace('T', ' ');
-  const values = [record.userId, record.name ?? '', record.email ?? '', minute(record.firstSeenAt), minute(record.lastSeenAt)];
+  const values = [
+    record.userId,
+    record.name ?? '',
+    record.email ?? '',
+    minute(record.firstSeenAt),
+    minute(record.lastSeenAt),
+  ];
   const text = values.map((v, i) => cell(v, TABLE_COLUMNS[i][1]));
-  text.push(String(record.authCount).padStart(TABLE_COLUMNS[5][1]), String(record.devices.length).padStart(TABLE_COLUMNS[6][1]));
+  text.push(
+    String(record.authCount).padStart(TABLE_COLUMNS[5][1]),
+    String(record.devices.length).padStart(TABLE_COLUMNS[6][1]),
+  );
   return `${text.join('  ').trimEnd()}\n`;
 }
 
 /** The totals under the text table. */
 export function tableTotals(report: BillingReport): string {
-  const active = report.newUsersPerDay.filter((d) => d.users > 0).map((d) => `${d.date.slice(5)}: ${groupDigits(d.users)}`);
+  const active = report.newUsersPerDay
+    .filter((d) => d.users > 0)
+    .map((d) => `${d.date.slice(5)}: ${groupDigits(d.users)}`);
   const perDay: string[] = [];
   for (let i = 0; i < active.length; i += 6) perDay.push(active.slice(i, i + 6).join('   '));
   const line = (k: string, v: string) => `${k.padEnd(20)}${v}\n`;
   return [
     '\n',
-    line('Period', `${report.period}: ${report.periodStart.slice(0, 10)} to ${lastDay(report)} (${report.periodDays} days, ${report.periodComplete ? 'complete' : 'in progress'})`),
+    line(
+      'Period',
+      `${report.period}: ${report.periodStart.slice(0, 10)} to ${lastDay(report)} (${report.periodDays} days, ${report.periodComplete ? 'complete' : 'in progress'})`,
+    ),
     line('Unique users', groupDigits(report.uniqueUsers)),
     line('Unique devices', groupDigits(report.uniqueDevices)),
     line('Authentications', groupDigits(report.authentications)),

@@ -90,7 +90,8 @@ export function periodDays(period: BillingPeriod): number {
  */
 export function estimatedCost(users: number, pricePerUserYear: number, period: BillingPeriod): number {
   if (!Number.isInteger(users) || users < 0) throw new RangeError(`users must be a whole number >= 0, got ${users}`);
-  if (!Number.isFinite(pricePerUserYear) || pricePerUserYear < 0) throw new RangeError(`pricePerUserYear must be >= 0, got ${pricePerUserYear}`);
+  if (!Number.isFinite(pricePerUserYear) || pricePerUserYear < 0)
+    throw new RangeError(`pricePerUserYear must be >= 0, got ${pricePerUserYear}`);
   const microPrice = BigInt(Math.round(pricePerUserYear * 1_000_000));
   const numerator = BigInt(users) * microPrice * BigInt(periodDays(period)); // micro-dollars × 365
   const denominator = 365n * 10_000n; // → cents
@@ -186,7 +187,10 @@ export class ReportAccumulator {
       uniqueUsers: this.#users,
       uniqueDevices: this.#devices.size,
       authentications: this.#authentications,
-      newUsersPerDay: this.#perDay.map((users, i) => ({ date: new Date(start + i * DAY_MS).toISOString().slice(0, 10), users })),
+      newUsersPerDay: this.#perDay.map((users, i) => ({
+        date: new Date(start + i * DAY_MS).toISOString().slice(0, 10),
+        users,
+      })),
       estimatedCost: estimatedCost(this.#users, this.#price, this.#period),
       currency: REPORT_CURRENCY,
       pricePerUserYear: this.#price,

@@ -22,9 +22,20 @@ export const MAX_STATE_LENGTH = 4096;
 const VERSION = 'v1';
 
 /** Signs a state token valid for `ttlMs` (capped at 10 minutes) from `now`. */
-export function signState(input: { serial: string; destination: string }, key: Buffer, now: number, ttlMs = MAX_STATE_TTL_MS): string {
-  const payload: StatePayload = { serial: input.serial, destination: input.destination, expiresAt: now + Math.min(ttlMs, MAX_STATE_TTL_MS) };
-  const body = Buffer.from(JSON.stringify({ s: payload.serial, d: payload.destination, e: payload.expiresAt })).toString('base64url');
+export function signState(
+  input: { serial: string; destination: string },
+  key: Buffer,
+  now: number,
+  ttlMs = MAX_STATE_TTL_MS,
+): string {
+  const payload: StatePayload = {
+    serial: input.serial,
+    destination: input.destination,
+    expiresAt: now + Math.min(ttlMs, MAX_STATE_TTL_MS),
+  };
+  const body = Buffer.from(
+    JSON.stringify({ s: payload.serial, d: payload.destination, e: payload.expiresAt }),
+  ).toString('base64url');
   return `${VERSION}.${body}.${mac(key, body)}`;
 }
 
@@ -33,17 +44,26 @@ export function signState(input: { serial: string; destination: string }, key: B
  * Throws InvalidInputError (400) with a message saying which check failed.
  */
 export function verifyState(token: unknown, key: Buffer, expect: { serial: string; now: number }): StatePayload {
-  if (typeof token !== 'string' || token.length === 0) throw new InvalidInputError('state is missing', { field: 'state' });
-  if (token.length > MAX_STATE_LENGTH) throw new InvalidInputError(`state is longer than ${MAX_STATE_LENGTH} characters`, { field: 'state' });
+  if (typeof token !== 'string' || token.length === 0)
+    throw new InvalidInputError('state is missing', { field: 'state' });
+  if (token.length > MAX_STATE_LENGTH)
+    throw new InvalidInputError(`state is longer than ${MAX_STATE_LENGTH} characters`, { field: 'state' });
   const parts = token.split('.');
-  if (parts.length !== 3 || parts[0] !== VERSION || !/^[A-Za-z0-9_-]+$/.test(parts[1]) || !/^[A-Za-z0-9_-]+$/.test(parts[2])) {
+  if (
+    parts.length !== 3 ||
+    parts[0] !== VERSION ||
+    !/^[A-Za-z0-9_-]+$/.test(parts[1]) ||
+    !/^[A-Za-z0-9_-]+$/.test(parts[2])
+  ) {
     throw new InvalidInputError('state is malformed', { field: 'state' });
   }
   const [, body, signature] = parts;
   const expected = Buffer.from(mac(key, body), 'base64url');
   const given = Buffer.from(signature, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new InvalidInputError('state signature does not match: the link was altered or made by someone else', { field: 'state' });
+    throw new InvalidInputError('state signature does not match: the link was altered or made by someone else', {
+      field: 'state',
+    });
   }
   let raw: { s?: unknown; d?: unknown; e?: unknown };
   try {
@@ -55,9 +75,12 @@ export function verifyState(token: unknown, key: Buffer, expect: { serial: strin
     throw new InvalidInputError('state is malformed', { field: 'state' });
   }
   if (raw.e <= expect.now) throw new InvalidInputError('state has expired: start signing in again', { field: 'state' });
-  if (raw.e > expect.now + MAX_STATE_TTL_MS) throw new InvalidInputError('state claims a lifetime longer than allowed', { field: 'state' });
+  if (raw.e > expect.now + MAX_STATE_TTL_MS)
+    throw new InvalidInputError('state claims a lifetime longer than allowed', { field: 'state' });
   if (raw.s !== expect.serial) {
-    throw new InvalidInputError('state was made for a different certificate than the one this browser presents', { field: 'state' });
+    throw new InvalidInputError('state was made for a different certificate than the one this browser presents', {
+      field: 'state',
+    });
   }
   return { serial: raw.s, destination: raw.d, expiresAt: raw.e };
 }

@@ -22,7 +22,9 @@ export interface AuthorizerDeps {
 }
 
 /** Builds the authorizer function. */
-export function createAuthorizer(deps: AuthorizerDeps): (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult> {
+export function createAuthorizer(
+  deps: AuthorizerDeps,
+): (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult> {
   return async (event) => {
     const pem = event.requestContext?.identity?.clientCert?.clientCertPem;
     if (!pem) return policy('Deny', event.methodArn, 'anonymous', { decision: 'deny', reason: 'no-certificate' });
@@ -34,12 +36,20 @@ export function createAuthorizer(deps: AuthorizerDeps): (event: APIGatewayReques
         deps.truststore.verify(cert, new Date(deps.now()), 'client certificate');
       } catch (err) {
         deps.log?.failure('authorizer: certificate does not chain to the Identity Plus truststore', err);
-        return policy('Deny', event.methodArn, `serial:${serial}`, { decision: 'deny', reason: 'invalid-certificate', serial });
+        return policy('Deny', event.methodArn, `serial:${serial}`, {
+          decision: 'deny',
+          reason: 'invalid-certificate',
+          serial,
+        });
       }
-      const result = await deps.authenticator.authenticate(serial, event.requestContext.identity.sourceIp ? { ip: event.requestContext.identity.sourceIp } : {});
+      const result = await deps.authenticator.authenticate(
+        serial,
+        event.requestContext.identity.sourceIp ? { ip: event.requestContext.identity.sourceIp } : {},
+      );
       logDecision(deps.log, 'authorizer', serial, result);
       const principal = result.user?.id ?? `serial:${serial}`;
-      if (result.decision !== 'allow') return policy('Deny', event.methodArn, principal, { decision: result.decision, reason: result.reason, serial });
+      if (result.decision !== 'allow')
+        return policy('Deny', event.methodArn, principal, { decision: result.decision, reason: result.reason, serial });
       return policy('Allow', event.methodArn, principal, {
         decision: 'allow',
         reason: result.reason,
@@ -70,7 +80,10 @@ function policy(
 ): APIGatewayAuthorizerResult {
   return {
     principalId,
-    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: methodArn }] },
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: methodArn }],
+    },
     context,
   };
 }

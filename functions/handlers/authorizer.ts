@@ -12,7 +12,12 @@ import { decisionLog, logger } from './observability';
 const config = runtimeConfig();
 const truststore = loadTruststore(config.truststoreFile, __dirname);
 
-export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Error, Context & SecretContext>()
+export const handler = middy<
+  APIGatewayRequestAuthorizerEvent,
+  APIGatewayAuthorizerResult,
+  Error,
+  Context & SecretContext
+>()
   .use(injectLambdaContext(logger))
   .use(secretsMiddleware(config, { stateKey: false }))
   .use({
@@ -22,4 +27,8 @@ export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthori
       request.response = denyAll(request.event.methodArn);
     },
   })
-  .handler(async (event, context) => createAuthorizer({ authenticator: services(context).authenticator, truststore, now: Date.now, log: decisionLog })(event));
+  .handler(async (event, context) =>
+    createAuthorizer({ authenticator: services(context).authenticator, truststore, now: Date.now, log: decisionLog })(
+      event,
+    ),
+  );

@@ -27,7 +27,13 @@ export interface SecretContext {
 let config: RuntimeConfig | undefined;
 let cache: DecisionCache | undefined;
 let built:
-  | { fingerprint: string; secrets: SecretContext; client: IdentityPlusClient; authenticator: Authenticator; stateKey?: Buffer }
+  | {
+      fingerprint: string;
+      secrets: SecretContext;
+      client: IdentityPlusClient;
+      authenticator: Authenticator;
+      stateKey?: Buffer;
+    }
   | undefined;
 
 /** Configuration of this container, read from the environment on first use. */
@@ -56,7 +62,12 @@ export function services(secrets: SecretContext) {
     extraCa: cfg.identityPlusExtraCa,
     intentType: cfg.intentType,
   });
-  const records = new RecordsTable({ client: dynamo(), tableName: cfg.tableName, shards: cfg.shards, retentionMonths: cfg.retentionMonths });
+  const records = new RecordsTable({
+    client: dynamo(),
+    tableName: cfg.tableName,
+    shards: cfg.shards,
+    retentionMonths: cfg.retentionMonths,
+  });
   const authenticator = new Authenticator({
     identityPlus: client,
     records,
@@ -66,7 +77,13 @@ export function services(secrets: SecretContext) {
     now: Date.now,
     onEvent: reportEvent,
   });
-  built = { fingerprint, secrets: { apiCert: secrets.apiCert, stateKey: secrets.stateKey }, client, authenticator, stateKey: secrets.stateKey === undefined ? undefined : stateKeyFromSecret(secrets.stateKey) };
+  built = {
+    fingerprint,
+    secrets: { apiCert: secrets.apiCert, stateKey: secrets.stateKey },
+    client,
+    authenticator,
+    stateKey: secrets.stateKey === undefined ? undefined : stateKeyFromSecret(secrets.stateKey),
+  };
   void previous?.close().catch(() => undefined);
   return built;
 }
@@ -88,7 +105,10 @@ const METRIC_NAMES: Record<AuthenticationEvent['type'], string> = {
 export function reportEvent(event: AuthenticationEvent): void {
   const metric = METRIC_NAMES[event.type];
   const emf = {
-    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'plusgate', Dimensions: [[]], Metrics: [{ Name: metric, Unit: 'Count' }] }] },
+    _aws: {
+      Timestamp: Date.now(),
+      CloudWatchMetrics: [{ Namespace: 'plusgate', Dimensions: [[]], Metrics: [{ Name: metric, Unit: 'Count' }] }],
+    },
     [metric]: 1,
   };
   const level = event.type === 'degraded' ? 'warn' : 'error';
@@ -107,16 +127,18 @@ export function requireStateKey(key: Buffer | undefined): Buffer {
  * previous values (see secrets-middleware.ts).
  */
 export function secretsMiddleware(cfg: RuntimeConfig, needs: { stateKey: boolean }) {
-  if (needs.stateKey && !cfg.stateKeySecret) throw new ConfigurationError(`plusgate configuration: ${ENV.STATE_KEY_SECRET} is not set`);
+  if (needs.stateKey && !cfg.stateKeySecret)
+    throw new ConfigurationError(`plusgate configuration: ${ENV.STATE_KEY_SECRET} is not set`);
   return refreshingSecrets({
-    fetchData: needs.stateKey ? { apiCert: cfg.apiCertSecret, stateKey: cfg.stateKeySecret as string } : { apiCert: cfg.apiCertSecret },
+    fetchData: needs.stateKey
+      ? { apiCert: cfg.apiCertSecret, stateKey: cfg.stateKeySecret as string }
+      : { apiCert: cfg.apiCertSecret },
     // One cache per set of secrets: in local mode several entries share a process (and middy's cache).
     cacheKey: needs.stateKey ? 'plusgate-secrets-with-state-key' : 'plusgate-secrets-api-cert',
     ttlMs: 15 * 60 * 1000,
     onStale: (err) => logger.warn('secret refresh failed; using the previous values', { error: safeError(err) }),
   });
 }
-
 
 /**
  * The truststore a certificate must chain to (the edge API's Identity Plus CAs), read once per container.
@@ -128,6 +150,9 @@ export function loadTruststore(file: string | undefined, baseDir: string): Trust
   try {
     return Truststore.fromPem(readFileSync(resolved, 'utf8'));
   } catch (cause) {
-    throw new ConfigurationError(`plusgate configuration: truststore ${resolved} could not be loaded (${(cause as Error).message})`, { cause });
+    throw new ConfigurationError(
+      `plusgate configuration: truststore ${resolved} could not be loaded (${(cause as Error).message})`,
+      { cause },
+    );
   }
 }

@@ -7,7 +7,12 @@ export interface DecisionLog {
 }
 
 /** Logs one decision of `route` about the certificate `serial`. */
-export function logDecision(log: DecisionLog | undefined, route: string, serial: string, result: AuthenticationResult): void {
+export function logDecision(
+  log: DecisionLog | undefined,
+  route: string,
+  serial: string,
+  result: AuthenticationResult,
+): void {
   log?.decision({
     route,
     decision: result.decision,

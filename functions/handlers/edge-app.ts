@@ -11,7 +11,13 @@ import { DecisionReason } from '../domain/decision';
 import { IntentPort } from '../domain/identity-plus';
 import { resolveReturnDestination } from '../domain/return-destination';
 import { signState, verifyState } from '../domain/state-token';
-import { clientCertificateOf, ownOriginOf, singleQueryParameter, sourceIpOf, wantsJson } from '../adapters/api-gateway-request';
+import {
+  clientCertificateOf,
+  ownOriginOf,
+  singleQueryParameter,
+  sourceIpOf,
+  wantsJson,
+} from '../adapters/api-gateway-request';
 import { RETRY_AFTER_SECONDS, errorResponse, htmlResponse, jsonResponse, redirectResponse } from './http-responses';
 import { GET_CERTIFICATE_URL } from './pages';
 import { identityJson } from './identity-json';
@@ -57,9 +63,17 @@ export function createEdgeHandler(deps: EdgeDeps): (event: APIGatewayProxyEvent)
   };
 }
 
-async function signin(deps: EdgeDeps, event: APIGatewayProxyEvent, cert: ClientCertificate): Promise<APIGatewayProxyResult> {
+async function signin(
+  deps: EdgeDeps,
+  event: APIGatewayProxyEvent,
+  cert: ClientCertificate,
+): Promise<APIGatewayProxyResult> {
   const ownOrigin = ownOriginOf(event, deps.publicOrigin);
-  const destination = resolveReturnDestination(singleQueryParameter(event, 'return'), ownOrigin, deps.allowedReturnOrigins);
+  const destination = resolveReturnDestination(
+    singleQueryParameter(event, 'return'),
+    ownOrigin,
+    deps.allowedReturnOrigins,
+  );
   const result = await deps.authenticator.authenticate(cert.serial, { ip: sourceIpOf(event) });
   logDecision(deps.log, EDGE_ROUTES.SIGNIN, cert.serial, result);
 
@@ -68,7 +82,9 @@ async function signin(deps: EdgeDeps, event: APIGatewayProxyEvent, cert: ClientC
       return destination ? redirectResponse(destination) : signedIn(event, cert, result);
     case 'validate': {
       const state = signState({ serial: cert.serial, destination: destination ?? '' }, deps.stateKey, deps.now());
-      const intent = await deps.intents.createIntent({ returnUrl: `${ownOrigin}${EDGE_ROUTES.RETURN}?state=${encodeURIComponent(state)}` });
+      const intent = await deps.intents.createIntent({
+        returnUrl: `${ownOrigin}${EDGE_ROUTES.RETURN}?state=${encodeURIComponent(state)}`,
+      });
       return redirectResponse(intent.signonUrl);
     }
     case 'deny':
@@ -78,9 +94,16 @@ async function signin(deps: EdgeDeps, event: APIGatewayProxyEvent, cert: ClientC
   }
 }
 
-async function validationReturn(deps: EdgeDeps, event: APIGatewayProxyEvent, cert: ClientCertificate): Promise<APIGatewayProxyResult> {
+async function validationReturn(
+  deps: EdgeDeps,
+  event: APIGatewayProxyEvent,
+  cert: ClientCertificate,
+): Promise<APIGatewayProxyResult> {
   const ownOrigin = ownOriginOf(event, deps.publicOrigin);
-  const state = verifyState(singleQueryParameter(event, 'state'), deps.stateKey, { serial: cert.serial, now: deps.now() });
+  const state = verifyState(singleQueryParameter(event, 'state'), deps.stateKey, {
+    serial: cert.serial,
+    now: deps.now(),
+  });
   // Checked again: the allow-list may have changed since the state was signed.
   const destination = resolveReturnDestination(state.destination, ownOrigin, deps.allowedReturnOrigins);
   const result = await deps.authenticator.authenticate(cert.serial, { bypassCache: true, ip: sourceIpOf(event) });
@@ -93,7 +116,8 @@ async function validationReturn(deps: EdgeDeps, event: APIGatewayProxyEvent, cer
       // Never redirect again on our own: that is how sign-in loops start. Offer a link instead.
       const retry = `${EDGE_ROUTES.SIGNIN}${destination ? `?return=${encodeURIComponent(destination)}` : ''}`;
       const message = 'Identity Plus has not confirmed this device yet, so you are not signed in.';
-      if (wantsJson(event)) return jsonResponse(409, { message, decision: result.decision, reason: result.reason, retry });
+      if (wantsJson(event))
+        return jsonResponse(409, { message, decision: result.decision, reason: result.reason, retry });
       return htmlResponse(409, {
         title: 'Validation not completed',
         paragraphs: [message, 'Finish the validation at Identity Plus, then try again.'],
@@ -107,21 +131,32 @@ async function validationReturn(deps: EdgeDeps, event: APIGatewayProxyEvent, cer
   }
 }
 
-async function whoami(deps: EdgeDeps, event: APIGatewayProxyEvent, cert: ClientCertificate): Promise<APIGatewayProxyResult> {
+async function whoami(
+  deps: EdgeDeps,
+  event: APIGatewayProxyEvent,
+  cert: ClientCertificate,
+): Promise<APIGatewayProxyResult> {
   const result = await deps.authenticator.authenticate(cert.serial, { ip: sourceIpOf(event) });
   logDecision(deps.log, EDGE_ROUTES.WHOAMI, cert.serial, result);
-  const retry: Record<string, string> = result.decision === 'error' ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {};
+  const retry: Record<string, string> =
+    result.decision === 'error' ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {};
   return jsonResponse(result.decision === 'error' ? 503 : 200, identityJson(cert, result), retry);
 }
 
-function signedIn(event: APIGatewayProxyEvent, cert: ClientCertificate, result: AuthenticationResult): APIGatewayProxyResult {
+function signedIn(
+  event: APIGatewayProxyEvent,
+  cert: ClientCertificate,
+  result: AuthenticationResult,
+): APIGatewayProxyResult {
   if (wantsJson(event)) return jsonResponse(200, identityJson(cert, result));
   const who = result.user?.name ?? result.user?.localUserId ?? result.user?.id ?? 'you';
   return htmlResponse(200, {
     title: 'Signed in',
     paragraphs: [
       `Welcome, ${who}. Identity Plus confirmed this device's certificate.`,
-      ...(result.degraded ? ['Identity Plus could not be reached just now; this sign-in relies on a confirmation from a few minutes ago.'] : []),
+      ...(result.degraded
+        ? ['Identity Plus could not be reached just now; this sign-in relies on a confirmation from a few minutes ago.']
+        : []),
       'You stay signed in while this browser presents this certificate. To sign out, close the browser or remove the certificate from it.',
     ],
     facts: [
@@ -152,15 +187,24 @@ const DENY_ADVICE: Partial<Record<DecisionReason, string>> = {
   revoked:
     'Remove this certificate from your browser and restart the browser (it remembers the certificate it chose), then install a new one from Identity Plus.',
   intruder: 'If this is your device, contact Identity Plus; otherwise remove this certificate from the browser.',
-  'unknown-certificate': 'Install a certificate from Identity Plus in this browser; if you just did, restart the browser so it offers the new one.',
+  'unknown-certificate':
+    'Install a certificate from Identity Plus in this browser; if you just did, restart the browser so it offers the new one.',
 };
 
-function denied(event: APIGatewayProxyEvent, reason: DecisionReason, result: AuthenticationResult | undefined): APIGatewayProxyResult {
+function denied(
+  event: APIGatewayProxyEvent,
+  reason: DecisionReason,
+  result: AuthenticationResult | undefined,
+): APIGatewayProxyResult {
   const message = DENY_TEXT[reason] ?? 'Access is denied.';
-  if (wantsJson(event)) return jsonResponse(403, { message, decision: 'deny', reason, outcome: result?.outcome ?? null });
+  if (wantsJson(event))
+    return jsonResponse(403, { message, decision: 'deny', reason, outcome: result?.outcome ?? null });
   return htmlResponse(403, {
     title: 'Access denied',
-    paragraphs: [message, DENY_ADVICE[reason] ?? 'You need a valid Identity Plus device certificate installed in this browser.'],
+    paragraphs: [
+      message,
+      DENY_ADVICE[reason] ?? 'You need a valid Identity Plus device certificate installed in this browser.',
+    ],
     links: [{ href: GET_CERTIFICATE_URL, text: 'Get an Identity Plus certificate' }],
   });
 }

@@ -3,13 +3,21 @@
  * anything else is a generic message (the details go to the log, never to the client).
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { ConfigurationError, IdentityPlusError, InvalidInputError, RecordReadError, RecordWriteError, SecretUnavailableError } from '../domain/errors';
+import {
+  ConfigurationError,
+  IdentityPlusError,
+  InvalidInputError,
+  RecordReadError,
+  RecordWriteError,
+  SecretUnavailableError,
+} from '../domain/errors';
 import { Page, renderPage } from './pages';
 
 /** Headers on every answer: no caching of per-certificate answers, no framing, no sniffing, no scripts. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Cache-Control': 'no-store',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
   'Referrer-Policy': 'no-referrer',
   'Strict-Transport-Security': 'max-age=31536000',
   'X-Content-Type-Options': 'nosniff',
@@ -19,7 +27,11 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 /** Seconds a client should wait before retrying after Identity Plus or the ledger failed. */
 export const RETRY_AFTER_SECONDS = 30;
 
-export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+export function jsonResponse(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
   return {
     statusCode,
     headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', ...headers },
@@ -27,7 +39,11 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
   };
 }
 
-export function htmlResponse(statusCode: number, page: Page, headers: Record<string, string> = {}): APIGatewayProxyResult {
+export function htmlResponse(
+  statusCode: number,
+  page: Page,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
   return {
     statusCode,
     headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8', ...headers },
@@ -37,7 +53,11 @@ export function htmlResponse(statusCode: number, page: Page, headers: Record<str
 
 /** A 302 to a URL that the caller has already checked against the allow-list. */
 export function redirectResponse(location: string): APIGatewayProxyResult {
-  return { statusCode: 302, headers: { ...SECURITY_HEADERS, Location: location, 'Content-Type': 'text/plain; charset=utf-8' }, body: `Redirecting to ${location}` };
+  return {
+    statusCode: 302,
+    headers: { ...SECURITY_HEADERS, Location: location, 'Content-Type': 'text/plain; charset=utf-8' },
+    body: `Redirecting to ${location}`,
+  };
 }
 
 /** What an error means for the caller: status, a message fit to show, and extra headers. */
@@ -51,15 +71,28 @@ export function describeError(err: unknown): { statusCode: number; message: stri
     };
   }
   if (err instanceof RecordWriteError) {
-    return { statusCode: 503, message: 'The sign-in could not be recorded. Please try again shortly.', headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+    return {
+      statusCode: 503,
+      message: 'The sign-in could not be recorded. Please try again shortly.',
+      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+    };
   }
   if (err instanceof SecretUnavailableError) {
-    return { statusCode: 503, message: 'plusgate cannot read its credentials right now. Please try again shortly.', headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+    return {
+      statusCode: 503,
+      message: 'plusgate cannot read its credentials right now. Please try again shortly.',
+      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+    };
   }
   if (err instanceof RecordReadError) {
-    return { statusCode: 503, message: 'The billing records could not be read right now. Please try again shortly.', headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+    return {
+      statusCode: 503,
+      message: 'The billing records could not be read right now. Please try again shortly.',
+      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+    };
   }
-  if (err instanceof ConfigurationError) return { statusCode: 500, message: 'plusgate is not configured correctly.', headers: {} };
+  if (err instanceof ConfigurationError)
+    return { statusCode: 500, message: 'plusgate is not configured correctly.', headers: {} };
   return { statusCode: 500, message: 'Internal error.', headers: {} };
 }
 

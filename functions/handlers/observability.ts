@@ -23,13 +23,19 @@ export const decisionLog: DecisionLog = {
  * answer. `json` forces JSON (service API); `serviceUnavailableOnly` turns every 5xx into 503, for
  * forward-auth callers that treat anything but 200/401/403/503 as their own failure.
  */
-export function errorMapper(options: { json?: boolean; serviceUnavailableOnly?: boolean } = {}): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+export function errorMapper(
+  options: { json?: boolean; serviceUnavailableOnly?: boolean } = {},
+): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     onError: async (request) => {
       const json = options.json ?? (request.event ? wantsJson(request.event) : false);
       let response = errorResponse(request.error, json);
       if (options.serviceUnavailableOnly && response.statusCode >= 500 && response.statusCode !== 503) {
-        response = { ...response, statusCode: 503, headers: { ...response.headers, 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+        response = {
+          ...response,
+          statusCode: 503,
+          headers: { ...response.headers, 'Retry-After': String(RETRY_AFTER_SECONDS) },
+        };
       }
       if (response.statusCode >= 500) logger.error('request failed', { error: safeError(request.error) });
       request.response = response;

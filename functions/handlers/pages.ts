@@ -14,7 +14,6 @@ export interface Page {
   readonly links?: ReadonlyArray<{ readonly href: string; readonly text: string }>;
 }
 
-
 export function renderPage(page: Page): string {
   const paragraphs = page.paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n');
   const facts = page.facts?.length

@@ -64,27 +64,44 @@ export function closedPeriodOf(event: PeriodCloseEvent, anchorDay: number, now: 
     period = periodById(event.period, anchorDay);
   } else {
     const at = event.time === undefined ? now : Date.parse(event.time);
-    if (!Number.isFinite(at)) throw new InvalidInputError(`event time must be an ISO-8601 instant, got "${String(event.time).slice(0, 40)}"`, { field: 'time' });
+    if (!Number.isFinite(at))
+      throw new InvalidInputError(`event time must be an ISO-8601 instant, got "${String(event.time).slice(0, 40)}"`, {
+        field: 'time',
+      });
     period = previousPeriod(periodOf(new Date(at), anchorDay), anchorDay);
   }
   if (period.end.getTime() > now) {
-    throw new InvalidInputError(`period ${period.id} ends ${period.end.toISOString()}: it can be exported once it has ended`, { field: 'period' });
+    throw new InvalidInputError(
+      `period ${period.id} ends ${period.end.toISOString()}: it can be exported once it has ended`,
+      { field: 'period' },
+    );
   }
   return period;
 }
 
 /** Builds the period-close handler. */
-export function createPeriodCloseHandler(deps: PeriodCloseDeps): (event: PeriodCloseEvent) => Promise<PeriodCloseResult> {
+export function createPeriodCloseHandler(
+  deps: PeriodCloseDeps,
+): (event: PeriodCloseEvent) => Promise<PeriodCloseResult> {
   return async (event) => {
     const now = new Date(deps.now());
     const period = closedPeriodOf(event ?? {}, deps.billingAnchorDay, now.getTime());
     const keys = reportExportKeys(period.id);
     const accumulator = new ReportAccumulator(period, { pricePerUserYear: deps.pricePerUserYear, now });
     // One pass over the ledger: every counted user goes into the CSV and into the totals.
-    const users = await deps.store.putStream(keys.users, csvLines(accumulator.counting(deps.records.recordsByUser(period.id))), 'text/csv; charset=utf-8');
+    const users = await deps.store.putStream(
+      keys.users,
+      csvLines(accumulator.counting(deps.records.recordsByUser(period.id))),
+      'text/csv; charset=utf-8',
+    );
     const report: BillingReport = accumulator.result(now);
     const summary = await deps.store.put(keys.report, reportJson(report), 'application/json; charset=utf-8');
-    const result = { period: period.id, uniqueUsers: report.uniqueUsers, estimatedCost: report.estimatedCost, objects: [users, summary] };
+    const result = {
+      period: period.id,
+      uniqueUsers: report.uniqueUsers,
+      estimatedCost: report.estimatedCost,
+      objects: [users, summary],
+    };
     deps.log?.('period closed', { ...result, expiredIgnored: accumulator.expired });
     return result;
   };

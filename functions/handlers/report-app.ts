@@ -46,7 +46,11 @@ export function createReportHandler(deps: ReportDeps): (event: APIGatewayProxyEv
     const started = Date.now();
     try {
       if (event.httpMethod !== 'GET') {
-        return jsonResponse(405, { message: `${event.httpMethod} is not allowed on /report; use GET` }, { Allow: 'GET' });
+        return jsonResponse(
+          405,
+          { message: `${event.httpMethod} is not allowed on /report; use GET` },
+          { Allow: 'GET' },
+        );
       }
       const { period, format } = reportRequest(event, deps);
       const now = new Date(deps.now());
@@ -60,10 +64,25 @@ export function createReportHandler(deps: ReportDeps): (event: APIGatewayProxyEv
         const report = accumulator.result(now);
         response =
           format === 'html'
-            ? { statusCode: 200, headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8' }, body: reportHtml(report) }
-            : { statusCode: 200, headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8' }, body: reportJson(report) };
+            ? {
+                statusCode: 200,
+                headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8' },
+                body: reportHtml(report),
+              }
+            : {
+                statusCode: 200,
+                headers: { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8' },
+                body: reportJson(report),
+              };
       }
-      deps.log?.served({ period: period.id, format, status: response.statusCode, users: accumulator.users, expiredIgnored: accumulator.expired, ms: Date.now() - started });
+      deps.log?.served({
+        period: period.id,
+        format,
+        status: response.statusCode,
+        users: accumulator.users,
+        expiredIgnored: accumulator.expired,
+        ms: Date.now() - started,
+      });
       return response;
     } catch (err) {
       return reportErrorResponse(err, deps.log);
@@ -72,19 +91,32 @@ export function createReportHandler(deps: ReportDeps): (event: APIGatewayProxyEv
 }
 
 /** The period and format asked for; InvalidInputError (400) naming the bad parameter. */
-export function reportRequest(event: APIGatewayProxyEvent, deps: Pick<ReportDeps, 'billingAnchorDay' | 'now'>): { period: BillingPeriod; format: ReportHttpFormat } {
+export function reportRequest(
+  event: APIGatewayProxyEvent,
+  deps: Pick<ReportDeps, 'billingAnchorDay' | 'now'>,
+): { period: BillingPeriod; format: ReportHttpFormat } {
   const periodParam = singleQueryParameter(event, 'period');
   const formatParam = singleQueryParameter(event, 'format');
-  const period = periodParam === undefined ? periodOf(new Date(deps.now()), deps.billingAnchorDay) : periodById(periodParam, deps.billingAnchorDay);
+  const period =
+    periodParam === undefined
+      ? periodOf(new Date(deps.now()), deps.billingAnchorDay)
+      : periodById(periodParam, deps.billingAnchorDay);
   const format = formatParam ?? 'json';
   if (!(REPORT_HTTP_FORMATS as readonly string[]).includes(format)) {
-    throw new InvalidInputError(`format must be one of ${REPORT_HTTP_FORMATS.join(', ')}, got "${format.slice(0, 20)}"`, { field: 'format' });
+    throw new InvalidInputError(
+      `format must be one of ${REPORT_HTTP_FORMATS.join(', ')}, got "${format.slice(0, 20)}"`,
+      { field: 'format' },
+    );
   }
   return { period, format: format as ReportHttpFormat };
 }
 
 /** The CSV as the body, measured as it is built; past `maxBytes` it stops reading and answers 413. */
-async function csvResponse(period: BillingPeriod, records: AsyncIterable<UserRecord>, maxBytes: number): Promise<APIGatewayProxyResult> {
+async function csvResponse(
+  period: BillingPeriod,
+  records: AsyncIterable<UserRecord>,
+  maxBytes: number,
+): Promise<APIGatewayProxyResult> {
   const chunks: string[] = [];
   let bytes = 0;
   for await (const line of csvLines(records)) {

@@ -62,7 +62,8 @@ export function readRuntimeConfig(env: Env = process.env): RuntimeConfig {
   };
 
   const intentType = optional(ENV.INTENT_TYPE) ?? DEFAULTS.intentType;
-  if (intentType !== 'validate' && intentType !== 'discover') problems.push(`${ENV.INTENT_TYPE} must be validate or discover, got "${intentType}"`);
+  if (intentType !== 'validate' && intentType !== 'discover')
+    problems.push(`${ENV.INTENT_TYPE} must be validate or discover, got "${intentType}"`);
   const price = Number(optional(ENV.PRICE_PER_USER_YEAR) ?? DEFAULTS.pricePerUserYear);
   if (!Number.isFinite(price) || price < 0) problems.push(`${ENV.PRICE_PER_USER_YEAR} must be a number >= 0`);
 
@@ -71,7 +72,9 @@ export function readRuntimeConfig(env: Env = process.env): RuntimeConfig {
     try {
       origins.push(normalizeOrigin(origin));
     } catch {
-      problems.push(`${ENV.ALLOWED_RETURN_ORIGINS} holds "${origin}", which is not an origin like https://app.example.com`);
+      problems.push(
+        `${ENV.ALLOWED_RETURN_ORIGINS} holds "${origin}", which is not an origin like https://app.example.com`,
+      );
     }
   }
   let publicOrigin = optional(ENV.PUBLIC_ORIGIN);
@@ -91,7 +94,9 @@ export function readRuntimeConfig(env: Env = process.env): RuntimeConfig {
     identityPlusSignonUrl: url(ENV.IDENTITY_PLUS_SIGNON_URL, DEFAULTS.identityPlusSignonUrl),
     identityPlusExtraCa: optional(ENV.IDENTITY_PLUS_EXTRA_CA),
     intentType: intentType as IntentType,
-    allowedRoles: stringList(ENV.ALLOWED_ROLES).map((r) => r.trim()).filter(Boolean),
+    allowedRoles: stringList(ENV.ALLOWED_ROLES)
+      .map((r) => r.trim())
+      .filter(Boolean),
     allowedReturnOrigins: origins,
     billingAnchorDay: int(ENV.BILLING_ANCHOR_DAY, DEFAULTS.billingAnchorDay, 1, 28),
     pricePerUserYear: price,
@@ -146,7 +151,8 @@ function envReader(env: Env, problems: string[]) {
       const raw = optional(name);
       if (raw === undefined) return fallback;
       const n = Number(raw);
-      if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      if (!Number.isInteger(n) || n < min || n > max)
+        problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
       return n;
     },
   };

@@ -47,7 +47,13 @@ export function refreshingSecrets(options: RefreshingSecretsOptions): AnyMiddlew
     if (innerKey) clearCache([innerKey]);
     innerKey = `${options.cacheKey}#${++generation}`;
     fetchedAt = now();
-    inner = secretsManager({ fetchData: { ...options.fetchData }, setToContext: true, cacheKey: innerKey, cacheExpiry: -1, disablePrefetch: true }) as AnyMiddleware;
+    inner = secretsManager({
+      fetchData: { ...options.fetchData },
+      setToContext: true,
+      cacheKey: innerKey,
+      cacheExpiry: -1,
+      disablePrefetch: true,
+    }) as AnyMiddleware;
   };
 
   return {

@@ -47,22 +47,30 @@ const POST_FIELDS = new Set(['certificate', 'serial', 'ip', 'validationUrl']);
 /** Builds the verify handler (POST and GET on /verify). */
 export function createVerifyHandler(deps: VerifyDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   return async (event) => {
-    if ((event.resource ?? event.path) !== SERVICE_ROUTES.VERIFY) return jsonResponse(404, { message: `no route for ${event.path}` });
+    if ((event.resource ?? event.path) !== SERVICE_ROUTES.VERIFY)
+      return jsonResponse(404, { message: `no route for ${event.path}` });
     if (event.httpMethod === 'POST') return verifyPost(deps, event);
     if (event.httpMethod === 'GET') return forwardAuth(deps, event);
-    return jsonResponse(405, { message: `${event.httpMethod} is not supported on /verify: use POST (JSON) or GET (forward-auth)` }, { Allow: 'GET, POST' });
+    return jsonResponse(
+      405,
+      { message: `${event.httpMethod} is not supported on /verify: use POST (JSON) or GET (forward-auth)` },
+      { Allow: 'GET, POST' },
+    );
   };
 }
 
 async function verifyPost(deps: VerifyDeps, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   try {
     const request = parseVerifyBody(event);
-    const device = request.certificate ? checkedCertificate(deps, request.certificate, 'certificate') : { serial: request.serial as string };
+    const device = request.certificate
+      ? checkedCertificate(deps, request.certificate, 'certificate')
+      : { serial: request.serial as string };
     const result = await deps.authenticator.authenticate(device.serial, request.ip ? { ip: request.ip } : {});
     logDecision(deps.log, `POST ${SERVICE_ROUTES.VERIFY}`, device.serial, result);
 
     const body: Record<string, unknown> = identityJson(deviceFacts(device), result);
-    if (result.decision === 'validate' && request.validationUrl) body.validationUrl = await validationUrl(deps, device.serial);
+    if (result.decision === 'validate' && request.validationUrl)
+      body.validationUrl = await validationUrl(deps, device.serial);
     if (result.decision === 'error') return jsonResponse(503, body, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
     return jsonResponse(200, body);
   } catch (err) {
@@ -92,11 +100,19 @@ async function forwardAuth(deps: VerifyDeps, event: APIGatewayProxyEvent): Promi
       case 'allow':
         return forwardAuthAnswer(200, 'allow', result.reason, 'allowed', identityHeaders(cert, result));
       case 'validate':
-        return forwardAuthAnswer(401, 'validate', result.reason, 'validate at Identity Plus: send the browser to X-Plusgate-Signin', signin);
+        return forwardAuthAnswer(
+          401,
+          'validate',
+          result.reason,
+          'validate at Identity Plus: send the browser to X-Plusgate-Signin',
+          signin,
+        );
       case 'deny':
         return forwardAuthAnswer(403, 'deny', result.reason, 'denied');
       case 'error':
-        return forwardAuthAnswer(503, 'error', result.reason, 'Identity Plus could not be asked; try again shortly', { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+        return forwardAuthAnswer(503, 'error', result.reason, 'Identity Plus could not be asked; try again shortly', {
+          'Retry-After': String(RETRY_AFTER_SECONDS),
+        });
     }
   } catch (err) {
     deps.log?.failure(`GET ${SERVICE_ROUTES.VERIFY} failed`, err);
@@ -118,27 +134,36 @@ export function parseVerifyBody(event: APIGatewayProxyEvent): VerifyRequest {
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   const size = Buffer.byteLength(text, 'utf8');
   if (size > MAX_VERIFY_BODY_BYTES) {
-    throw new InvalidInputError(`request body is ${size} bytes; at most ${MAX_VERIFY_BODY_BYTES} are accepted`, { status: 413 });
+    throw new InvalidInputError(`request body is ${size} bytes; at most ${MAX_VERIFY_BODY_BYTES} are accepted`, {
+      status: 413,
+    });
   }
-  if (text.trim() === '') throw new InvalidInputError('request body is empty: send JSON {"certificate": "<PEM>"} or {"serial": "<serial>"}');
+  if (text.trim() === '')
+    throw new InvalidInputError('request body is empty: send JSON {"certificate": "<PEM>"} or {"serial": "<serial>"}');
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     throw new InvalidInputError('request body is not JSON: send {"certificate": "<PEM>"} or {"serial": "<serial>"}');
   }
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidInputError('request body must be a JSON object');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new InvalidInputError('request body must be a JSON object');
   const fields = body as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((k) => !POST_FIELDS.has(k));
   if (unknown.length) {
-    throw new InvalidInputError(`unknown field ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}: expected certificate or serial, ip, validationUrl`);
+    throw new InvalidInputError(
+      `unknown field ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}: expected certificate or serial, ip, validationUrl`,
+    );
   }
   const hasCert = fields.certificate !== undefined;
   const hasSerial = fields.serial !== undefined;
   if (hasCert === hasSerial) {
-    throw new InvalidInputError(hasCert ? 'give either certificate or serial, not both' : 'give certificate (PEM) or serial');
+    throw new InvalidInputError(
+      hasCert ? 'give either certificate or serial, not both' : 'give certificate (PEM) or serial',
+    );
   }
-  if (hasCert && typeof fields.certificate !== 'string') throw new InvalidInputError('certificate must be a PEM string', { field: 'certificate' });
+  if (hasCert && typeof fields.certificate !== 'string')
+    throw new InvalidInputError('certificate must be a PEM string', { field: 'certificate' });
   const serial = hasSerial ? normalizeSerial(fields.serial, 'serial') : undefined;
   if (fields.ip !== undefined && (typeof fields.ip !== 'string' || isIP(fields.ip) === 0)) {
     throw new InvalidInputError('ip must be an IPv4 or IPv6 address', { field: 'ip' });
@@ -158,7 +183,10 @@ export function parseVerifyBody(event: APIGatewayProxyEvent): VerifyRequest {
  * Where a proxy sends the browser on 401: plusgate's /signin, with `return` set to the URL the browser
  * asked for, escaped here (nginx cannot escape it) and only when it is on an allowed return origin.
  */
-export function signinUrl(deps: Pick<VerifyDeps, 'edgeOrigin' | 'allowedReturnOrigins'>, original: string | undefined): string {
+export function signinUrl(
+  deps: Pick<VerifyDeps, 'edgeOrigin' | 'allowedReturnOrigins'>,
+  original: string | undefined,
+): string {
   const base = `${deps.edgeOrigin}${EDGE_ROUTES.SIGNIN}`;
   try {
     const destination = resolveReturnDestination(original, deps.edgeOrigin, deps.allowedReturnOrigins);
@@ -173,7 +201,9 @@ export function decodeEscapedPem(escaped: string): string {
   try {
     return decodeURIComponent(escaped.replace(/\+/g, '%2B'));
   } catch {
-    throw new InvalidInputError(`${CLIENT_CERT_HEADER} is not a URL-escaped PEM certificate`, { field: CLIENT_CERT_HEADER });
+    throw new InvalidInputError(`${CLIENT_CERT_HEADER} is not a URL-escaped PEM certificate`, {
+      field: CLIENT_CERT_HEADER,
+    });
   }
 }
 
@@ -191,7 +221,9 @@ function deviceFacts(device: ClientCertificate | { serial: string }): DeviceFact
 /** A sign-on URL for the person to validate at Identity Plus; valid ~30 s (intents expire quickly). */
 async function validationUrl(deps: VerifyDeps, serial: string): Promise<string> {
   const state = signState({ serial, destination: '' }, deps.stateKey, deps.now());
-  const intent = await deps.intents.createIntent({ returnUrl: `${deps.edgeOrigin}${EDGE_ROUTES.RETURN}?state=${encodeURIComponent(state)}` });
+  const intent = await deps.intents.createIntent({
+    returnUrl: `${deps.edgeOrigin}${EDGE_ROUTES.RETURN}?state=${encodeURIComponent(state)}`,
+  });
   return intent.signonUrl;
 }
 
@@ -210,7 +242,11 @@ function forwardAuthAnswer(
   message: string,
   headers: Record<string, string> = {},
 ): APIGatewayProxyResult {
-  return jsonResponse(statusCode, { decision, reason, message }, { 'X-Plusgate-Decision': decision, 'X-Plusgate-Reason': reason, ...headers });
+  return jsonResponse(
+    statusCode,
+    { decision, reason, message },
+    { 'X-Plusgate-Decision': decision, 'X-Plusgate-Reason': reason, ...headers },
+  );
 }
 
 /** Header values must be visible ASCII: percent-encode anything else (and % itself). */

@@ -9,7 +9,14 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { ENV } from '../config/names';
 import { ConfigurationError } from '../domain/errors';
 import { createVerifyHandler } from './verify-app';
-import { SecretContext, loadTruststore, requireStateKey, runtimeConfig, secretsMiddleware, services } from './composition';
+import {
+  SecretContext,
+  loadTruststore,
+  requireStateKey,
+  runtimeConfig,
+  secretsMiddleware,
+  services,
+} from './composition';
 import { decisionLog, errorMapper, logger } from './observability';
 
 const config = runtimeConfig();
@@ -22,7 +29,10 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error,
   .use(errorMapper({ json: true, serviceUnavailableOnly: true }))
   .handler(async (event, context) => {
     const { client, authenticator, stateKey } = services(context);
-    if (!edgeOrigin) throw new ConfigurationError(`${ENV.PUBLIC_ORIGIN} is not set: /verify needs the edge origin for validation links`);
+    if (!edgeOrigin)
+      throw new ConfigurationError(
+        `${ENV.PUBLIC_ORIGIN} is not set: /verify needs the edge origin for validation links`,
+      );
     return createVerifyHandler({
       authenticator,
       intents: client,

@@ -18,21 +18,40 @@ let ports: { gateway: number; simulator: number; dynamodb: number; service: numb
 const pki = (file: string) => path.join(dir, 'pki', file);
 
 function as(person: string, route: string, extra: string[] = []): Promise<CurlResult> {
-  return curl(['--cacert', pki('ca.pem'), '--cert', pki(`${person}.pem`), '--key', pki(`${person}.key`), ...extra, `https://localhost:${ports.gateway}${route}`]);
+  return curl([
+    '--cacert',
+    pki('ca.pem'),
+    '--cert',
+    pki(`${person}.pem`),
+    '--key',
+    pki(`${person}.key`),
+    ...extra,
+    `https://localhost:${ports.gateway}${route}`,
+  ]);
 }
 
 function externalArgs(password = 'plusgate'): string[] {
   return [
-    '--data-dir', dir,
-    '--gateway-port', String(ports.gateway),
-    '--service-port', String(ports.service),
-    '--dynamodb-port', String(ports.dynamodb),
-    '--api-cert-p12', pki('api.p12'),
-    '--api-cert-password', password,
-    '--identity-plus-api-url', `https://localhost:${ports.simulator}/v1`,
-    '--identity-plus-signon-url', `https://localhost:${ports.simulator}`,
-    '--identity-plus-ca', pki('ca.pem'),
-    '--truststore', pki('ca.pem'),
+    '--data-dir',
+    dir,
+    '--gateway-port',
+    String(ports.gateway),
+    '--service-port',
+    String(ports.service),
+    '--dynamodb-port',
+    String(ports.dynamodb),
+    '--api-cert-p12',
+    pki('api.p12'),
+    '--api-cert-password',
+    password,
+    '--identity-plus-api-url',
+    `https://localhost:${ports.simulator}/v1`,
+    '--identity-plus-signon-url',
+    `https://localhost:${ports.simulator}`,
+    '--identity-plus-ca',
+    pki('ca.pem'),
+    '--truststore',
+    pki('ca.pem'),
     '--quiet',
   ];
 }
@@ -42,7 +61,11 @@ beforeAll(async () => {
   const [gateway, simulator, dynamodb, service] = await freePorts(4);
   ports = { gateway, simulator, dynamodb, service };
   // The stand-in for Identity Plus creates the PKI (its CA issues the devices and our API certificate).
-  identityPlus = await startProcess('npx', ['tsx', 'bin/simulator.ts', '--data-dir', dir, '--port', String(simulator)], 'identity plus simulator listening');
+  identityPlus = await startProcess(
+    'npx',
+    ['tsx', 'bin/simulator.ts', '--data-dir', dir, '--port', String(simulator)],
+    'identity plus simulator listening',
+  );
   local = await startNpm(externalArgs(), 'plusgate local ready');
 });
 
@@ -75,14 +98,21 @@ describe('local mode against an external Identity Plus', () => {
   });
 
   it('refuses to start with a wrong certificate password, saying so, before opening any port', () => {
-    const started = spawnSync('npm', ['start', '--silent', '--', ...externalArgs('wrong'), '--gateway-port', '0'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const started = spawnSync('npm', ['start', '--silent', '--', ...externalArgs('wrong'), '--gateway-port', '0'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
     expect(started.status).toBe(2);
     expect(started.stderr).toMatch(/^API certificate: .*password/im);
     expect(started.stderr).not.toContain('wrong');
   });
 
   it('refuses Identity Plus endpoint flags without an API certificate', () => {
-    const started = spawnSync('npm', ['start', '--silent', '--', '--identity-plus-api-url', 'https://api.identity.plus/v1'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const started = spawnSync(
+      'npm',
+      ['start', '--silent', '--', '--identity-plus-api-url', 'https://api.identity.plus/v1'],
+      { cwd: REPO_ROOT, encoding: 'utf8' },
+    );
     expect(started.status).toBe(2);
     expect(started.stderr).toContain('--identity-plus-api-url goes with an API certificate');
   });

@@ -20,13 +20,20 @@ const gateway = () => `https://localhost:${ports.gateway}`;
 
 function args(): string[] {
   return [
-    '--data-dir', dataDir,
-    '--gateway-port', String(ports.gateway),
-    '--simulator-port', String(ports.simulator),
-    '--dynamodb-port', String(ports.dynamodb),
-    '--service-port', String(ports.service),
-    '--decision-cache-seconds', '1',
-    '--stale-if-error-seconds', '300',
+    '--data-dir',
+    dataDir,
+    '--gateway-port',
+    String(ports.gateway),
+    '--simulator-port',
+    String(ports.simulator),
+    '--dynamodb-port',
+    String(ports.dynamodb),
+    '--service-port',
+    String(ports.service),
+    '--decision-cache-seconds',
+    '1',
+    '--stale-if-error-seconds',
+    '300',
   ];
 }
 
@@ -39,10 +46,18 @@ function as(person: string | null, route: string, extra: string[] = []): Promise
 /** The simulator's admin API, over mutual TLS with our API certificate. */
 function admin(route: string, body: unknown): Promise<CurlResult> {
   return curl([
-    '--cacert', path.join(pki(), 'ca.pem'),
-    '--cert', path.join(pki(), 'api.pem'),
-    '--key', path.join(pki(), 'api.key'),
-    '-X', 'POST', '-H', 'content-type: application/json', '--data', JSON.stringify(body),
+    '--cacert',
+    path.join(pki(), 'ca.pem'),
+    '--cert',
+    path.join(pki(), 'api.pem'),
+    '--key',
+    path.join(pki(), 'api.key'),
+    '-X',
+    'POST',
+    '-H',
+    'content-type: application/json',
+    '--data',
+    JSON.stringify(body),
     `https://localhost:${ports.simulator}/__admin/${route}`,
   ]);
 }
@@ -61,7 +76,10 @@ afterAll(async () => {
 
 describe('local mode, driven by curl', () => {
   it('prints ready-to-paste curl commands that work', async () => {
-    const line = running!.output().split('\n').find((l) => l.includes('alice (cleared)'))!;
+    const line = running!
+      .output()
+      .split('\n')
+      .find((l) => l.includes('alice (cleared)'))!;
     const command = line.slice(line.indexOf('curl ') + 5).split(' ');
     const res = await curl(command);
     expect(res.status).toBe(200);
@@ -69,7 +87,10 @@ describe('local mode, driven by curl', () => {
   });
 
   it('serves the service API on loopback only, and says it checks no IAM signature there', () => {
-    const line = running!.output().split('\n').find((l) => l.includes('service API'))!;
+    const line = running!
+      .output()
+      .split('\n')
+      .find((l) => l.includes('service API'))!;
     expect(line).toContain(`http://127.0.0.1:${ports.service}`);
     expect(line).toContain('no IAM signature check');
   });
@@ -84,7 +105,11 @@ describe('local mode, driven by curl', () => {
   it('signs erin in with her bound local user', async () => {
     const res = await as('erin', '/whoami', ['-H', 'Accept: application/json']);
     expect(res.status).toBe(200);
-    expect(JSON.parse(res.body)).toMatchObject({ decision: 'allow', reason: 'cleared-local-user', user: { id: 'local:erin-local', localUserId: 'erin-local' } });
+    expect(JSON.parse(res.body)).toMatchObject({
+      decision: 'allow',
+      reason: 'cleared-local-user',
+      user: { id: 'local:erin-local', localUserId: 'erin-local' },
+    });
   });
 
   it('sends bob to the sign-on page, and following the redirects signs him in', async () => {
@@ -153,10 +178,23 @@ describe('local mode, driven by curl', () => {
   });
 
   it('reports the three signed-in people with the right estimated cost (npm run report, and GET /report)', async () => {
-    const cli = spawnSync('npm', ['run', '--silent', 'report', '--', '--dynamodb-endpoint', `http://127.0.0.1:${ports.dynamodb}`, '--format', 'json'], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-    });
+    const cli = spawnSync(
+      'npm',
+      [
+        'run',
+        '--silent',
+        'report',
+        '--',
+        '--dynamodb-endpoint',
+        `http://127.0.0.1:${ports.dynamodb}`,
+        '--format',
+        'json',
+      ],
+      {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      },
+    );
     expect(cli.status).toBe(0);
     const report = JSON.parse(cli.stdout);
     const days = report.periodDays as number;

@@ -12,7 +12,8 @@ import { CurlResult, REPO_ROOT, RunningProcess, curl, freePorts, startNpm } from
 jest.setTimeout(120_000);
 
 const nginxAvailable = spawnSync('nginx', ['-v']).status === 0;
-if (!nginxAvailable && process.env.CI) throw new Error('nginx is not installed: .ci/run installs it (apt-get install nginx)');
+if (!nginxAvailable && process.env.CI)
+  throw new Error('nginx is not installed: .ci/run installs it (apt-get install nginx)');
 const describeWithNginx = nginxAvailable ? describe : describe.skip;
 
 let dir: string;
@@ -24,7 +25,16 @@ const pki = (file: string) => path.join(dir, 'data', 'pki', file);
 
 /** curl to nginx as a demo person. */
 function through(person: string, route: string, extra: string[] = []): Promise<CurlResult> {
-  return curl(['--cacert', pki('ca.pem'), '--cert', pki(`${person}.pem`), '--key', pki(`${person}.key`), ...extra, `https://localhost:${ports.nginx}${route}`]);
+  return curl([
+    '--cacert',
+    pki('ca.pem'),
+    '--cert',
+    pki(`${person}.pem`),
+    '--key',
+    pki(`${person}.key`),
+    ...extra,
+    `https://localhost:${ports.nginx}${route}`,
+  ]);
 }
 
 /** The example server block with its placeholders filled, inside a minimal main configuration. */
@@ -76,7 +86,13 @@ describeWithNginx('nginx forward-auth against local mode', () => {
           user: h['x-plusgate-user'] ?? null,
           roles: h['x-plusgate-roles'] ?? null,
           serial: h['x-plusgate-serial'] ?? null,
-          passedOn: ['x-plusgate-decision', 'x-plusgate-reason', 'x-plusgate-signin', 'x-client-cert', 'x-original-url'].filter((name) => name in h),
+          passedOn: [
+            'x-plusgate-decision',
+            'x-plusgate-reason',
+            'x-plusgate-signin',
+            'x-client-cert',
+            'x-original-url',
+          ].filter((name) => name in h),
         }),
       );
     });
@@ -84,12 +100,18 @@ describeWithNginx('nginx forward-auth against local mode', () => {
 
     local = await startNpm(
       [
-        '--data-dir', path.join(dir, 'data'),
-        '--gateway-port', String(gateway),
-        '--simulator-port', String(simulator),
-        '--dynamodb-port', String(dynamodb),
-        '--service-port', String(service),
-        '--allowed-return-origins', `https://localhost:${nginxPort}`,
+        '--data-dir',
+        path.join(dir, 'data'),
+        '--gateway-port',
+        String(gateway),
+        '--simulator-port',
+        String(simulator),
+        '--dynamodb-port',
+        String(dynamodb),
+        '--service-port',
+        String(service),
+        '--allowed-return-origins',
+        `https://localhost:${nginxPort}`,
         '--quiet',
       ],
       'plusgate local ready',
@@ -129,14 +151,32 @@ describeWithNginx('nginx forward-auth against local mode', () => {
   });
 
   it('asks plusgate with GET even when the application request is a POST with a body', async () => {
-    const res = await through('alice', '/app/orders', ['-X', 'POST', '-H', 'content-type: application/json', '--data', '{"item":1}']);
+    const res = await through('alice', '/app/orders', [
+      '-X',
+      'POST',
+      '-H',
+      'content-type: application/json',
+      '--data',
+      '{"item":1}',
+    ]);
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toMatchObject({ method: 'POST', user: 'org:org-ref-alice-0001' });
   });
 
   it('overwrites or drops identity headers a client tries to send itself', async () => {
-    const forged = ['X-Plusgate-User: local:admin', 'X-Plusgate-Roles: org. administrator', 'X-Plusgate-Decision: allow', 'X-Plusgate-Reason: forged', 'X-Client-Cert: forged', 'X-Original-URL: forged'];
-    const res = await through('alice', '/app', forged.flatMap((h) => ['-H', h]));
+    const forged = [
+      'X-Plusgate-User: local:admin',
+      'X-Plusgate-Roles: org. administrator',
+      'X-Plusgate-Decision: allow',
+      'X-Plusgate-Reason: forged',
+      'X-Client-Cert: forged',
+      'X-Original-URL: forged',
+    ];
+    const res = await through(
+      'alice',
+      '/app',
+      forged.flatMap((h) => ['-H', h]),
+    );
     expect(JSON.parse(res.body)).toMatchObject({ user: 'org:org-ref-alice-0001', roles: 'member', passedOn: [] });
   });
 
@@ -157,6 +197,9 @@ describeWithNginx('nginx forward-auth against local mode', () => {
     const res = await through('bob', '/app/after-validation?tab=1&x=2', ['-L']);
     expect(res.status).toBe(200);
     expect(res.effectiveUrl).toBe(`https://localhost:${ports.nginx}/app/after-validation?tab=1&x=2`);
-    expect(JSON.parse(res.body)).toMatchObject({ user: 'org:org-ref-bob-0003', path: '/app/after-validation?tab=1&x=2' });
+    expect(JSON.parse(res.body)).toMatchObject({
+      user: 'org:org-ref-bob-0003',
+      path: '/app/after-validation?tab=1&x=2',
+    });
   });
 });

@@ -15,7 +15,11 @@ import { RunningProcess, freePorts, startNpm } from '../support/processes';
 
 jest.setTimeout(120_000);
 
-const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'session-token-example' };
+const credentials = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  sessionToken: 'session-token-example',
+};
 
 describe('SigV4 signing', () => {
   let server: Server;
@@ -52,11 +56,20 @@ describe('SigV4 signing', () => {
     expect(JSON.parse(seen!.body)).toEqual({ serial: '476701752658536845', ip: '198.51.100.7' });
     expect(headers['x-amz-security-token']).toBe('session-token-example');
     const authorization = String(headers.authorization);
-    expect(authorization).toMatch(new RegExp(`^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/${amzDate.slice(0, 8)}/eu-west-1/execute-api/aws4_request, `));
+    expect(authorization).toMatch(
+      new RegExp(
+        `^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/${amzDate.slice(0, 8)}/eu-west-1/execute-api/aws4_request, `,
+      ),
+    );
     expect(authorization).toMatch(/SignedHeaders=[^,]*\bhost\b[^,]*;x-amz-date;x-amz-security-token/);
 
     // An independent signer over what actually arrived gives the same signature.
-    const bytes = (d: SourceData) => (typeof d === 'string' ? Buffer.from(d) : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
+    const bytes = (d: SourceData) =>
+      typeof d === 'string'
+        ? Buffer.from(d)
+        : ArrayBuffer.isView(d)
+          ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
+          : Buffer.from(d);
     const Sha256 = class {
       private h;
       constructor(secret?: SourceData) {
@@ -72,22 +85,42 @@ describe('SigV4 signing', () => {
     };
     const verifier = new SignatureV4({ service: 'execute-api', region: 'eu-west-1', credentials, sha256: Sha256 });
     const signedNames = /SignedHeaders=([^,]+)/.exec(authorization)![1].split(';');
-    const received = Object.fromEntries(signedNames.filter((n) => n !== 'x-amz-date' && n !== 'x-amz-security-token').map((n) => [n, String(headers[n])]));
-    const again = await verifier.sign(
-      { method: 'POST', protocol: 'http:', hostname: '127.0.0.1', path: '/prod/verify', query: {}, headers: received, body: seen!.body },
-      { signingDate: new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`) },
+    const received = Object.fromEntries(
+      signedNames.filter((n) => n !== 'x-amz-date' && n !== 'x-amz-security-token').map((n) => [n, String(headers[n])]),
     );
-    expect(/Signature=([0-9a-f]+)/.exec(String(again.headers.authorization))![1]).toBe(/Signature=([0-9a-f]+)/.exec(authorization)![1]);
+    const again = await verifier.sign(
+      {
+        method: 'POST',
+        protocol: 'http:',
+        hostname: '127.0.0.1',
+        path: '/prod/verify',
+        query: {},
+        headers: received,
+        body: seen!.body,
+      },
+      {
+        signingDate: new Date(
+          `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+        ),
+      },
+    );
+    expect(/Signature=([0-9a-f]+)/.exec(String(again.headers.authorization))![1]).toBe(
+      /Signature=([0-9a-f]+)/.exec(authorization)![1],
+    );
   });
 
-  it('turns a 4xx into a PlusgateClientError carrying plusgate\'s message', async () => {
+  it("turns a 4xx into a PlusgateClientError carrying plusgate's message", async () => {
     answer = { status: 400, body: { message: 'serial "x" is not a serial number' } };
     const client = new PlusgateClient({ endpoint: url, region: 'eu-west-1', credentials });
-    await expect(client.verify({ serial: 'x' })).rejects.toThrow(new PlusgateClientError('serial "x" is not a serial number', 400));
+    await expect(client.verify({ serial: 'x' })).rejects.toThrow(
+      new PlusgateClientError('serial "x" is not a serial number', 400),
+    );
   });
 
   it('refuses a non-https endpoint off loopback and a malformed region', () => {
-    expect(() => new PlusgateClient({ endpoint: 'http://api.example.com/prod', region: 'eu-west-1', credentials })).toThrow(/https/);
+    expect(
+      () => new PlusgateClient({ endpoint: 'http://api.example.com/prod', region: 'eu-west-1', credentials }),
+    ).toThrow(/https/);
     expect(() => new PlusgateClient({ endpoint: url, region: 'Europe', credentials })).toThrow(/not an AWS region/);
   });
 });
@@ -102,7 +135,19 @@ describe('against local mode', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'plusgate-client-'));
     const [gateway, simulator, dynamodb, service] = await freePorts(4);
     local = await startNpm(
-      ['--data-dir', dir, '--gateway-port', String(gateway), '--simulator-port', String(simulator), '--dynamodb-port', String(dynamodb), '--service-port', String(service), '--quiet'],
+      [
+        '--data-dir',
+        dir,
+        '--gateway-port',
+        String(gateway),
+        '--simulator-port',
+        String(simulator),
+        '--dynamodb-port',
+        String(dynamodb),
+        '--service-port',
+        String(service),
+        '--quiet',
+      ],
       'plusgate local ready',
     );
     pki = await loadDevPki(dir);
@@ -115,7 +160,12 @@ describe('against local mode', () => {
 
   it('verifies alice by her certificate', async () => {
     const result = await client.verify({ certificate: pki.devices.alice.cert });
-    expect(result).toMatchObject({ decision: 'allow', user: { name: 'Alice Archer' }, roles: ['member'], device: { type: 'Desktop' } });
+    expect(result).toMatchObject({
+      decision: 'allow',
+      user: { name: 'Alice Archer' },
+      roles: ['member'],
+      device: { type: 'Desktop' },
+    });
   });
 
   it('gives a validation URL for bob when asked', async () => {
@@ -126,6 +176,9 @@ describe('against local mode', () => {
 
   it('reports a denial and a bad input as plusgate words them', async () => {
     expect((await client.verify({ certificate: pki.devices.carol.cert })).reason).toBe('revoked');
-    await expect(client.verify({ certificate: pki.devices.mallory.cert })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/truststore/) });
+    await expect(client.verify({ certificate: pki.devices.mallory.cert })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/truststore/),
+    });
   });
 });

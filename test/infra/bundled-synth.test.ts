@@ -14,9 +14,9 @@ test('the stack synthesizes with real bundling and template validation; the edge
   const truststorePem = checked.truststore.pem;
   const assembly = app.synth();
 
-  const [edge] = Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: any }>).filter(
-    ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('EdgeFunction'),
-  );
+  const [edge] = Object.entries(
+    template.toJSON().Resources as Record<string, { Type: string; Properties: any }>,
+  ).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('EdgeFunction'));
   const assetHash = String(edge[1].Properties.Code.S3Key).replace(/\.zip$/, '');
   const assetDir = path.join(assembly.directory, `asset.${assetHash}`);
   expect(readdirSync(assetDir).sort()).toEqual(['index.js', 'index.js.map']);
@@ -34,19 +34,26 @@ test('the stack synthesizes with real bundling and template validation; the edge
   // Verify and the authorizer carry the truststore they check chains against: exactly the checked,
   // normalised PEM the edge domain trusts.
   for (const prefix of ['VerifyFunction', 'AuthorizerFunction']) {
-    const [fn] = Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: any }>).filter(
-      ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(prefix),
-    );
+    const [fn] = Object.entries(
+      template.toJSON().Resources as Record<string, { Type: string; Properties: any }>,
+    ).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(prefix));
     const dir = path.join(assembly.directory, `asset.${String(fn[1].Properties.Code.S3Key).replace(/\.zip$/, '')}`);
     expect(readdirSync(dir).sort()).toEqual(['index.js', 'index.js.map', 'truststore.pem']);
-    expect(readFileSync(path.join(dir, "truststore.pem"), "utf8")).toBe(truststorePem);
+    expect(readFileSync(path.join(dir, 'truststore.pem'), 'utf8')).toBe(truststorePem);
   }
 
   // The report function never calls Identity Plus: its bundle carries no undici and stays small.
-  const [reportFn] = Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties: any }>).filter(
-    ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('ReportFunction'),
+  const [reportFn] = Object.entries(
+    template.toJSON().Resources as Record<string, { Type: string; Properties: any }>,
+  ).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('ReportFunction'));
+  const reportBundle = readFileSync(
+    path.join(
+      assembly.directory,
+      `asset.${String(reportFn[1].Properties.Code.S3Key).replace(/\.zip$/, '')}`,
+      'index.js',
+    ),
+    'utf8',
   );
-  const reportBundle = readFileSync(path.join(assembly.directory, `asset.${String(reportFn[1].Properties.Code.S3Key).replace(/\.zip$/, '')}`, 'index.js'), 'utf8');
   expect(reportBundle).not.toMatch(/undici/i);
   expect(reportBundle.length).toBeLessThan(200_000);
 

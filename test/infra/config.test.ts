@@ -43,7 +43,12 @@ function file(name: string, text: string): string {
 describe('loadConfig', () => {
   test('loads the example cdk.json context', () => {
     const config = load(CDK_JSON_CONTEXT as Record<string, unknown>);
-    expect(config).toMatchObject({ domainName: 'auth.example.com', account: '123456789012', region: 'eu-west-1', intentType: 'validate' });
+    expect(config).toMatchObject({
+      domainName: 'auth.example.com',
+      account: '123456789012',
+      region: 'eu-west-1',
+      intentType: 'validate',
+    });
     expect(config.truststore.pem).toMatch(/^-----BEGIN CERTIFICATE-----/);
   });
 
@@ -65,12 +70,30 @@ describe('loadConfig', () => {
 
   test('parses numbers and JSON arrays given as strings (-c key=value)', () => {
     expect(
-      load({ ...REQUIRED, billingAnchorDay: '28', pricePerUserYear: '1.25', decisionCacheSeconds: '0', staleIfErrorSeconds: '86400', allowedRoles: '["org. administrator"]', allowedReturnOrigins: '["https://app.example.com:8443"]' }),
-    ).toMatchObject({ billingAnchorDay: 28, pricePerUserYear: 1.25, decisionCacheSeconds: 0, staleIfErrorSeconds: 86400, allowedRoles: ['org. administrator'], allowedReturnOrigins: ['https://app.example.com:8443'] });
+      load({
+        ...REQUIRED,
+        billingAnchorDay: '28',
+        pricePerUserYear: '1.25',
+        decisionCacheSeconds: '0',
+        staleIfErrorSeconds: '86400',
+        allowedRoles: '["org. administrator"]',
+        allowedReturnOrigins: '["https://app.example.com:8443"]',
+      }),
+    ).toMatchObject({
+      billingAnchorDay: 28,
+      pricePerUserYear: 1.25,
+      decisionCacheSeconds: 0,
+      staleIfErrorSeconds: 86400,
+      allowedRoles: ['org. administrator'],
+      allowedReturnOrigins: ['https://app.example.com:8443'],
+    });
   });
 
   test('an empty -c value counts as unset', () => {
-    expect(load({ ...REQUIRED, hostedZoneId: '', hostedZoneName: '', billingAnchorDay: '' })).toMatchObject({ hostedZone: undefined, billingAnchorDay: 1 });
+    expect(load({ ...REQUIRED, hostedZoneId: '', hostedZoneName: '', billingAnchorDay: '' })).toMatchObject({
+      hostedZone: undefined,
+      billingAnchorDay: 1,
+    });
   });
 
   test.each([
@@ -85,8 +108,18 @@ describe('loadConfig', () => {
     ['allowedRoles', [1, 2], 'as a JSON array of strings'],
     // An element of a list is named with its index and shown alone.
     ['allowedRoles', '["admin", " "]', 'a non-empty role name', 'allowedRoles[1]: got " "'],
-    ['allowedReturnOrigins', '["http://app.example.com"]', 'an https origin', 'allowedReturnOrigins[0]: got "http://app.example.com"'],
-    ['allowedReturnOrigins', ['https://app.example.com/'], 'no path or trailing slash', 'allowedReturnOrigins[0]: got "https://app.example.com/"'],
+    [
+      'allowedReturnOrigins',
+      '["http://app.example.com"]',
+      'an https origin',
+      'allowedReturnOrigins[0]: got "http://app.example.com"',
+    ],
+    [
+      'allowedReturnOrigins',
+      ['https://app.example.com/'],
+      'no path or trailing slash',
+      'allowedReturnOrigins[0]: got "https://app.example.com/"',
+    ],
     ['billingAnchorDay', 29, 'a whole number from 1 to 28'],
     ['billingAnchorDay', '0', 'a whole number from 1 to 28'],
     ['billingAnchorDay', 'first', 'a whole number from 1 to 28'],
@@ -99,14 +132,17 @@ describe('loadConfig', () => {
     ['identityPlusApiUrl', 'http://api.identity.plus/v1', 'an https URL'],
     ['identityPlusSignonUrl', 'not a url', 'an https URL'],
     ['intentType', 'login', '"validate" or "discover"'],
-  ] as Array<[string, unknown, string, string?]>)('%s = %j is refused with the key, the value and what is expected', (...[key, value, expected, start]) => {
-    // (A rest parameter: jest would take a 4th named parameter for its `done` callback on 3-element rows.)
-    const problems = problemsOf({ ...REQUIRED, [key]: value });
-    expect(problems).toHaveLength(1);
-    const prefix = start ?? `${key}: got ${JSON.stringify(value)}; expected `;
-    expect(problems[0].slice(0, prefix.length)).toBe(prefix);
-    expect(problems[0]).toContain(expected);
-  });
+  ] as Array<[string, unknown, string, string?]>)(
+    '%s = %j is refused with the key, the value and what is expected',
+    (...[key, value, expected, start]) => {
+      // (A rest parameter: jest would take a 4th named parameter for its `done` callback on 3-element rows.)
+      const problems = problemsOf({ ...REQUIRED, [key]: value });
+      expect(problems).toHaveLength(1);
+      const prefix = start ?? `${key}: got ${JSON.stringify(value)}; expected `;
+      expect(problems[0].slice(0, prefix.length)).toBe(prefix);
+      expect(problems[0]).toContain(expected);
+    },
+  );
 
   test.each(Object.keys(REQUIRED))('a missing %s is named as missing', (key) => {
     const context: Record<string, unknown> = { ...REQUIRED, [key]: undefined };
@@ -120,7 +156,9 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...REQUIRED, hostedZoneName: 'example.com' })).toEqual([
       'hostedZoneId and hostedZoneName: got only hostedZoneName; expected both (to create the DNS alias record) or neither',
     ]);
-    expect(load({ ...REQUIRED, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com.' }).hostedZone).toEqual({ id: 'Z0123456789ABCDEFGHIJ', name: 'example.com' });
+    expect(
+      load({ ...REQUIRED, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com.' }).hostedZone,
+    ).toEqual({ id: 'Z0123456789ABCDEFGHIJ', name: 'example.com' });
   });
 
   test('the hosted zone must contain the domain', () => {
@@ -136,7 +174,12 @@ describe('loadConfig', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const e = err as ConfigError;
-      expect(e.problems.map((p) => p.split(':')[0])).toEqual(['domainName', 'truststorePath', 'billingAnchorDay', 'intentType']);
+      expect(e.problems.map((p) => p.split(':')[0])).toEqual([
+        'domainName',
+        'truststorePath',
+        'billingAnchorDay',
+        'intentType',
+      ]);
       expect(e.message).toContain('4 problem(s)');
       for (const p of e.problems) expect(e.message).toContain(p);
     }
@@ -152,41 +195,64 @@ describe('truststore checks', () => {
 
   test('a root and intermediate CA chain is accepted; text around the PEM blocks is dropped', async () => {
     const pki = await testPki();
-    const config = load({ ...REQUIRED, truststorePath: file('chain.pem', `# Identity Plus CA\n${pki.caChain}\nsubject=ignored\n`) });
+    const config = load({
+      ...REQUIRED,
+      truststorePath: file('chain.pem', `# Identity Plus CA\n${pki.caChain}\nsubject=ignored\n`),
+    });
     expect(config.truststore.subjects).toHaveLength(2);
     expect(config.truststore.pem).not.toContain('#');
-    expect(config.truststore.sha256).toBe(load({ ...REQUIRED, truststorePath: file('chain2.pem', pki.caChain) }).truststore.sha256);
+    expect(config.truststore.sha256).toBe(
+      load({ ...REQUIRED, truststorePath: file('chain2.pem', pki.caChain) }).truststore.sha256,
+    );
   });
 
   test('a device or server certificate in the truststore is refused as not a CA', async () => {
     const pki = await testPki();
-    const [problem, ...rest] = problemsOf({ ...REQUIRED, truststorePath: file('with-leaf.pem', pki.caChain + pki.server.cert) });
+    const [problem, ...rest] = problemsOf({
+      ...REQUIRED,
+      truststorePath: file('with-leaf.pem', pki.caChain + pki.server.cert),
+    });
     expect(rest.every((p) => p.startsWith('truststorePath'))).toBe(true);
-    expect(problem).toMatch(/^truststorePath: got ".*with-leaf\.pem" \(.*\), but certificate #3 \(.*\) is not a CA certificate \(basicConstraints CA:TRUE missing\)/);
+    expect(problem).toMatch(
+      /^truststorePath: got ".*with-leaf\.pem" \(.*\), but certificate #3 \(.*\) is not a CA certificate \(basicConstraints CA:TRUE missing\)/,
+    );
   });
 
   test('a private key in the truststore is refused', async () => {
     const pki = await testPki();
     const problems = problemsOf({ ...REQUIRED, truststorePath: file('with-key.pem', pki.caChain + pki.root.key) });
-    expect(problems).toEqual([expect.stringMatching(/PEM block #3 is a "PRIVATE KEY", not a CERTIFICATE; .*never be committed/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/PEM block #3 is a "PRIVATE KEY", not a CERTIFICATE; .*never be committed/),
+    ]);
   });
 
   test('an intermediate without its root is refused: API Gateway needs the whole chain', async () => {
     const pki = await testPki();
     const problems = problemsOf({ ...REQUIRED, truststorePath: file('intermediate-only.pem', pki.intermediate.cert) });
-    expect(problems).toEqual([expect.stringMatching(/which is not in the file; include the whole chain up to the root/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/which is not in the file; include the whole chain up to the root/),
+    ]);
   });
 
   test('a file without certificates, or with a broken one, is refused', () => {
-    expect(parseTruststore('just text\n', 'x.pem')).toEqual({ ok: false, problems: [expect.stringContaining('contains no PEM certificate')] });
+    expect(parseTruststore('just text\n', 'x.pem')).toEqual({
+      ok: false,
+      problems: [expect.stringContaining('contains no PEM certificate')],
+    });
     const broken = parseTruststore('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'x.pem');
-    expect(broken).toEqual({ ok: false, problems: [expect.stringContaining('certificate #1 cannot be parsed as X.509')] });
+    expect(broken).toEqual({
+      ok: false,
+      problems: [expect.stringContaining('certificate #1 cannot be parsed as X.509')],
+    });
   });
 
   test('an expired CA is a synth warning, not an error (no time bomb in the example)', async () => {
     const pki = await testPki();
     const result = parseTruststore(pki.caChain, 'chain.pem', new Date('2999-01-01T00:00:00Z'));
     expect(result.ok).toBe(true);
-    expect(result.ok && result.warnings).toEqual([expect.stringMatching(/expired on/), expect.stringMatching(/expired on/)]);
+    expect(result.ok && result.warnings).toEqual([
+      expect.stringMatching(/expired on/),
+      expect.stringMatching(/expired on/),
+    ]);
   });
 });

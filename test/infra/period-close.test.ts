@@ -15,13 +15,26 @@ type Resources = Record<string, { Type: string; Properties: any; DeletionPolicy?
 function synth(billingAnchorDay = 1) {
   const app = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
-  const table = new TableV2(stack, 'Table', { partitionKey: { name: 'pk', type: AttributeType.STRING }, sortKey: { name: 'sk', type: AttributeType.STRING } });
+  const table = new TableV2(stack, 'Table', {
+    partitionKey: { name: 'pk', type: AttributeType.STRING },
+    sortKey: { name: 'sk', type: AttributeType.STRING },
+  });
   const close = new PeriodClose(stack, 'PeriodClose', { table, config: { billingAnchorDay, pricePerUserYear: 1.2 } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   const template = Template.fromStack(stack);
   const resources = template.toJSON().Resources as Resources;
-  const idOf = (construct: { node: { defaultChild?: unknown } }) => stack.resolve((construct.node.defaultChild as { logicalId: string }).logicalId) as string;
-  return { stack, template, resources, close, tableId: idOf(table), bucketId: idOf(close.bucket), functionId: idOf(close.exporter.lambda), roleId: idOf(close.exporter.role) };
+  const idOf = (construct: { node: { defaultChild?: unknown } }) =>
+    stack.resolve((construct.node.defaultChild as { logicalId: string }).logicalId) as string;
+  return {
+    stack,
+    template,
+    resources,
+    close,
+    tableId: idOf(table),
+    bucketId: idOf(close.bucket),
+    functionId: idOf(close.exporter.lambda),
+    roleId: idOf(close.exporter.role),
+  };
 }
 
 const s = synth(15);
@@ -33,8 +46,15 @@ describe('period close: the reports bucket', () => {
     expect(id).toBe(s.bucketId);
     expect(bucket.Properties).toMatchObject({
       VersioningConfiguration: { Status: 'Enabled' },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
     });
     expect(bucket.DeletionPolicy).toBe('Retain');
@@ -45,8 +65,18 @@ describe('period close: the reports bucket', () => {
       Bucket: { Ref: s.bucketId },
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+          }),
         ]),
       },
     });
@@ -54,7 +84,9 @@ describe('period close: the reports bucket', () => {
 
   test('grants nobody else anything in its bucket policy', () => {
     const [[, policy]] = ofType('AWS::S3::BucketPolicy');
-    expect(asList(policy.Properties.PolicyDocument.Statement).every((st: { Effect: string }) => st.Effect === 'Deny')).toBe(true);
+    expect(
+      asList(policy.Properties.PolicyDocument.Statement).every((st: { Effect: string }) => st.Effect === 'Deny'),
+    ).toBe(true);
   });
 });
 
@@ -62,7 +94,12 @@ describe('period close: the function', () => {
   const fn = s.resources[s.functionId];
 
   test('runs on nodejs22.x arm64 from the period-close handler, with the billing settings and the bucket name', () => {
-    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', Timeout: 900 });
+    expect(fn.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Timeout: 900,
+    });
     expect(fn.Properties.Environment.Variables).toMatchObject({
       [ENV.TABLE_NAME]: { Ref: s.tableId },
       [ENV.BILLING_ANCHOR_DAY]: '15',
@@ -84,12 +121,18 @@ describe('period close: the function', () => {
     ]);
     for (const st of statements) expect(asList(st.Resource as unknown)).not.toContain('*');
     const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
-    expect(actions.filter((a) => /^s3:(Get|List|Delete)|^dynamodb:(Scan|PutItem|UpdateItem|DeleteItem|GetItem|BatchWriteItem)/.test(a))).toEqual([]);
+    expect(
+      actions.filter((a) =>
+        /^s3:(Get|List|Delete)|^dynamodb:(Scan|PutItem|UpdateItem|DeleteItem|GetItem|BatchWriteItem)/.test(a),
+      ),
+    ).toEqual([]);
   });
 
   test('has a role of its own that only Lambda assumes, with no managed policies', () => {
     const role = s.resources[s.roleId];
-    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }]);
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+    ]);
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });
 });
@@ -99,14 +142,22 @@ describe('period close: the schedule', () => {
     const [[, rule]] = ofType('AWS::Events::Rule');
     expect(rule.Properties).toMatchObject({ ScheduleExpression: 'cron(30 0 15 * ? *)', State: 'ENABLED' });
     expect(rule.Properties.Targets).toEqual([
-      expect.objectContaining({ Arn: { 'Fn::GetAtt': [s.functionId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21600 } }),
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [s.functionId, 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21600 },
+      }),
     ]);
   });
 
   test('is the only thing allowed to invoke the function', () => {
     const permissions = ofType('AWS::Lambda::Permission').map(([, p]) => p.Properties);
     expect(permissions).toEqual([
-      { Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': [s.functionId, 'Arn'] }, Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [ofType('AWS::Events::Rule')[0][0], 'Arn'] } },
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [s.functionId, 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [ofType('AWS::Events::Rule')[0][0], 'Arn'] },
+      },
     ]);
   });
 

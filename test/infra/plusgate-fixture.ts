@@ -13,7 +13,9 @@ import type { PlusgateStack } from '../../lib/plusgate-stack';
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 /** cdk.json "context": feature flags and the example configuration. */
-export const CDK_JSON_CONTEXT: Readonly<Record<string, unknown>> = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+export const CDK_JSON_CONTEXT: Readonly<Record<string, unknown>> = JSON.parse(
+  readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8'),
+).context;
 
 export interface Synthesized {
   readonly app: App;
@@ -22,7 +24,10 @@ export interface Synthesized {
 }
 
 /** Synthesizes the stack with cdk.json's context and `overrides`. */
-export function synthPlusgate(overrides: Record<string, unknown> = {}, options: { realBundling?: boolean } = {}): Synthesized {
+export function synthPlusgate(
+  overrides: Record<string, unknown> = {},
+  options: { realBundling?: boolean } = {},
+): Synthesized {
   const app = new App({
     context: { ...CDK_JSON_CONTEXT, ...overrides, ...(options.realBundling ? {} : { 'aws:cdk:bundling-stacks': [] }) },
     builtinCloudFormationValidation: options.realBundling === true,
@@ -32,13 +37,18 @@ export function synthPlusgate(overrides: Record<string, unknown> = {}, options: 
 }
 
 /** Every IAM policy statement in the template (policies, managed policies and inline role policies). */
-export function allPolicyStatements(template: Template): Array<{ logicalId: string; statement: Record<string, unknown> }> {
+export function allPolicyStatements(
+  template: Template,
+): Array<{ logicalId: string; statement: Record<string, unknown> }> {
   const out: Array<{ logicalId: string; statement: Record<string, unknown> }> = [];
   const push = (logicalId: string, doc: { Statement?: unknown } | undefined) => {
     const statements = doc?.Statement;
-    for (const statement of Array.isArray(statements) ? statements : statements ? [statements] : []) out.push({ logicalId, statement });
+    for (const statement of Array.isArray(statements) ? statements : statements ? [statements] : [])
+      out.push({ logicalId, statement });
   };
-  for (const [id, r] of Object.entries(template.toJSON().Resources as Record<string, { Type: string; Properties?: any }>)) {
+  for (const [id, r] of Object.entries(
+    template.toJSON().Resources as Record<string, { Type: string; Properties?: any }>,
+  )) {
     if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') push(id, r.Properties?.PolicyDocument);
     if (r.Type === 'AWS::IAM::Role') for (const p of r.Properties?.Policies ?? []) push(id, p.PolicyDocument);
   }

@@ -43,7 +43,11 @@ const truststoreKey = `truststore/${truststore.truststore.sha256}.pem`;
 
 describe('edge API: mutual TLS is the only way in', () => {
   const [, domain] = only('AWS::ApiGateway::DomainName');
-  const [bucketId, bucket] = (() => { const found = ofType('AWS::S3::Bucket').filter(([id]) => id.startsWith('EdgeTruststore')); expect(found).toHaveLength(1); return found[0]; })();
+  const [bucketId, bucket] = (() => {
+    const found = ofType('AWS::S3::Bucket').filter(([id]) => id.startsWith('EdgeTruststore'));
+    expect(found).toHaveLength(1);
+    return found[0];
+  })();
   const [uploadId, upload] = only('Custom::PlusgateTruststore');
 
   test('the custom domain requires a client certificate from the truststore at a content-hashed key, pinned to the uploaded version', () => {
@@ -57,7 +61,11 @@ describe('edge API: mutual TLS is the only way in', () => {
     // Create is Fn::Join of JSON text around the bucket's Ref: put a placeholder there and parse it.
     const parts: unknown[] = upload.Properties.Create['Fn::Join'][1];
     const sdkCall = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'BUCKET')).join(''));
-    expect(sdkCall).toMatchObject({ service: 'S3', action: 'PutObject', parameters: { Key: truststoreKey, Body: truststore.truststore.pem } });
+    expect(sdkCall).toMatchObject({
+      service: 'S3',
+      action: 'PutObject',
+      parameters: { Key: truststoreKey, Body: truststore.truststore.pem },
+    });
     expect(upload.Properties.Update).toEqual(upload.Properties.Create);
     expect(upload.Properties.Delete).toBeUndefined(); // old truststores stay for rollbacks
   });
@@ -65,8 +73,15 @@ describe('edge API: mutual TLS is the only way in', () => {
   test('the truststore bucket is versioned, encrypted, not public and retained', () => {
     expect(bucket.Properties).toMatchObject({
       VersioningConfiguration: { Status: 'Enabled' },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
     });
     expect(bucket.DeletionPolicy).toBe('Retain');
   });
@@ -76,7 +91,12 @@ describe('edge API: mutual TLS is the only way in', () => {
       Bucket: { Ref: bucketId },
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
         ]),
       },
     });
@@ -85,10 +105,16 @@ describe('edge API: mutual TLS is the only way in', () => {
   test('the truststore writer may put only that one object', () => {
     // S3 statements on the truststore bucket (the period-close export bucket has its own test).
     const s3 = allPolicyStatements(template).filter(
-      ({ statement }) => asList(statement.Action as string[]).some((a) => a.startsWith('s3:')) && JSON.stringify(statement.Resource).includes(bucketId),
+      ({ statement }) =>
+        asList(statement.Action as string[]).some((a) => a.startsWith('s3:')) &&
+        JSON.stringify(statement.Resource).includes(bucketId),
     );
     expect(s3.map(({ statement }) => statement)).toEqual([
-      { Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${truststoreKey}`]] } },
+      {
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${truststoreKey}`]] },
+      },
     ]);
   });
 
@@ -133,14 +159,18 @@ describe('edge API: mutual TLS is the only way in', () => {
   test('API Gateway may invoke the edge function only for those three routes of its own stage', () => {
     const sources = edgeOfType('AWS::Lambda::Permission').map(([, p]) => JSON.stringify(p.Properties.SourceArn));
     expect(sources).toHaveLength(3);
-    for (const route of Object.values(EDGE_ROUTES)) expect(sources.some((s) => s.endsWith(`/GET${route}"]]}`))).toBe(true);
+    for (const route of Object.values(EDGE_ROUTES))
+      expect(sources.some((s) => s.endsWith(`/GET${route}"]]}`))).toBe(true);
     expect(sources.join()).not.toContain('test-invoke-stage');
   });
 
   test('the stage writes JSON access logs (with the client certificate, without query strings) to a log group with retention', () => {
     const [, stage] = edgeOnly('AWS::ApiGateway::Stage');
     const format = JSON.parse(stage.Properties.AccessLogSetting.Format);
-    expect(format).toMatchObject({ requestId: '$context.requestId', clientCertSerial: '$context.identity.clientCert.serialNumber' });
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      clientCertSerial: '$context.identity.clientCert.serialNumber',
+    });
     expect(stage.Properties.AccessLogSetting.Format).not.toMatch(/querystring|\$context\.path\b/i);
     const logGroupId = JSON.stringify(stage.Properties.AccessLogSetting.DestinationArn).match(/"Ref":"([^"]+)"/)![1];
     expect(resources[logGroupId].Properties.RetentionInDays).toBeGreaterThan(0);
@@ -149,7 +179,14 @@ describe('edge API: mutual TLS is the only way in', () => {
   test('the stage logs errors and throttles by default, and never logs bodies', () => {
     const [, stage] = edgeOnly('AWS::ApiGateway::Stage');
     expect(stage.Properties.MethodSettings).toEqual([
-      expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false, ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
+      expect.objectContaining({
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        LoggingLevel: 'ERROR',
+        DataTraceEnabled: false,
+        ThrottlingRateLimit: 100,
+        ThrottlingBurstLimit: 200,
+      }),
     ]);
   });
 
@@ -159,12 +196,17 @@ describe('edge API: mutual TLS is the only way in', () => {
 });
 
 describe('functions', () => {
-  test('every plusgate function runs nodejs22.x on arm64 (the only other function is CDK\'s truststore writer)', () => {
+  test("every plusgate function runs nodejs22.x on arm64 (the only other function is CDK's truststore writer)", () => {
     expect(plusgateFunctions.length).toBeGreaterThan(0);
     for (const [id, fn] of plusgateFunctions) {
       // Behind API Gateway: under its 29 s limit. Period close runs from a schedule: up to Lambda's 15 minutes.
       const timeout = id.startsWith('PeriodClose') ? 900 : 25;
-      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: timeout, MemorySize: 512 });
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Timeout: timeout,
+        MemorySize: 512,
+      });
     }
     expect(ofType('AWS::Lambda::Function')).toHaveLength(plusgateFunctions.length + 1);
   });
@@ -177,7 +219,7 @@ describe('functions', () => {
     }
   });
 
-  test('no role carries an AWS managed policy except API Gateway\'s account logging role', () => {
+  test("no role carries an AWS managed policy except API Gateway's account logging role", () => {
     const withManaged = ofType('AWS::IAM::Role').filter(([, r]) => r.Properties.ManagedPolicyArns);
     expect(withManaged.map(([id]) => id)).toEqual([expect.stringMatching(/CloudWatchRole/)]);
   });
@@ -217,7 +259,9 @@ describe('least privilege', () => {
   const statements = allPolicyStatements(template);
 
   test('no IAM statement grants DynamoDB or Secrets Manager actions on "*"', () => {
-    const scoped = statements.filter(({ statement }) => asList(statement.Action as string[]).some((a) => /^(dynamodb|secretsmanager):/.test(a)));
+    const scoped = statements.filter(({ statement }) =>
+      asList(statement.Action as string[]).some((a) => /^(dynamodb|secretsmanager):/.test(a)),
+    );
     expect(scoped.length).toBeGreaterThan(0);
     for (const { statement } of scoped) {
       for (const resource of asList(statement.Resource)) expect(resource).not.toBe('*');
@@ -227,17 +271,26 @@ describe('least privilege', () => {
 
   test('the edge role may only write its logs, UpdateItem the table and read the two secrets', () => {
     const roleRef = edgeFunction.Properties.Role['Fn::GetAtt'][0];
-    const policies = ofType('AWS::IAM::Policy').filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleRef));
+    const policies = ofType('AWS::IAM::Policy').filter(([, p]) =>
+      p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleRef),
+    );
     expect(policies).toHaveLength(1);
     const [tableId] = only('AWS::DynamoDB::GlobalTable');
     const [stateKeyId] = only('AWS::SecretsManager::Secret');
     expect(policies[0][1].Properties.PolicyDocument.Statement).toEqual([
-      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [edgeFunction.Properties.LoggingConfig.LogGroup.Ref, 'Arn'] } },
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [edgeFunction.Properties.LoggingConfig.LogGroup.Ref, 'Arn'] },
+      },
       { Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: { 'Fn::GetAtt': [tableId, 'Arn'] } },
       {
         Effect: 'Allow',
         Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
-        Resource: [`arn:aws:secretsmanager:eu-west-1:123456789012:secret:${CDK_JSON_CONTEXT.apiCertSecretName}-??????`, { Ref: stateKeyId }],
+        Resource: [
+          `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${CDK_JSON_CONTEXT.apiCertSecretName}-??????`,
+          { Ref: stateKeyId },
+        ],
       },
     ]);
   });
@@ -262,8 +315,14 @@ describe('records table', () => {
   test('on-demand, keyed by pk/sk strings, encrypted with the AWS-managed key', () => {
     expect(table.Properties).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
       SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
     });
   });
@@ -271,7 +330,10 @@ describe('records table', () => {
 
 describe('secrets', () => {
   test('the state key is generated by Secrets Manager: 64 characters, no punctuation', () => {
-    expect(only('AWS::SecretsManager::Secret')[1].Properties.GenerateSecretString).toMatchObject({ PasswordLength: 64, ExcludePunctuation: true });
+    expect(only('AWS::SecretsManager::Secret')[1].Properties.GenerateSecretString).toMatchObject({
+      PasswordLength: 64,
+      ExcludePunctuation: true,
+    });
   });
 
   test('the API certificate secret is not created by the stack (its key never passes through CloudFormation)', () => {
@@ -302,12 +364,17 @@ describe('cdk-nag', () => {
 describe('optional configuration', () => {
   test('a hosted zone gets an A alias record to the regional domain name', () => {
     const { template: t } = synthPlusgate({ hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' });
-    const domainId = Object.entries(t.toJSON().Resources as Resources).find(([, r]) => r.Type === 'AWS::ApiGateway::DomainName')![0];
+    const domainId = Object.entries(t.toJSON().Resources as Resources).find(
+      ([, r]) => r.Type === 'AWS::ApiGateway::DomainName',
+    )![0];
     t.hasResourceProperties('AWS::Route53::RecordSet', {
       Name: 'auth.example.com.',
       Type: 'A',
       HostedZoneId: 'Z0123456789ABCDEFGHIJ',
-      AliasTarget: { DNSName: { 'Fn::GetAtt': [domainId, 'RegionalDomainName'] }, HostedZoneId: { 'Fn::GetAtt': [domainId, 'RegionalHostedZoneId'] } },
+      AliasTarget: {
+        DNSName: { 'Fn::GetAtt': [domainId, 'RegionalDomainName'] },
+        HostedZoneId: { 'Fn::GetAtt': [domainId, 'RegionalHostedZoneId'] },
+      },
     });
   });
 
@@ -341,6 +408,9 @@ describe('optional configuration', () => {
 
 /** A second app for the negative cdk-nag control (Template.fromStack would synthesize it too early). */
 function synthPlusgateWithoutTemplate(): { app: App; stack: PlusgateStack } {
-  const probeApp = new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const probeApp = new App({
+    context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] },
+    builtinCloudFormationValidation: false,
+  });
   return { app: probeApp, stack: addPlusgate(probeApp, { baseDir: REPO_ROOT }) };
 }

@@ -12,8 +12,10 @@ import { asList, synthPlusgate } from './plusgate-fixture';
 
 const { template } = synthPlusgate();
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
-const serviceOfType = (type: string) => Object.entries(resources).filter(([id, r]) => r.Type === type && id.startsWith('ServiceApi'));
-const functionId = (prefix: string) => Object.keys(resources).find((id) => resources[id].Type === 'AWS::Lambda::Function' && id.startsWith(prefix))!;
+const serviceOfType = (type: string) =>
+  Object.entries(resources).filter(([id, r]) => r.Type === type && id.startsWith('ServiceApi'));
+const functionId = (prefix: string) =>
+  Object.keys(resources).find((id) => resources[id].Type === 'AWS::Lambda::Function' && id.startsWith(prefix))!;
 
 describe('service API', () => {
   test('every method requires IAM (SigV4) authorization', () => {
@@ -28,8 +30,13 @@ describe('service API', () => {
       route: `${m.Properties.HttpMethod} ${resourcePath(m.Properties.ResourceId.Ref)}`,
       uri: JSON.stringify(m.Properties.Integration.Uri),
     }));
-    expect(routes.map((r) => r.route).sort()).toEqual([`GET ${SERVICE_ROUTES.REPORT}`, `GET ${SERVICE_ROUTES.VERIFY}`, `POST ${SERVICE_ROUTES.VERIFY}`]);
-    for (const { route, uri } of routes) expect(uri).toContain(functionId(route.endsWith(SERVICE_ROUTES.REPORT) ? 'ReportFunction' : 'VerifyFunction'));
+    expect(routes.map((r) => r.route).sort()).toEqual([
+      `GET ${SERVICE_ROUTES.REPORT}`,
+      `GET ${SERVICE_ROUTES.VERIFY}`,
+      `POST ${SERVICE_ROUTES.VERIFY}`,
+    ]);
+    for (const { route, uri } of routes)
+      expect(uri).toContain(functionId(route.endsWith(SERVICE_ROUTES.REPORT) ? 'ReportFunction' : 'VerifyFunction'));
   });
 
   test('the report function may only Query the table and reads no secret', () => {
@@ -52,7 +59,11 @@ describe('service API', () => {
     expect(api.Properties.EndpointConfiguration).toEqual({ Types: ['REGIONAL'] });
     const [[, stage]] = serviceOfType('AWS::ApiGateway::Stage');
     expect(stage.Properties.AccessLogSetting.DestinationArn).toBeDefined();
-    expect(stage.Properties.MethodSettings[0]).toMatchObject({ ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000, DataTraceEnabled: false });
+    expect(stage.Properties.MethodSettings[0]).toMatchObject({
+      ThrottlingRateLimit: 1000,
+      ThrottlingBurstLimit: 2000,
+      DataTraceEnabled: false,
+    });
   });
 });
 
@@ -73,7 +84,10 @@ describe('least privilege', () => {
     const secretResources = statementsOf('VerifyFunction')
       .filter((s) => asList(s.Action as string[]).some((a) => a.startsWith('secretsmanager:')))
       .flatMap((s) => asList(s.Resource as unknown[]));
-    expect(secretResources).toEqual(['arn:aws:secretsmanager:eu-west-1:123456789012:secret:plusgate/identity-plus-api-cert-??????', { Ref: expect.stringMatching(/^SecretsStateKey/) }]);
+    expect(secretResources).toEqual([
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:plusgate/identity-plus-api-cert-??????',
+      { Ref: expect.stringMatching(/^SecretsStateKey/) },
+    ]);
   });
 
   test('the authorizer function may only record and read the API certificate secret (not the state key)', () => {
@@ -82,7 +96,9 @@ describe('least privilege', () => {
     const secretResources = statementsOf('AuthorizerFunction')
       .filter((s) => asList(s.Action as string[]).some((a) => a.startsWith('secretsmanager:')))
       .flatMap((s) => asList(s.Resource as unknown[]));
-    expect(secretResources).toEqual(['arn:aws:secretsmanager:eu-west-1:123456789012:secret:plusgate/identity-plus-api-cert-??????']);
+    expect(secretResources).toEqual([
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:plusgate/identity-plus-api-cert-??????',
+    ]);
   });
 
   test('verify gets its truststore as a bundled file and no secret values in its environment', () => {
@@ -103,8 +119,14 @@ describe('PlusgateAuthorizer in another stack', () => {
   const app = new App();
   const stack = new Stack(app, 'Orders', { env: { account: '123456789012', region: 'eu-west-1' } });
   const api = new RestApi(stack, 'Api');
-  const backend = new LambdaFunction(stack, 'Backend', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler=async()=>({statusCode:200})') });
-  const guard = new PlusgateAuthorizer(stack, 'Plusgate', { functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:plusgate-authorizer' });
+  const backend = new LambdaFunction(stack, 'Backend', {
+    runtime: Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: Code.fromInline('exports.handler=async()=>({statusCode:200})'),
+  });
+  const guard = new PlusgateAuthorizer(stack, 'Plusgate', {
+    functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:plusgate-authorizer',
+  });
   api.root.addResource('orders').addMethod('GET', new LambdaIntegration(backend), { authorizer: guard.authorizer });
   const other = Template.fromStack(stack);
 

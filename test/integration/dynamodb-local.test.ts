@@ -2,13 +2,24 @@ import { DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { ensureRecordsTable, localDynamoClient, RECORDS_TABLE_SCHEMA, RunningDynalite, startDynalite } from '../../local/dynamodb-local';
+import {
+  ensureRecordsTable,
+  localDynamoClient,
+  RECORDS_TABLE_SCHEMA,
+  RunningDynalite,
+  startDynalite,
+} from '../../local/dynamodb-local';
 
 const TABLE = 'plusgate-records';
 const KEY = { pk: { S: 'PERIOD#2026-11#3' }, sk: { S: 'USER#org:org-ref-alice-0001' } };
 
 async function putAlice(client: DynamoDBClient): Promise<void> {
-  await client.send(new PutItemCommand({ TableName: TABLE, Item: { ...KEY, userId: { S: 'org:org-ref-alice-0001' }, authCount: { N: '1' } } }));
+  await client.send(
+    new PutItemCommand({
+      TableName: TABLE,
+      Item: { ...KEY, userId: { S: 'org:org-ref-alice-0001' }, authCount: { N: '1' } },
+    }),
+  );
 }
 
 async function getAlice(client: DynamoDBClient) {

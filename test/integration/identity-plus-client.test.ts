@@ -189,12 +189,21 @@ describe('the server certificate', () => {
   });
 
   it('is refused when it is trusted but issued for another host name', async () => {
-    const otherHost = await issueCertificate(pki.intermediate, { subject: 'CN=other.example', usage: 'server', dnsNames: ['other.example'] });
-    const server = https.createServer({ cert: otherHost.cert + pki.intermediate.cert, key: otherHost.key }, (_req, res) => res.end('{}'));
+    const otherHost = await issueCertificate(pki.intermediate, {
+      subject: 'CN=other.example',
+      usage: 'server',
+      dnsNames: ['other.example'],
+    });
+    const server = https.createServer(
+      { cert: otherHost.cert + pki.intermediate.cert, key: otherHost.key },
+      (_req, res) => res.end('{}'),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const port = (server.address() as AddressInfo).port;
-      const { err } = await failure(client({ apiUrl: `https://127.0.0.1:${port}/v1` }).inquire(pki.devices.alice.serial));
+      const { err } = await failure(
+        client({ apiUrl: `https://127.0.0.1:${port}/v1` }).inquire(pki.devices.alice.serial),
+      );
       expect(err.kind).toBe('tls');
     } finally {
       server.closeAllConnections();

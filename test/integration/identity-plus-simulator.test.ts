@@ -95,7 +95,11 @@ function inquire(serial: string, method = 'POST'): Promise<Envelope> {
   return api(method, { 'Identity-Inquiry': { 'serial-number': serial } });
 }
 
-async function admin(method: string, route: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function admin(
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const answer = await request(method, `${sim.signonUrl}/__admin/${route}`, {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -226,7 +230,10 @@ describe('intents', () => {
     expect(badType['Simple-Response'].outcome).toMatch(/^ER 0003 /);
     for (const url of ['http://a.example/return', '/return', 'not a url']) {
       const badUrl = await api('PUT', { Intent: { type: 'discover', 'return-url': url } });
-      expect(badUrl['Simple-Response']).toMatchObject({ outcome: expect.stringMatching(/^ER 0003 /), message: expect.stringMatching(/return-url/) });
+      expect(badUrl['Simple-Response']).toMatchObject({
+        outcome: expect.stringMatching(/^ER 0003 /),
+        message: expect.stringMatching(/return-url/),
+      });
     }
   });
 });
@@ -274,20 +281,36 @@ describe('sign-on page', () => {
 
 describe('only our API certificate may use the API and the admin API', () => {
   it('answers ER 1101 to an inquiry made with a device certificate (devices share the CA for the sign-on page)', async () => {
-    const answer = await api('POST', { 'Identity-Inquiry': { 'serial-number': pki.devices.alice.serial } }, pki.devices.carol);
+    const answer = await api(
+      'POST',
+      { 'Identity-Inquiry': { 'serial-number': pki.devices.alice.serial } },
+      pki.devices.carol,
+    );
     expect(answer['Simple-Response'].outcome).toBe('ER 1101 Unknown service agent certificate');
     expect(answer['Identity-Profile']).toBeUndefined();
   });
 
   it('refuses the admin API to a device certificate, so a revoked device cannot clear itself', async () => {
-    const body = JSON.stringify({ outcome: 'OK 0001 Subject anonymous certificate valid', roles: ['org. administrator'] });
-    const answer = await request('PUT', `${sim.signonUrl}/__admin/identities/${pki.devices.carol.serial}`, { body, client: pki.devices.carol });
+    const body = JSON.stringify({
+      outcome: 'OK 0001 Subject anonymous certificate valid',
+      roles: ['org. administrator'],
+    });
+    const answer = await request('PUT', `${sim.signonUrl}/__admin/identities/${pki.devices.carol.serial}`, {
+      body,
+      client: pki.devices.carol,
+    });
     expect(answer.status).toBe(403);
     expect((await inquire(pki.devices.carol.serial))['Simple-Response'].outcome).toMatch(/^PB 0004/);
   });
 
   it('refuses to start without an API certificate to accept', () => {
-    expect(() => new IdentityPlusSimulator({ tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain }, apiClients: [] })).toThrow(/apiClients/);
+    expect(
+      () =>
+        new IdentityPlusSimulator({
+          tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+          apiClients: [],
+        }),
+    ).toThrow(/apiClients/);
   });
 });
 
@@ -357,9 +380,16 @@ describe('faults', () => {
 describe('admin API', () => {
   it('creates, reads and deletes an identity', async () => {
     const serial = pki.devices.dave.serial;
-    const put = await admin('PUT', `identities/${serial}`, { outcome: OK_0001, roles: ['reader'], organizationalName: 'Dave' });
+    const put = await admin('PUT', `identities/${serial}`, {
+      outcome: OK_0001,
+      roles: ['reader'],
+      organizationalName: 'Dave',
+    });
     expect(put.status).toBe(201);
-    expect((await inquire(serial))['Identity-Profile']).toMatchObject({ 'service-roles': ['reader'], 'organizational-name': 'Dave' });
+    expect((await inquire(serial))['Identity-Profile']).toMatchObject({
+      'service-roles': ['reader'],
+      'organizational-name': 'Dave',
+    });
     const got = await admin('GET', `identities/${serial}`);
     expect(got.json.identity).toMatchObject({ outcome: OK_0001, roles: ['reader'] });
     expect((await admin('DELETE', `identities/${serial}`)).status).toBe(204);
@@ -394,7 +424,9 @@ describe('admin API', () => {
   });
 
   it('restores the seed, clears the fault and forgets intents on reset', async () => {
-    await admin('PUT', `identities/${pki.devices.alice.serial}`, { outcome: 'PB 0004 Revoked Identity Plus anonymous certificate' });
+    await admin('PUT', `identities/${pki.devices.alice.serial}`, {
+      outcome: 'PB 0004 Revoked Identity Plus anonymous certificate',
+    });
     const reference = await createIntent();
     await admin('POST', 'faults', { mode: 'http500' });
     expect((await admin('POST', 'reset')).status).toBe(200);

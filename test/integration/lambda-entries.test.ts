@@ -13,7 +13,11 @@ import { SecretsManagerEmulator } from '../../local/secrets-manager-emulator';
 import { testPki } from '../support/test-pki';
 
 type Entry = (event: unknown, context: Context) => Promise<unknown>;
-const context = { functionName: 'test', awsRequestId: 'req', getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
+const context = {
+  functionName: 'test',
+  awsRequestId: 'req',
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
 const saved = { ...process.env };
 let pki: DevPki;
 
@@ -60,27 +64,40 @@ function entry(module: string): Entry {
 
 describe('with Secrets Manager unreachable', () => {
   it('GET /verify (forward-auth) answers 503 with Retry-After, the only failure status a proxy understands', async () => {
-    const res = (await entry('verify')(proxyEvent({ path: '/verify', headers: { 'X-Client-Cert': encodeURIComponent(pki.devices.alice.cert) } }), context)) as APIGatewayProxyResult;
+    const res = (await entry('verify')(
+      proxyEvent({ path: '/verify', headers: { 'X-Client-Cert': encodeURIComponent(pki.devices.alice.cert) } }),
+      context,
+    )) as APIGatewayProxyResult;
     expect(res.statusCode).toBe(503);
     expect(res.headers?.['Retry-After']).toBe('30');
     expect(JSON.parse(res.body).message).toMatch(/cannot read its credentials/);
   });
 
   it('POST /verify answers 503 JSON', async () => {
-    const res = (await entry('verify')(proxyEvent({ path: '/verify', method: 'POST', body: JSON.stringify({ serial: '1' }) }), context)) as APIGatewayProxyResult;
+    const res = (await entry('verify')(
+      proxyEvent({ path: '/verify', method: 'POST', body: JSON.stringify({ serial: '1' }) }),
+      context,
+    )) as APIGatewayProxyResult;
     expect(res.statusCode).toBe(503);
     expect(res.headers?.['Content-Type']).toMatch(/application\/json/);
   });
 
   it('the edge answers a 503 page', async () => {
-    const res = (await entry('edge')(proxyEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }), context)) as APIGatewayProxyResult;
+    const res = (await entry('edge')(
+      proxyEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }),
+      context,
+    )) as APIGatewayProxyResult;
     expect(res.statusCode).toBe(503);
     expect(res.body).toContain('Temporarily unavailable');
     expect(res.body).not.toMatch(/ECONNREFUSED|stack|at /);
   });
 
   it('the authorizer denies (fail closed) instead of erroring', async () => {
-    const event = { ...proxyEvent({ path: '/orders', clientCertPem: pki.devices.alice.cert }), type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/orders' };
+    const event = {
+      ...proxyEvent({ path: '/orders', clientCertPem: pki.devices.alice.cert }),
+      type: 'REQUEST',
+      methodArn: 'arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/orders',
+    };
     const result = (await entry('authorizer')(event, context)) as APIGatewayAuthorizerResult;
     expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny', Resource: event.methodArn });
   });
@@ -89,20 +106,28 @@ describe('with Secrets Manager unreachable', () => {
 describe('with a malformed API certificate secret (a configuration error)', () => {
   let emulator: SecretsManagerEmulator;
   beforeAll(async () => {
-    emulator = new SecretsManagerEmulator({ secrets: { 'plusgate/api-cert': '{"certificate":"not pem"}', 'plusgate/state-key': 'k'.repeat(48) } });
+    emulator = new SecretsManagerEmulator({
+      secrets: { 'plusgate/api-cert': '{"certificate":"not pem"}', 'plusgate/state-key': 'k'.repeat(48) },
+    });
     await emulator.start();
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = emulator.endpoint;
   });
   afterAll(() => emulator.stop());
 
   it('forward-auth still answers 503, never the 500 nginx would pass on', async () => {
-    const res = (await entry('verify')(proxyEvent({ path: '/verify', headers: { 'X-Client-Cert': encodeURIComponent(pki.devices.alice.cert) } }), context)) as APIGatewayProxyResult;
+    const res = (await entry('verify')(
+      proxyEvent({ path: '/verify', headers: { 'X-Client-Cert': encodeURIComponent(pki.devices.alice.cert) } }),
+      context,
+    )) as APIGatewayProxyResult;
     expect(res.statusCode).toBe(503);
     expect(res.body).not.toContain('not pem');
   });
 
   it('the edge says plusgate is misconfigured (500) without showing the secret', async () => {
-    const res = (await entry('edge')(proxyEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }), context)) as APIGatewayProxyResult;
+    const res = (await entry('edge')(
+      proxyEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }),
+      context,
+    )) as APIGatewayProxyResult;
     expect(res.statusCode).toBe(500);
     expect(res.body).toContain('not configured correctly');
     expect(res.body).not.toContain('not pem');

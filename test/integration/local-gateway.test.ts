@@ -36,7 +36,14 @@ function send(baseUrl: string, path: string, o: SendOptions = {}): Promise<Reply
     const req = (url.protocol === 'https:' ? https : http).request(url, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body: Buffer.concat(chunks),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -72,7 +79,11 @@ describe('LocalGateway with mutual TLS', () => {
     seen.length = 0;
   });
 
-  const as = (person: keyof DevPki['devices']) => ({ ca: pki.caChain, cert: pki.devices[person].cert, key: pki.devices[person].key });
+  const as = (person: keyof DevPki['devices']) => ({
+    ca: pki.caChain,
+    cert: pki.devices[person].cert,
+    key: pki.devices[person].key,
+  });
 
   it('serves https on localhost', () => {
     expect(gateway.url).toBe(`https://localhost:${gateway.port}`);
@@ -95,9 +106,17 @@ describe('LocalGateway with mutual TLS', () => {
       path: '/whoami',
       httpMethod: 'GET',
       queryStringParameters: { x: '1' },
-      requestContext: { stage: 'local', domainName: 'localhost', identity: { sourceIp: '127.0.0.1', userAgent: 'jest' } },
+      requestContext: {
+        stage: 'local',
+        domainName: 'localhost',
+        identity: { sourceIp: '127.0.0.1', userAgent: 'jest' },
+      },
     });
-    expect(event.headers).toMatchObject({ 'X-Forwarded-Proto': 'https', 'X-Forwarded-Port': String(gateway.port), 'X-Forwarded-For': '127.0.0.1' });
+    expect(event.headers).toMatchObject({
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Port': String(gateway.port),
+      'X-Forwarded-For': '127.0.0.1',
+    });
     expect(reply.headers['x-amzn-requestid']).toBe(event.requestContext.requestId);
   });
 
@@ -116,7 +135,11 @@ describe('LocalGateway with mutual TLS', () => {
   it('refuses a client that offers only TLS 1.1', async () => {
     await expect(
       new Promise((resolve, reject) => {
-        const req = https.request(`${gateway.url}/whoami`, { ...as('alice'), servername: 'localhost', agent: false, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }, resolve);
+        const req = https.request(
+          `${gateway.url}/whoami`,
+          { ...as('alice'), servername: 'localhost', agent: false, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' },
+          resolve,
+        );
         req.on('error', reject);
         req.end();
       }),
@@ -146,12 +169,19 @@ describe('LocalGateway over plain HTTP', () => {
     throw new Error('database password is hunter2\n    at secretFunction (/var/task/index.js:1:1)');
   });
   const echo = jest.fn(async (event: APIGatewayProxyEvent) => ok(event));
-  const bad = (result: unknown): ProxyHandler => async () => result as APIGatewayProxyResult;
+  const bad =
+    (result: unknown): ProxyHandler =>
+    async () =>
+      result as APIGatewayProxyResult;
 
   const routes: GatewayRoute[] = [
     { method: 'ANY', path: '/echo', handler: (event) => echo(event) },
     { method: 'DELETE', path: '/echo', handler: async () => ({ statusCode: 204, body: '' }) },
-    { method: 'GET', path: '/signin', handler: async () => ({ statusCode: 302, headers: { Location: '/home' }, body: '' }) },
+    {
+      method: 'GET',
+      path: '/signin',
+      handler: async () => ({ statusCode: 302, headers: { Location: '/home' }, body: '' }),
+    },
     {
       method: 'POST',
       path: '/binary',
@@ -172,16 +202,36 @@ describe('LocalGateway over plain HTTP', () => {
         body: 'cookies',
       }),
     },
-    { method: 'GET', path: '/context', handler: async (_event, context: Context) => ok({ ...context, remaining: context.getRemainingTimeInMillis() }) },
+    {
+      method: 'GET',
+      path: '/context',
+      handler: async (_event, context: Context) => ok({ ...context, remaining: context.getRemainingTimeInMillis() }),
+    },
     { method: 'GET', path: '/throws', handler: thrower },
     { method: 'GET', path: '/slow', handler: async () => slowGate.then(() => ok('late')) },
     { method: 'GET', path: '/bad-status', handler: bad({ body: 'no status' }) },
-    { method: 'GET', path: '/bad-header', handler: bad({ statusCode: 200, headers: { 'X-Evil': 'a\r\nSet-Cookie: pwned=1' }, body: '' }) },
-    { method: 'GET', path: '/bad-multi-header', handler: bad({ statusCode: 200, multiValueHeaders: { 'X-Evil': ['ok', 'a\nb'] }, body: '' }) },
-    { method: 'GET', path: '/bad-header-name', handler: bad({ statusCode: 200, headers: { 'Bad Name': 'x' }, body: '' }) },
+    {
+      method: 'GET',
+      path: '/bad-header',
+      handler: bad({ statusCode: 200, headers: { 'X-Evil': 'a\r\nSet-Cookie: pwned=1' }, body: '' }),
+    },
+    {
+      method: 'GET',
+      path: '/bad-multi-header',
+      handler: bad({ statusCode: 200, multiValueHeaders: { 'X-Evil': ['ok', 'a\nb'] }, body: '' }),
+    },
+    {
+      method: 'GET',
+      path: '/bad-header-name',
+      handler: bad({ statusCode: 200, headers: { 'Bad Name': 'x' }, body: '' }),
+    },
     { method: 'GET', path: '/bad-keys', handler: bad({ statusCode: 200, body: '', extra: true }) },
     { method: 'GET', path: '/bad-body', handler: bad({ statusCode: 200, body: { not: 'a string' } }) },
-    { method: 'GET', path: '/bad-base64', handler: bad({ statusCode: 200, body: 'not base64!', isBase64Encoded: true }) },
+    {
+      method: 'GET',
+      path: '/bad-base64',
+      handler: bad({ statusCode: 200, body: 'not base64!', isBase64Encoded: true }),
+    },
     { method: 'GET', path: '/bad-null', handler: bad(null) },
   ];
 
@@ -242,7 +292,14 @@ describe('LocalGateway over plain HTTP', () => {
       const req = http.request(`${gateway.url}/echo`, { method: 'POST', agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: Buffer.concat(chunks),
+          }),
+        );
       });
       req.on('error', reject);
       for (let i = 0; i < 5; i++) req.write(Buffer.alloc(20 * 1024, 0x62));
@@ -252,7 +309,9 @@ describe('LocalGateway over plain HTTP', () => {
   });
 
   it('passes repeated headers and query parameters in both single and multi-value maps', async () => {
-    const reply = await send(gateway.url, '/echo?tag=a&tag=b%20c&q=x+y&empty', { headers: { 'X-Tag': ['one', 'two'], Accept: 'application/json' } });
+    const reply = await send(gateway.url, '/echo?tag=a&tag=b%20c&q=x+y&empty', {
+      headers: { 'X-Tag': ['one', 'two'], Accept: 'application/json' },
+    });
     const event = json(reply) as APIGatewayProxyEvent;
     expect(event.headers['X-Tag']).toBe('two');
     expect(event.multiValueHeaders['X-Tag']).toEqual(['one', 'two']);
@@ -265,7 +324,9 @@ describe('LocalGateway over plain HTTP', () => {
     const reply = await send(gateway.url, '/cookies');
     expect(reply.status).toBe(200);
     expect(reply.headers['set-cookie']).toEqual(['a=1; Secure', 'b=2; Secure']);
-    const counts = reply.rawHeaders.filter((_v, i) => i % 2 === 0 && reply.rawHeaders[i].toLowerCase() === 'x-count').length;
+    const counts = reply.rawHeaders.filter(
+      (_v, i) => i % 2 === 0 && reply.rawHeaders[i].toLowerCase() === 'x-count',
+    ).length;
     expect(counts).toBe(2);
     expect(reply.headers['x-count']).toBe('0, 1');
     expect(reply.headers['x-flag']).toBe('true');
@@ -312,16 +373,22 @@ describe('LocalGateway over plain HTTP', () => {
     expect(failure[0]).not.toMatch(/\n/);
   });
 
-  it.each(['/bad-status', '/bad-header', '/bad-multi-header', '/bad-header-name', '/bad-keys', '/bad-body', '/bad-base64', '/bad-null'])(
-    'answers 502 to a malformed proxy result (%s)',
-    async (path) => {
-      const reply = await send(gateway.url, path);
-      expect(reply.status).toBe(502);
-      expect(json(reply)).toEqual({ message: 'Internal server error' });
-      expect(reply.headers['set-cookie']).toBeUndefined();
-      expect(reply.headers['x-evil']).toBeUndefined();
-    },
-  );
+  it.each([
+    '/bad-status',
+    '/bad-header',
+    '/bad-multi-header',
+    '/bad-header-name',
+    '/bad-keys',
+    '/bad-body',
+    '/bad-base64',
+    '/bad-null',
+  ])('answers 502 to a malformed proxy result (%s)', async (path) => {
+    const reply = await send(gateway.url, path);
+    expect(reply.status).toBe(502);
+    expect(json(reply)).toEqual({ message: 'Internal server error' });
+    expect(reply.headers['set-cookie']).toBeUndefined();
+    expect(reply.headers['x-evil']).toBeUndefined();
+  });
 
   it('answers 504 when the handler outlives the integration timeout', async () => {
     const reply = await send(gateway.url, '/slow');
@@ -350,7 +417,15 @@ describe('LocalGateway lifecycle', () => {
 
   it('refuses routes declared twice or without a leading slash', () => {
     const handler: ProxyHandler = async () => ok(null);
-    expect(() => new LocalGateway({ routes: [{ method: 'GET', path: '/a', handler }, { method: 'get', path: '/a', handler }] })).toThrow(/declared twice/);
+    expect(
+      () =>
+        new LocalGateway({
+          routes: [
+            { method: 'GET', path: '/a', handler },
+            { method: 'get', path: '/a', handler },
+          ],
+        }),
+    ).toThrow(/declared twice/);
     expect(() => new LocalGateway({ routes: [{ method: 'GET', path: 'a', handler }] })).toThrow(/must start with/);
   });
 

@@ -33,7 +33,9 @@ const record = (over: Partial<AuthenticationRecord> = {}): AuthenticationRecord 
 
 async function item(userId: string, periodId = '2026-11', shards = 16) {
   const key = recordKey(periodId, userId, shards);
-  const res = await client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }));
+  const res = await client.send(
+    new GetItemCommand({ TableName: TABLE, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }),
+  );
   return res.Item;
 }
 
@@ -78,7 +80,11 @@ describe('RecordsTable', () => {
 
   it('loses no authentication under concurrent writes', async () => {
     const table = new RecordsTable({ client, tableName: TABLE });
-    await Promise.all(Array.from({ length: 25 }, (_, i) => table.recordAuthentication(record({ userId: 'org:ref-race', serial: String(1000 + (i % 5)) }))));
+    await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        table.recordAuthentication(record({ userId: 'org:ref-race', serial: String(1000 + (i % 5)) })),
+      ),
+    );
     const it = await item('org:ref-race');
     expect(it?.authCount).toEqual({ N: '25' });
     expect(it?.devices?.SS).toHaveLength(5);
@@ -88,11 +94,16 @@ describe('RecordsTable', () => {
     const shards = 4;
     const table = new RecordsTable({ client, tableName: TABLE, shards });
     const users = Array.from({ length: 40 }, (_, i) => `serial:${9000 + i}`);
-    for (const userId of users) await table.recordAuthentication(record({ userId, period: periodOf(new Date('2030-01-05Z')) }));
+    for (const userId of users)
+      await table.recordAuthentication(record({ userId, period: periodOf(new Date('2030-01-05Z')) }));
     const counts = await Promise.all(
       Array.from({ length: shards }, async (_, shard) => {
         const res = await client.send(
-          new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: periodPartitionKey('2030-01', shard) } } }),
+          new QueryCommand({
+            TableName: TABLE,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': { S: periodPartitionKey('2030-01', shard) } },
+          }),
         );
         return res.Count ?? 0;
       }),

@@ -31,7 +31,19 @@ let dynalite: RunningDynalite;
 let client: DynamoDBClient;
 
 /** A ledger item exactly as records-table.ts lays it out. */
-function ledgerItem(periodId: string, u: { userId: string; name?: string; email?: string; firstSeenAt: string; lastSeenAt: string; authCount: number; devices: string[]; expiresAt: number }): Record<string, AttributeValue> {
+function ledgerItem(
+  periodId: string,
+  u: {
+    userId: string;
+    name?: string;
+    email?: string;
+    firstSeenAt: string;
+    lastSeenAt: string;
+    authCount: number;
+    devices: string[];
+    expiresAt: number;
+  },
+): Record<string, AttributeValue> {
   return {
     pk: { S: periodPartitionKey(periodId, shardOf(u.userId, SHARDS)) },
     sk: { S: `USER#${u.userId}` },
@@ -67,7 +79,8 @@ async function batchWrite(items: Array<Record<string, AttributeValue>>): Promise
 
 /** What the generator below puts in November, for the assertions. */
 const expected = { authentications: 0, devices: new Set<string>(), perDay: new Array<number>(30).fill(0) };
-const userIdOf = (i: number) => (i % 3 === 0 ? `local:user-${i}` : i % 3 === 1 ? `org:ref-${i}` : `serial:${900_000_000 + i}`);
+const userIdOf = (i: number) =>
+  i % 3 === 0 ? `local:user-${i}` : i % 3 === 1 ? `org:ref-${i}` : `serial:${900_000_000 + i}`;
 
 beforeAll(async () => {
   dynalite = await startDynalite({ port: 0 });
@@ -98,8 +111,28 @@ beforeAll(async () => {
     expected.perDay[day]++;
   }
   // The first 500 of them were active in October too (counted there as well), and 100 November items expired.
-  for (let i = 0; i < 500; i++) items.push(ledgerItem('2026-10', { userId: userIdOf(i), firstSeenAt: '2026-10-10T10:00:00.000Z', lastSeenAt: '2026-10-10T10:00:00.000Z', authCount: 1, devices: ['7'], expiresAt: LIVE }));
-  for (let i = 0; i < 100; i++) items.push(ledgerItem('2026-11', { userId: `org:gone-${i}`, firstSeenAt: '2026-11-02T10:00:00.000Z', lastSeenAt: '2026-11-02T10:00:00.000Z', authCount: 9, devices: ['8'], expiresAt: EXPIRED }));
+  for (let i = 0; i < 500; i++)
+    items.push(
+      ledgerItem('2026-10', {
+        userId: userIdOf(i),
+        firstSeenAt: '2026-10-10T10:00:00.000Z',
+        lastSeenAt: '2026-10-10T10:00:00.000Z',
+        authCount: 1,
+        devices: ['7'],
+        expiresAt: LIVE,
+      }),
+    );
+  for (let i = 0; i < 100; i++)
+    items.push(
+      ledgerItem('2026-11', {
+        userId: `org:gone-${i}`,
+        firstSeenAt: '2026-11-02T10:00:00.000Z',
+        lastSeenAt: '2026-11-02T10:00:00.000Z',
+        authCount: 9,
+        devices: ['8'],
+        expiresAt: EXPIRED,
+      }),
+    );
   await batchWrite(items);
 }, 60_000);
 
@@ -109,16 +142,31 @@ afterAll(async () => {
 });
 
 const reader = (over: { pageSize?: number; client?: DynamoDBClient; tableName?: string } = {}) =>
-  new RecordsReader({ client: over.client ?? client, tableName: over.tableName ?? TABLE, shards: SHARDS, pageSize: over.pageSize });
+  new RecordsReader({
+    client: over.client ?? client,
+    tableName: over.tableName ?? TABLE,
+    shards: SHARDS,
+    pageSize: over.pageSize,
+  });
 
 function request(rawQuery: string): APIGatewayProxyEvent {
   return buildProxyEvent({
-    method: 'GET', path: '/report', rawQuery, headers: {}, body: Buffer.alloc(0), resource: '/report', stage: 'prod',
-    domainName: 'svc.example.com', sourceIp: '203.0.113.9', now: new Date(NOW), requestId: 'r',
+    method: 'GET',
+    path: '/report',
+    rawQuery,
+    headers: {},
+    body: Buffer.alloc(0),
+    resource: '/report',
+    stage: 'prod',
+    domainName: 'svc.example.com',
+    sourceIp: '203.0.113.9',
+    now: new Date(NOW),
+    requestId: 'r',
   });
 }
 
-const app = (records = reader()) => createReportHandler({ records, billingAnchorDay: 1, pricePerUserYear: 0.9, now: () => NOW });
+const app = (records = reader()) =>
+  createReportHandler({ records, billingAnchorDay: 1, pricePerUserYear: 0.9, now: () => NOW });
 
 describe('the report over 10,000 users in dynalite', () => {
   it('reads the period with one paginated Query per shard, never a Scan', async () => {
@@ -129,14 +177,20 @@ describe('the report over 10,000 users in dynalite', () => {
       for await (const _ of reader({ pageSize: 200 }).records('2026-11')) n++;
       for (const call of spy.mock.calls) {
         const cmd = call[0] as unknown as { constructor: { name: string }; input: QueryCommand['input'] };
-        sent.push({ name: cmd.constructor.name, pk: cmd.input.ExpressionAttributeValues?.[':pk']?.S, startKey: cmd.input.ExclusiveStartKey !== undefined });
+        sent.push({
+          name: cmd.constructor.name,
+          pk: cmd.input.ExpressionAttributeValues?.[':pk']?.S,
+          startKey: cmd.input.ExclusiveStartKey !== undefined,
+        });
       }
       expect(n).toBe(USERS + 100); // the reader returns expired items too: the report leaves them out
     } finally {
       spy.mockRestore();
     }
     expect(new Set(sent.map((s) => s.name))).toEqual(new Set(['QueryCommand']));
-    expect(new Set(sent.map((s) => s.pk))).toEqual(new Set(Array.from({ length: SHARDS }, (_, s) => `PERIOD#2026-11#${s}`)));
+    expect(new Set(sent.map((s) => s.pk))).toEqual(
+      new Set(Array.from({ length: SHARDS }, (_, s) => `PERIOD#2026-11#${s}`)),
+    );
     expect(sent.filter((s) => s.startKey).length).toBeGreaterThan(SHARDS); // ~630 items per shard over pages of 200
   });
 
@@ -174,7 +228,15 @@ describe('the report over 10,000 users in dynalite', () => {
     expect(ids).toEqual([...ids].sort()); // ASCII ids: code point order = JS order
     expect(ids.some((id) => id.startsWith('org:gone-'))).toBe(false);
     const row1 = rows.find((r) => r.startsWith('org:ref-1,'))!;
-    expect(row1.split(',')).toEqual(['org:ref-1', 'User 1', 'user1@example.com', expect.stringMatching(/^2026-11-02T/), expect.any(String), '2', '1000003;1000004']);
+    expect(row1.split(',')).toEqual([
+      'org:ref-1',
+      'User 1',
+      'user1@example.com',
+      expect.stringMatching(/^2026-11-02T/),
+      expect.any(String),
+      '2',
+      '1000003;1000004',
+    ]);
   });
 
   it('merges in user order however the pages fall', async () => {
@@ -206,8 +268,22 @@ describe('the report over 10,000 users in dynalite', () => {
     const table = new RecordsTable({ client, tableName: TABLE, shards: SHARDS });
     const period = periodById('2026-09');
     const at = new Date('2026-09-03T10:00:00Z');
-    await table.recordAuthentication({ period, userId: 'org:ref-alice', name: 'Alice', email: 'alice@example.com', serial: '1', roles: ['member'], at });
-    await table.recordAuthentication({ period, userId: 'org:ref-alice', serial: '2', roles: ['member'], at: new Date('2026-09-04T10:00:00Z') });
+    await table.recordAuthentication({
+      period,
+      userId: 'org:ref-alice',
+      name: 'Alice',
+      email: 'alice@example.com',
+      serial: '1',
+      roles: ['member'],
+      at,
+    });
+    await table.recordAuthentication({
+      period,
+      userId: 'org:ref-alice',
+      serial: '2',
+      roles: ['member'],
+      at: new Date('2026-09-04T10:00:00Z'),
+    });
     await table.recordAuthentication({ period, userId: 'local:erin', serial: '3', roles: [], at });
     const res = await app()(request('period=2026-09'));
     expect(JSON.parse(res.body)).toMatchObject({ uniqueUsers: 2, uniqueDevices: 3, authentications: 3 });
@@ -216,9 +292,14 @@ describe('the report over 10,000 users in dynalite', () => {
   it('answers 503 when the table cannot be read', async () => {
     const res = await app(reader({ tableName: 'no-such-table' }))(request('period=2026-11'));
     expect(res.statusCode).toBe(503);
-    const err = await reader({ tableName: 'no-such-table' }).records('2026-11').next().catch((e: unknown) => e);
+    const err = await reader({ tableName: 'no-such-table' })
+      .records('2026-11')
+      .next()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RecordReadError);
-    expect((err as Error).message).toMatch(/^could not read billing period 2026-11 \(shard \d+\): table no-such-table does not exist$/);
+    expect((err as Error).message).toMatch(
+      /^could not read billing period 2026-11 \(shard \d+\): table no-such-table does not exist$/,
+    );
   });
 });
 
@@ -238,7 +319,18 @@ describe('the report CLI against dynalite', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'plusgate-report-'));
     try {
       const file = path.join(dir, 'users.csv');
-      const { code, err } = await run(['--dynamodb-endpoint', dynalite.endpoint, '--table', TABLE, '--period', '2026-11', '--format', 'csv', '--out', file]);
+      const { code, err } = await run([
+        '--dynamodb-endpoint',
+        dynalite.endpoint,
+        '--table',
+        TABLE,
+        '--period',
+        '2026-11',
+        '--format',
+        'csv',
+        '--out',
+        file,
+      ]);
       expect(code).toBe(0);
       expect(err).toBe(`wrote csv report of period 2026-11 (10000 users) to ${file}\n`);
       expect(readFileSync(file, 'utf8').split('\r\n')).toHaveLength(USERS + 2);
@@ -248,7 +340,14 @@ describe('the report CLI against dynalite', () => {
   });
 
   it('prints the table with the totals', async () => {
-    const { code, out } = await run(['--dynamodb-endpoint', dynalite.endpoint, '--table', TABLE, '--period', '2026-10']);
+    const { code, out } = await run([
+      '--dynamodb-endpoint',
+      dynalite.endpoint,
+      '--table',
+      TABLE,
+      '--period',
+      '2026-10',
+    ]);
     expect(code).toBe(0);
     expect(out.split('\n').filter((l) => /^(local|org|serial):/.test(l))).toHaveLength(500);
     expect(out).toContain('Unique users        500\n');
@@ -265,7 +364,9 @@ describe('the report CLI against dynalite', () => {
     const { code, out, err } = await run(['--dynamodb-endpoint', `http://127.0.0.1:${port}`, '--format', 'json']);
     expect(code).toBe(1);
     expect(out).toBe('');
-    expect(err).toMatch(/could not read billing period 2026-11 \(shard \d+\): ECONNREFUSED reading table plusgate-records/);
+    expect(err).toMatch(
+      /could not read billing period 2026-11 \(shard \d+\): ECONNREFUSED reading table plusgate-records/,
+    );
     expect(err).toContain(`nothing answers at http://127.0.0.1:${port}: start local mode (npm start)`);
   });
 });
@@ -274,13 +375,32 @@ describe('reading ledger items', () => {
   it('orders user ids as DynamoDB orders sort keys (UTF-8 bytes = code points)', () => {
     const ids = ['USER#b', 'USER#a', 'USER#\u{1F600}', 'USER#\uFF21', 'USER#ab', 'USER#'];
     // UTF-16 order would put the emoji (a surrogate pair) before U+FF21; DynamoDB puts it after.
-    expect([...ids].sort(compareCodePoints)).toEqual(['USER#', 'USER#a', 'USER#ab', 'USER#b', 'USER#\uFF21', 'USER#\u{1F600}']);
-    expect([...ids].sort(compareCodePoints)).toEqual([...ids].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    expect([...ids].sort(compareCodePoints)).toEqual([
+      'USER#',
+      'USER#a',
+      'USER#ab',
+      'USER#b',
+      'USER#\uFF21',
+      'USER#\u{1F600}',
+    ]);
+    expect([...ids].sort(compareCodePoints)).toEqual(
+      [...ids].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    );
   });
 
   it('maps an item, falling back to the key for a missing user id and to 0 for a bad count', () => {
-    expect(userRecordOf({ sk: { S: 'USER#org:x' }, authCount: { N: 'NaN' }, devices: { SS: ['1'] } }, '2026-11')).toEqual({
-      userId: 'org:x', period: '2026-11', name: undefined, email: undefined, firstSeenAt: '', lastSeenAt: '', authCount: 0, devices: ['1'], expiresAt: undefined,
+    expect(
+      userRecordOf({ sk: { S: 'USER#org:x' }, authCount: { N: 'NaN' }, devices: { SS: ['1'] } }, '2026-11'),
+    ).toEqual({
+      userId: 'org:x',
+      period: '2026-11',
+      name: undefined,
+      email: undefined,
+      firstSeenAt: '',
+      lastSeenAt: '',
+      authCount: 0,
+      devices: ['1'],
+      expiresAt: undefined,
     });
   });
 });

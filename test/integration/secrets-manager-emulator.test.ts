@@ -7,14 +7,20 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { SecretsManagerEmulator } from '../../local/secrets-manager-emulator';
 
-const API_CERT = JSON.stringify({ certificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', privateKey: 'pem' });
+const API_CERT = JSON.stringify({
+  certificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+  privateKey: 'pem',
+});
 
 describe('SecretsManagerEmulator', () => {
   let emulator: SecretsManagerEmulator;
   let client: SecretsManagerClient;
 
   beforeAll(async () => {
-    emulator = new SecretsManagerEmulator({ secrets: { 'plusgate/api-cert': API_CERT, 'plusgate/state-key': 'k1' }, region: 'eu-west-1' });
+    emulator = new SecretsManagerEmulator({
+      secrets: { 'plusgate/api-cert': API_CERT, 'plusgate/state-key': 'k1' },
+      region: 'eu-west-1',
+    });
     await emulator.start();
     client = new SecretsManagerClient({
       endpoint: emulator.endpoint,
@@ -67,11 +73,16 @@ describe('SecretsManagerEmulator', () => {
   });
 
   it('refuses a staging label other than AWSCURRENT and an unknown version id', async () => {
-    await expect(client.send(new GetSecretValueCommand({ SecretId: 'plusgate/state-key', VersionStage: 'AWSPREVIOUS' }))).rejects.toBeInstanceOf(
-      ResourceNotFoundException,
-    );
     await expect(
-      client.send(new GetSecretValueCommand({ SecretId: 'plusgate/state-key', VersionId: '00000000-0000-4000-8000-000000000000' })),
+      client.send(new GetSecretValueCommand({ SecretId: 'plusgate/state-key', VersionStage: 'AWSPREVIOUS' })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
+    await expect(
+      client.send(
+        new GetSecretValueCommand({
+          SecretId: 'plusgate/state-key',
+          VersionId: '00000000-0000-4000-8000-000000000000',
+        }),
+      ),
     ).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
 
@@ -105,7 +116,9 @@ describe('SecretsManagerEmulator', () => {
     });
     const fromEnv = new SecretsManagerClient({ maxAttempts: 1 });
     try {
-      expect((await fromEnv.send(new GetSecretValueCommand({ SecretId: 'plusgate/api-cert' }))).SecretString).toBe(API_CERT);
+      expect((await fromEnv.send(new GetSecretValueCommand({ SecretId: 'plusgate/api-cert' }))).SecretString).toBe(
+        API_CERT,
+      );
     } finally {
       fromEnv.destroy();
       process.env = saved;

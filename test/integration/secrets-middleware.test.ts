@@ -10,7 +10,9 @@ import { SecretsManagerEmulator } from '../../local/secrets-manager-emulator';
 const context = { functionName: 'test', getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
 
 async function withEmulator() {
-  const emulator = new SecretsManagerEmulator({ secrets: { 'api-cert': '{"certificate":"v1"}', 'state-key': 'k'.repeat(40) } });
+  const emulator = new SecretsManagerEmulator({
+    secrets: { 'api-cert': '{"certificate":"v1"}', 'state-key': 'k'.repeat(40) },
+  });
   await emulator.start();
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_SECRETS_MANAGER: emulator.endpoint,

@@ -2,7 +2,11 @@ import { BillingPeriod } from '../../functions/domain/billing-period';
 import { BillingReport, ReportAccumulator, ReportAccumulatorOptions, UserRecord } from '../../functions/domain/report';
 
 /** The report of `period` from a list of records, through the accumulator as the handlers use it. */
-export function buildReport(period: BillingPeriod, records: readonly UserRecord[], options: ReportAccumulatorOptions): BillingReport {
+export function buildReport(
+  period: BillingPeriod,
+  records: readonly UserRecord[],
+  options: ReportAccumulatorOptions,
+): BillingReport {
   const accumulator = new ReportAccumulator(period, options);
   for (const record of records) accumulator.add(record);
   return accumulator.result(options.now);

@@ -1,6 +1,11 @@
 /** Doubles and event builders for handler unit tests: Identity Plus and the ledger in memory. */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { AuthenticationRecord, Authenticator, IdentityPlusPort, RecordsPort } from '../../functions/domain/authenticate';
+import {
+  AuthenticationRecord,
+  Authenticator,
+  IdentityPlusPort,
+  RecordsPort,
+} from '../../functions/domain/authenticate';
 import { DecisionCache } from '../../functions/domain/decision-cache';
 import { RecordWriteError } from '../../functions/domain/errors';
 import { IdentityProfile, InquiryAnswer, IntentReference } from '../../functions/domain/identity-plus';

@@ -8,10 +8,14 @@ export const REPO_ROOT = path.resolve(__dirname, '../..');
 /** Ports the OS says are free right now (bound and released). */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<import('node:net').Server>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -31,7 +35,12 @@ export function startNpm(args: readonly string[], readyLine: string, timeoutMs =
 }
 
 /** Starts `command args` in its own process group and resolves once it prints `readyLine`. */
-export async function startProcess(command: string, args: readonly string[], readyLine: string, timeoutMs = 60_000): Promise<RunningProcess> {
+export async function startProcess(
+  command: string,
+  args: readonly string[],
+  readyLine: string,
+  timeoutMs = 60_000,
+): Promise<RunningProcess> {
   const child = spawn(command, args, {
     cwd: REPO_ROOT,
     detached: true,
@@ -43,7 +52,10 @@ export async function startProcess(command: string, args: readonly string[], rea
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${command} did not print "${readyLine}" in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${command} did not print "${readyLine}" in ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
     const check = () => {
       if (output.includes(readyLine)) {
         clearTimeout(timer);
@@ -95,7 +107,14 @@ export function curl(args: readonly string[]): Promise<CurlResult> {
   return new Promise((resolve) => {
     execFile(
       'curl',
-      ['-s', '--max-time', '20', '-w', `${marker}%{http_code} %{num_redirects} %{url_effective} %{redirect_url}`, ...args],
+      [
+        '-s',
+        '--max-time',
+        '20',
+        '-w',
+        `${marker}%{http_code} %{num_redirects} %{url_effective} %{redirect_url}`,
+        ...args,
+      ],
       { maxBuffer: 10 * 1024 * 1024 },
       (error, stdout) => {
         const at = stdout.lastIndexOf(marker);

@@ -6,7 +6,10 @@ const PEM_KEY = '-----BEGIN PRIVATE KEY-----\nSECRETKEYMATERIAL\n-----END PRIVAT
 
 describe('API certificate secret', () => {
   it('reads the PEM form', () => {
-    expect(apiCredentialsFromSecret({ certificate: PEM_CERT, privateKey: PEM_KEY })).toEqual({ certificate: PEM_CERT, privateKey: PEM_KEY });
+    expect(apiCredentialsFromSecret({ certificate: PEM_CERT, privateKey: PEM_KEY })).toEqual({
+      certificate: PEM_CERT,
+      privateKey: PEM_KEY,
+    });
   });
 
   it('reads the PKCS#12 form (base64 + password)', () => {

@@ -2,7 +2,15 @@ import { PassThrough } from 'node:stream';
 import { RecordReadError } from '../../../functions/domain/errors';
 import { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
 import { LOCAL_TABLE_NAME } from '../../../local/local-mode';
-import { LOCAL_DYNAMODB_ENDPOINT, LOCAL_REPORT_TABLE, REPORT_USAGE, UsageError, describeFailure, parseReportArgs, runReport } from '../../../local/report-cli';
+import {
+  LOCAL_DYNAMODB_ENDPOINT,
+  LOCAL_REPORT_TABLE,
+  REPORT_USAGE,
+  UsageError,
+  describeFailure,
+  parseReportArgs,
+  runReport,
+} from '../../../local/report-cli';
 
 const NO_ENV = {};
 
@@ -26,23 +34,47 @@ describe('report CLI arguments', () => {
   });
 
   it('takes period, format and output file', () => {
-    expect(parseReportArgs(['--period', '2026-11', '--format', 'csv', '--out', 'users.csv'], NO_ENV)).toMatchObject({ period: '2026-11', format: 'csv', out: 'users.csv' });
-    expect(parseReportArgs(['--period=2026-02', '--format=html'], NO_ENV)).toMatchObject({ period: '2026-02', format: 'html' });
-    for (const format of ['table', 'json', 'csv', 'html']) expect(parseReportArgs(['--format', format], NO_ENV).format).toBe(format);
+    expect(parseReportArgs(['--period', '2026-11', '--format', 'csv', '--out', 'users.csv'], NO_ENV)).toMatchObject({
+      period: '2026-11',
+      format: 'csv',
+      out: 'users.csv',
+    });
+    expect(parseReportArgs(['--period=2026-02', '--format=html'], NO_ENV)).toMatchObject({
+      period: '2026-02',
+      format: 'html',
+    });
+    for (const format of ['table', 'json', 'csv', 'html'])
+      expect(parseReportArgs(['--format', format], NO_ENV).format).toBe(format);
   });
 
   it('reads local mode on another port with --dynamodb-endpoint', () => {
-    expect(parseReportArgs(['--dynamodb-endpoint', 'http://127.0.0.1:39000'], NO_ENV).source).toEqual({ kind: 'local', endpoint: 'http://127.0.0.1:39000', table: 'plusgate-records' });
-    expect(parseReportArgs(['--dynamodb-endpoint', 'http://localhost:4566', '--table', 'other'], NO_ENV).source).toEqual({ kind: 'local', endpoint: 'http://localhost:4566', table: 'other' });
+    expect(parseReportArgs(['--dynamodb-endpoint', 'http://127.0.0.1:39000'], NO_ENV).source).toEqual({
+      kind: 'local',
+      endpoint: 'http://127.0.0.1:39000',
+      table: 'plusgate-records',
+    });
+    expect(
+      parseReportArgs(['--dynamodb-endpoint', 'http://localhost:4566', '--table', 'other'], NO_ENV).source,
+    ).toEqual({ kind: 'local', endpoint: 'http://localhost:4566', table: 'other' });
   });
 
   it('reads AWS with --table and --region, or the region from the environment', () => {
-    expect(parseReportArgs(['--table', 'Plusgate-Records', '--region', 'eu-west-1'], NO_ENV).source).toEqual({ kind: 'aws', table: 'Plusgate-Records', region: 'eu-west-1' });
-    expect(parseReportArgs(['--table', 'T'], { AWS_REGION: 'us-gov-west-1' }).source).toEqual({ kind: 'aws', table: 'T', region: 'us-gov-west-1' });
+    expect(parseReportArgs(['--table', 'Plusgate-Records', '--region', 'eu-west-1'], NO_ENV).source).toEqual({
+      kind: 'aws',
+      table: 'Plusgate-Records',
+      region: 'eu-west-1',
+    });
+    expect(parseReportArgs(['--table', 'T'], { AWS_REGION: 'us-gov-west-1' }).source).toEqual({
+      kind: 'aws',
+      table: 'T',
+      region: 'us-gov-west-1',
+    });
   });
 
-  it('takes the deployment\'s billing settings', () => {
-    expect(parseReportArgs(['--anchor-day', '15', '--price-per-user-year', '1.2', '--shards', '32'], NO_ENV)).toMatchObject({ anchorDay: 15, pricePerUserYear: 1.2, shards: 32 });
+  it("takes the deployment's billing settings", () => {
+    expect(
+      parseReportArgs(['--anchor-day', '15', '--price-per-user-year', '1.2', '--shards', '32'], NO_ENV),
+    ).toMatchObject({ anchorDay: 15, pricePerUserYear: 1.2, shards: 32 });
     expect(parseReportArgs(['--price-per-user-year', '0'], NO_ENV).pricePerUserYear).toBe(0);
   });
 
@@ -50,7 +82,18 @@ describe('report CLI arguments', () => {
     expect(parseReportArgs(['-h'], NO_ENV).help).toBe(true);
     expect(parseReportArgs(['--help'], NO_ENV).help).toBe(true);
     expect(REPORT_USAGE).toMatch(/^usage: npm run report -- \[options\]/);
-    for (const flag of ['--period', '--format', '--out', '--dynamodb-endpoint', '--table', '--region', '--anchor-day', '--price-per-user-year', '--shards']) expect(REPORT_USAGE).toContain(flag);
+    for (const flag of [
+      '--period',
+      '--format',
+      '--out',
+      '--dynamodb-endpoint',
+      '--table',
+      '--region',
+      '--anchor-day',
+      '--price-per-user-year',
+      '--shards',
+    ])
+      expect(REPORT_USAGE).toContain(flag);
   });
 
   it.each([
@@ -79,8 +122,23 @@ describe('report CLI arguments', () => {
 
 describe('report CLI run', () => {
   const records: UserRecord[] = [
-    { userId: 'local:erin-local', period: '2026-11', firstSeenAt: '2026-11-26T10:00:00.000Z', lastSeenAt: '2026-11-26T10:00:00.000Z', authCount: 1, devices: ['2'] },
-    { userId: 'org:ref-alice', period: '2026-11', name: 'Alice', firstSeenAt: '2026-11-26T09:00:00.000Z', lastSeenAt: '2026-11-26T11:00:00.000Z', authCount: 3, devices: ['1', '3'] },
+    {
+      userId: 'local:erin-local',
+      period: '2026-11',
+      firstSeenAt: '2026-11-26T10:00:00.000Z',
+      lastSeenAt: '2026-11-26T10:00:00.000Z',
+      authCount: 1,
+      devices: ['2'],
+    },
+    {
+      userId: 'org:ref-alice',
+      period: '2026-11',
+      name: 'Alice',
+      firstSeenAt: '2026-11-26T09:00:00.000Z',
+      lastSeenAt: '2026-11-26T11:00:00.000Z',
+      authCount: 3,
+      devices: ['1', '3'],
+    },
   ];
   const ledger = (items: UserRecord[]): PeriodRecordsPort => ({
     records: async function* () {
@@ -97,7 +155,11 @@ describe('report CLI run', () => {
     let err = '';
     stdout.on('data', (d) => (out += d));
     stderr.on('data', (d) => (err += d));
-    return { streams: { stdout, stderr, now: () => Date.parse('2026-11-26T12:00:00Z'), ...over }, out: () => out, err: () => err };
+    return {
+      streams: { stdout, stderr, now: () => Date.parse('2026-11-26T12:00:00Z'), ...over },
+      out: () => out,
+      err: () => err,
+    };
   };
 
   it('prints a readable table: header, one line per user, totals', async () => {
@@ -114,7 +176,12 @@ describe('report CLI run', () => {
   it('prints JSON', async () => {
     const t = io({ records: ledger(records) });
     await runReport(parseReportArgs(['--format', 'json', '--period', '2026-11'], NO_ENV), t.streams);
-    expect(JSON.parse(t.out())).toMatchObject({ period: '2026-11', uniqueUsers: 2, uniqueDevices: 3, authentications: 4 });
+    expect(JSON.parse(t.out())).toMatchObject({
+      period: '2026-11',
+      uniqueUsers: 2,
+      uniqueDevices: 3,
+      authentications: 4,
+    });
   });
 
   it('shows progress on a terminal only when the report takes longer than the threshold', async () => {
@@ -146,30 +213,45 @@ describe('report CLI run', () => {
   it('exits 1 with the reason when the ledger cannot be read, with a hint for local mode', async () => {
     const failing: PeriodRecordsPort = {
       records: async function* () {
-        throw new RecordReadError('could not read billing period 2026-11 (shard 0): Error reading table plusgate-records', {
-          reason: 'ECONNREFUSED',
-        });
+        throw new RecordReadError(
+          'could not read billing period 2026-11 (shard 0): Error reading table plusgate-records',
+          {
+            reason: 'ECONNREFUSED',
+          },
+        );
       },
       recordsByUser: async function* () {},
     };
     const t = io({ records: failing });
     expect(await runReport(parseReportArgs(['--format', 'json'], NO_ENV), t.streams)).toBe(1);
     expect(t.err()).toContain('report: could not read billing period 2026-11');
-    expect(t.err()).toContain('nothing answers at http://127.0.0.1:8000: start local mode (npm start), or pass --dynamodb-endpoint URL');
+    expect(t.err()).toContain(
+      'nothing answers at http://127.0.0.1:8000: start local mode (npm start), or pass --dynamodb-endpoint URL',
+    );
     expect(t.out()).toBe('');
   });
 
   it('exits 1, not crashes, when the output file cannot be written', async () => {
     const t = io({ records: ledger(records) });
-    expect(await runReport(parseReportArgs(['--format', 'csv', '--out', '/nonexistent-folder/users.csv'], NO_ENV), t.streams)).toBe(1);
+    expect(
+      await runReport(
+        parseReportArgs(['--format', 'csv', '--out', '/nonexistent-folder/users.csv'], NO_ENV),
+        t.streams,
+      ),
+    ).toBe(1);
     expect(t.err()).toMatch(/^report: ENOENT: no such file or directory, open '\/nonexistent-folder\/users.csv'/);
   });
 
   it('describes a missing table', () => {
-    const err = new RecordReadError('could not read billing period 2026-11 (shard 0): table plusgate-records does not exist', {
-      reason: 'ResourceNotFoundException',
-    });
-    expect(describeFailure(err, { source: { kind: 'local', endpoint: 'http://127.0.0.1:1', table: 't' } })).toMatch(/local mode creates plusgate-records when it starts/);
+    const err = new RecordReadError(
+      'could not read billing period 2026-11 (shard 0): table plusgate-records does not exist',
+      {
+        reason: 'ResourceNotFoundException',
+      },
+    );
+    expect(describeFailure(err, { source: { kind: 'local', endpoint: 'http://127.0.0.1:1', table: 't' } })).toMatch(
+      /local mode creates plusgate-records when it starts/,
+    );
     expect(describeFailure(err, { source: { kind: 'aws', table: 't', region: 'eu-west-1' } })).toBe(err.message);
   });
 });

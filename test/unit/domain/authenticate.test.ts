@@ -1,4 +1,10 @@
-import { AuthenticationEvent, AuthenticationRecord, Authenticator, IdentityPlusPort, RecordsPort } from '../../../functions/domain/authenticate';
+import {
+  AuthenticationEvent,
+  AuthenticationRecord,
+  Authenticator,
+  IdentityPlusPort,
+  RecordsPort,
+} from '../../../functions/domain/authenticate';
 import { DecisionCache } from '../../../functions/domain/decision-cache';
 import { IdentityPlusError, RecordWriteError } from '../../../functions/domain/errors';
 import { InquiryAnswer } from '../../../functions/domain/identity-plus';
@@ -6,7 +12,13 @@ import { InquiryAnswer } from '../../../functions/domain/identity-plus';
 const SERIAL = '476701752658536845';
 const cleared: InquiryAnswer = {
   kind: 'profile',
-  profile: { outcome: 'OK 0001 Subject anonymous certificate valid', serviceRoles: ['member'], organizationalReference: 'ref-a', organizationalName: 'Alice', customFields: {} },
+  profile: {
+    outcome: 'OK 0001 Subject anonymous certificate valid',
+    serviceRoles: ['member'],
+    organizationalReference: 'ref-a',
+    organizationalName: 'Alice',
+    customFields: {},
+  },
 };
 const revoked: InquiryAnswer = { kind: 'problem', outcome: 'PB 0004 Revoked Identity Plus anonymous certificate' };
 
@@ -102,7 +114,11 @@ describe('Authenticator', () => {
     const { auth, events, advance } = setup([cleared, down], { ttlMs: 1000 });
     await auth.authenticate(SERIAL);
     advance(5000);
-    expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'error', reason: 'identity-plus-unavailable', failure: down.message });
+    expect(await auth.authenticate(SERIAL)).toMatchObject({
+      decision: 'error',
+      reason: 'identity-plus-unavailable',
+      failure: down.message,
+    });
     expect(events.map((e) => e.type)).toEqual(['unavailable']);
   });
 

@@ -15,7 +15,9 @@ describe('Truststore', () => {
   it('refuses a certificate from a foreign CA', async () => {
     const pki = await testPki();
     const store = Truststore.fromPem(pki.caChain);
-    expect(() => store.verify(parseCertificatePem(pki.devices.mallory.cert), new Date())).toThrow(/not issued by a CA in plusgate's truststore/);
+    expect(() => store.verify(parseCertificatePem(pki.devices.mallory.cert), new Date())).toThrow(
+      /not issued by a CA in plusgate's truststore/,
+    );
   });
 
   it("refuses a self-made certificate carrying someone else's serial", async () => {
@@ -31,17 +33,23 @@ describe('Truststore', () => {
     // Same issuer DN as the real intermediate, signed by another key.
     const fakeIntermediate = { cert: pki.intermediate.cert, key: pki.foreignCa.key };
     const forged = await issueCertificate(fakeIntermediate, { subject: 'CN=forged' });
-    expect(() => Truststore.fromPem(pki.caChain).verify(parseCertificatePem(forged.cert), new Date())).toThrow(/not issued by a CA/);
+    expect(() => Truststore.fromPem(pki.caChain).verify(parseCertificatePem(forged.cert), new Date())).toThrow(
+      /not issued by a CA/,
+    );
   });
 
   it('refuses an expired certificate, naming when it expired', async () => {
     const pki = await testPki();
-    expect(() => Truststore.fromPem(pki.caChain).verify(parseCertificatePem(pki.devices.frank.cert), new Date())).toThrow(/expired on \d{4}-/);
+    expect(() =>
+      Truststore.fromPem(pki.caChain).verify(parseCertificatePem(pki.devices.frank.cert), new Date()),
+    ).toThrow(/expired on \d{4}-/);
   });
 
   it('refuses a CA certificate posing as a device', async () => {
     const pki = await testPki();
-    expect(() => Truststore.fromPem(pki.caChain).verify(parseCertificatePem(pki.intermediate.cert), new Date())).toThrow(/is a CA certificate/);
+    expect(() =>
+      Truststore.fromPem(pki.caChain).verify(parseCertificatePem(pki.intermediate.cert), new Date()),
+    ).toThrow(/is a CA certificate/);
   });
 
   it('refuses a truststore holding a leaf or nothing', async () => {

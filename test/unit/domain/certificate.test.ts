@@ -83,8 +83,16 @@ describe('parseCertificatePem', () => {
     ['a private key', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', /not a single PEM certificate/],
     ['plain text', 'hello', /not a single PEM certificate/],
     ['a truncated block', '-----BEGIN CERTIFICATE-----\nMIIB\n', /not a single PEM certificate/],
-    ['base64 that is not a certificate', '-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n', /could not be parsed/],
-    ['an oversized input', '-----BEGIN CERTIFICATE-----\n' + 'A'.repeat(20000) + '\n-----END CERTIFICATE-----', /at most 16384/],
+    [
+      'base64 that is not a certificate',
+      '-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n',
+      /could not be parsed/,
+    ],
+    [
+      'an oversized input',
+      '-----BEGIN CERTIFICATE-----\n' + 'A'.repeat(20000) + '\n-----END CERTIFICATE-----',
+      /at most 16384/,
+    ],
   ])('rejects %s', (_case, input, message) => {
     expect(() => parseCertificatePem(input)).toThrow(InvalidInputError);
     expect(() => parseCertificatePem(input)).toThrow(message);

@@ -14,7 +14,11 @@ function problem(outcome: string): InquiryAnswer {
 
 describe('decide', () => {
   it('allows OK 0001 with a role under a role policy', () => {
-    const d = decide(profile('OK 0001 Subject anonymous certificate valid', { serviceRoles: ['member'] }), members, SERIAL);
+    const d = decide(
+      profile('OK 0001 Subject anonymous certificate valid', { serviceRoles: ['member'] }),
+      members,
+      SERIAL,
+    );
     expect(d).toMatchObject({ decision: 'allow', reason: 'cleared', roles: ['member'], redFlag: false, alarm: false });
     expect(d.outcome).toBe('OK 0001 Subject anonymous certificate valid');
   });
@@ -33,7 +37,13 @@ describe('decide', () => {
     );
     expect(d.decision).toBe('allow');
     expect(d.reason).toBe('cleared-local-user');
-    expect(d.user).toEqual({ id: 'local:erin-local', name: 'Erin', email: 'erin@example.com', localUserId: 'erin-local', organizationalReference: 'ref-1' });
+    expect(d.user).toEqual({
+      id: 'local:erin-local',
+      name: 'Erin',
+      email: 'erin@example.com',
+      localUserId: 'erin-local',
+      organizationalReference: 'ref-1',
+    });
   });
 
   it('allows a valid certificate without roles when the deployment requires none', () => {
@@ -76,20 +86,37 @@ describe('decide', () => {
     expect(decide(problem('PB 0004 Subject anonymous certificate valid'), anyRole, SERIAL).reason).toBe('revoked');
   });
 
-  it.each(Array.from({ length: 13 }, (_, i) => `ER ${String(i).padStart(4, '0')}`))('fails closed on request error %s', (code) => {
-    expect(decide(problem(`${code} x`), anyRole, SERIAL)).toMatchObject({ decision: 'error', reason: 'request-error', alarm: false });
-  });
+  it.each(Array.from({ length: 13 }, (_, i) => `ER ${String(i).padStart(4, '0')}`))(
+    'fails closed on request error %s',
+    (code) => {
+      expect(decide(problem(`${code} x`), anyRole, SERIAL)).toMatchObject({
+        decision: 'error',
+        reason: 'request-error',
+        alarm: false,
+      });
+    },
+  );
 
   it.each(['ER 1100', 'ER 1101', 'ER 1102', 'ER 1103', 'ER 1104', 'ER 1105', 'ER 1106'])(
     'fails closed and raises an alarm on API certificate problem %s',
     (code) => {
-      expect(decide(problem(`${code} x`), anyRole, SERIAL)).toMatchObject({ decision: 'error', reason: 'api-certificate-problem', alarm: true });
+      expect(decide(problem(`${code} x`), anyRole, SERIAL)).toMatchObject({
+        decision: 'error',
+        reason: 'api-certificate-problem',
+        alarm: true,
+      });
     },
   );
 
-  it.each(['ER 0013', 'ER 1107', 'PB 0009', 'OK 0000', 'OK 0100', 'XX 0001', 'garbage'])('fails closed on unknown code %s', (code) => {
-    expect(decide(problem(`${code} x`), anyRole, SERIAL)).toMatchObject({ decision: 'error', reason: 'unexpected-outcome' });
-  });
+  it.each(['ER 0013', 'ER 1107', 'PB 0009', 'OK 0000', 'OK 0100', 'XX 0001', 'garbage'])(
+    'fails closed on unknown code %s',
+    (code) => {
+      expect(decide(problem(`${code} x`), anyRole, SERIAL)).toMatchObject({
+        decision: 'error',
+        reason: 'unexpected-outcome',
+      });
+    },
+  );
 
   it('fails closed on an OK code that came without a profile', () => {
     expect(decide(problem('OK 0001 valid'), anyRole, SERIAL).decision).toBe('error');

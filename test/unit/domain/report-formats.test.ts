@@ -41,7 +41,11 @@ let report: BillingReport;
 beforeAll(async () => {
   report = await buildReport(
     periodById('2026-11'),
-    [user(), user({ userId: 'local:erin', devices: ['333'], firstSeenAt: '2026-11-03T23:00:00.000Z' }), user({ userId: 'serial:444', devices: ['444'], firstSeenAt: '2026-11-26T10:00:00.000Z' })],
+    [
+      user(),
+      user({ userId: 'local:erin', devices: ['333'], firstSeenAt: '2026-11-03T23:00:00.000Z' }),
+      user({ userId: 'serial:444', devices: ['444'], firstSeenAt: '2026-11-26T10:00:00.000Z' }),
+    ],
     { pricePerUserYear: 0.9, now: NOW },
   );
 });
@@ -49,8 +53,12 @@ beforeAll(async () => {
 describe('CSV', () => {
   it('has the documented header and one CRLF-terminated row per user, devices joined with ;', async () => {
     expect(CSV_HEADER).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices\r\n');
-    expect(csvRow(user())).toBe('org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222\r\n');
-    expect(await collect(csvLines([user(), user({ userId: 'b' })]))).toBe(CSV_HEADER + csvRow(user()) + csvRow(user({ userId: 'b' })));
+    expect(csvRow(user())).toBe(
+      'org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222\r\n',
+    );
+    expect(await collect(csvLines([user(), user({ userId: 'b' })]))).toBe(
+      CSV_HEADER + csvRow(user()) + csvRow(user({ userId: 'b' })),
+    );
   });
 
   it('quotes fields with commas, quotes and line breaks (RFC 4180), and leaves plain ones bare', () => {
@@ -61,11 +69,14 @@ describe('CSV', () => {
     expect(csvField('')).toBe('');
   });
 
-  it.each(['=HYPERLINK("http://evil.example","x")', '+1+1', '-2+3', '@SUM(A1)', '\tTAB', '\rCR'])('neutralises a formula-looking field %j with a leading quote', (value) => {
-    const field = csvField(value);
-    expect(field.startsWith(`"'`)).toBe(true);
-    expect(field.slice(1, -1).replace(/""/g, '"')).toBe(`'${value}`);
-  });
+  it.each(['=HYPERLINK("http://evil.example","x")', '+1+1', '-2+3', '@SUM(A1)', '\tTAB', '\rCR'])(
+    'neutralises a formula-looking field %j with a leading quote',
+    (value) => {
+      const field = csvField(value);
+      expect(field.startsWith(`"'`)).toBe(true);
+      expect(field.slice(1, -1).replace(/""/g, '"')).toBe(`'${value}`);
+    },
+  );
 
   it('neutralises a formula in a name, keeping the row intact', () => {
     expect(csvRow(user({ name: '=cmd|" /C calc"!A0', email: undefined }))).toBe(
@@ -117,7 +128,7 @@ describe('HTML page', () => {
     expect(svg).toContain('>Nov</text>');
   });
 
-  it('carries every day as a table too (the chart\'s text alternative, no JS needed)', () => {
+  it("carries every day as a table too (the chart's text alternative, no JS needed)", () => {
     const html = reportHtml(report);
     expect(html).toContain('<details>');
     expect(html.match(/<tr><td>2026-11-\d\d<\/td>/g)).toHaveLength(30);
@@ -132,7 +143,9 @@ describe('HTML page', () => {
   });
 
   it('escapes text', () => {
-    expect(escapeHtml(`<img src=x onerror="alert('1')">&`)).toBe('&#60;img src=x onerror=&#34;alert(&#39;1&#39;)&#34;&#62;&#38;');
+    expect(escapeHtml(`<img src=x onerror="alert('1')">&`)).toBe(
+      '&#60;img src=x onerror=&#34;alert(&#39;1&#39;)&#34;&#62;&#38;',
+    );
   });
 
   it('picks round axis steps', () => {
@@ -144,7 +157,9 @@ describe('text table', () => {
   it('has a header, fixed-width rows and the totals', () => {
     expect(tableHeader(periodById('2026-11'))).toContain('period 2026-11 (2026-11-01 to 2026-11-30, UTC)');
     const row = tableRow(user());
-    expect(row).toMatch(/^org:ref-alice\s+Alice Archer\s+alice@example.com\s+2026-11-03 08:00\s+2026-11-20 08:05\s+4\s+2\n$/);
+    expect(row).toMatch(
+      /^org:ref-alice\s+Alice Archer\s+alice@example.com\s+2026-11-03 08:00\s+2026-11-20 08:05\s+4\s+2\n$/,
+    );
     const totals = tableTotals(report);
     expect(totals).toContain('Unique users        3\n');
     expect(totals).toContain('Estimated cost      0.22 USD (3 users × 0.90 USD/year × 30/365 days)\n');

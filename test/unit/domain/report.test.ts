@@ -1,5 +1,11 @@
 import { periodById, periodOf } from '../../../functions/domain/billing-period';
-import { ReportAccumulator, UserRecord, estimatedCost, periodDays, reportExportKeys } from '../../../functions/domain/report';
+import {
+  ReportAccumulator,
+  UserRecord,
+  estimatedCost,
+  periodDays,
+  reportExportKeys,
+} from '../../../functions/domain/report';
 import { buildReport } from '../../support/build-report';
 
 const NOW = new Date('2026-11-26T12:00:00Z');
@@ -33,7 +39,10 @@ describe('estimated cost', () => {
   });
 
   it('sums twelve calendar periods to the yearly price (366/365 of it in a leap year)', () => {
-    const year = (y: number) => Array.from({ length: 12 }, (_, m) => estimatedCost(365, 1, periodById(`${y}-${String(m + 1).padStart(2, '0')}`))).reduce((a, b) => a + b, 0);
+    const year = (y: number) =>
+      Array.from({ length: 12 }, (_, m) =>
+        estimatedCost(365, 1, periodById(`${y}-${String(m + 1).padStart(2, '0')}`)),
+      ).reduce((a, b) => a + b, 0);
     expect(year(2027)).toBe(365);
     expect(year(2028)).toBe(366);
   });
@@ -66,7 +75,11 @@ describe('the report of a period', () => {
   it('counts users, devices, authentications and the cost, with the period and currency', async () => {
     const report = await buildReport(
       november,
-      [user(), user({ userId: 'local:erin-local', devices: ['222'], authCount: 1 }), user({ userId: 'serial:333', devices: ['333'], authCount: 2 })],
+      [
+        user(),
+        user({ userId: 'local:erin-local', devices: ['222'], authCount: 1 }),
+        user({ userId: 'serial:333', devices: ['333'], authCount: 2 }),
+      ],
       { pricePerUserYear: 0.9, now: NOW },
     );
     expect(report).toMatchObject({
@@ -86,7 +99,11 @@ describe('the report of a period', () => {
   });
 
   it('counts a user with several devices once, and a device shared by two user ids once', async () => {
-    const report = await buildReport(november, [user({ devices: ['111', '222', '333'] }), user({ userId: 'local:alice', devices: ['333'] })], { pricePerUserYear: 0.9, now: NOW });
+    const report = await buildReport(
+      november,
+      [user({ devices: ['111', '222', '333'] }), user({ userId: 'local:alice', devices: ['333'] })],
+      { pricePerUserYear: 0.9, now: NOW },
+    );
     expect(report.uniqueUsers).toBe(2);
     expect(report.uniqueDevices).toBe(3);
   });
@@ -135,8 +152,17 @@ describe('the report of a period', () => {
 
   it('runs the days of an anchored period across December into January, and through a leap day', async () => {
     const anchored = periodOf(new Date('2026-12-31T23:00:00Z'), 15); // 15 Dec 2026 – 15 Jan 2027
-    const report = await buildReport(anchored, [user({ period: anchored.id, firstSeenAt: '2027-01-01T00:00:00.000Z' })], { pricePerUserYear: 0.9, now: NOW });
-    expect(report).toMatchObject({ period: '2026-12', periodStart: '2026-12-15T00:00:00.000Z', periodEnd: '2027-01-15T00:00:00.000Z', periodDays: 31 });
+    const report = await buildReport(
+      anchored,
+      [user({ period: anchored.id, firstSeenAt: '2027-01-01T00:00:00.000Z' })],
+      { pricePerUserYear: 0.9, now: NOW },
+    );
+    expect(report).toMatchObject({
+      period: '2026-12',
+      periodStart: '2026-12-15T00:00:00.000Z',
+      periodEnd: '2027-01-15T00:00:00.000Z',
+      periodDays: 31,
+    });
     expect(report.newUsersPerDay[0].date).toBe('2026-12-15');
     expect(report.newUsersPerDay[30].date).toBe('2027-01-14');
     expect(report.newUsersPerDay.find((d) => d.users > 0)?.date).toBe('2027-01-01');
@@ -152,14 +178,25 @@ describe('the report of a period', () => {
   });
 
   it('says whether the period is complete', async () => {
-    expect((await buildReport(november, [], { pricePerUserYear: 0.9, now: new Date('2026-11-30T23:59:59.999Z') })).periodComplete).toBe(false);
-    expect((await buildReport(november, [], { pricePerUserYear: 0.9, now: new Date('2026-12-01T00:00:00.000Z') })).periodComplete).toBe(true);
+    expect(
+      (await buildReport(november, [], { pricePerUserYear: 0.9, now: new Date('2026-11-30T23:59:59.999Z') }))
+        .periodComplete,
+    ).toBe(false);
+    expect(
+      (await buildReport(november, [], { pricePerUserYear: 0.9, now: new Date('2026-12-01T00:00:00.000Z') }))
+        .periodComplete,
+    ).toBe(true);
   });
 
   it('passes on exactly the records it counts (the CSV and the totals agree)', async () => {
     const acc = new ReportAccumulator(november, { pricePerUserYear: 0.9, now: NOW });
     const passed: string[] = [];
-    for await (const r of acc.counting([user({ userId: 'a' }), user({ userId: 'b', expiresAt: 1 }), user({ userId: 'c', period: '2026-10' }), user({ userId: 'd' })])) {
+    for await (const r of acc.counting([
+      user({ userId: 'a' }),
+      user({ userId: 'b', expiresAt: 1 }),
+      user({ userId: 'c', period: '2026-10' }),
+      user({ userId: 'd' }),
+    ])) {
       passed.push(r.userId);
     }
     expect(passed).toEqual(['a', 'd']);
@@ -171,6 +208,9 @@ describe('the report of a period', () => {
   });
 
   it('names the export objects of a period', () => {
-    expect(reportExportKeys('2026-11')).toEqual({ report: 'reports/2026-11/report.json', users: 'reports/2026-11/users.csv' });
+    expect(reportExportKeys('2026-11')).toEqual({
+      report: 'reports/2026-11/report.json',
+      users: 'reports/2026-11/users.csv',
+    });
   });
 });

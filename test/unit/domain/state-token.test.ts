@@ -9,7 +9,11 @@ const destination = 'https://app.example.com/home';
 describe('state tokens', () => {
   it('round-trips serial and destination', () => {
     const token = signState({ serial, destination }, key, now);
-    expect(verifyState(token, key, { serial, now: now + 1000 })).toEqual({ serial, destination, expiresAt: now + MAX_STATE_TTL_MS });
+    expect(verifyState(token, key, { serial, now: now + 1000 })).toEqual({
+      serial,
+      destination,
+      expiresAt: now + MAX_STATE_TTL_MS,
+    });
   });
 
   it('never lives longer than ten minutes', () => {
@@ -35,7 +39,9 @@ describe('state tokens', () => {
   it('refuses a token whose payload was altered (destination swapped)', () => {
     const token = signState({ serial, destination }, key, now);
     const [v, , sig] = token.split('.');
-    const evil = Buffer.from(JSON.stringify({ s: serial, d: 'https://evil.example/', e: now + 1000 })).toString('base64url');
+    const evil = Buffer.from(JSON.stringify({ s: serial, d: 'https://evil.example/', e: now + 1000 })).toString(
+      'base64url',
+    );
     expect(() => verifyState(`${v}.${evil}.${sig}`, key, { serial, now })).toThrow(/signature does not match/);
   });
 

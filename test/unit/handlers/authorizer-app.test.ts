@@ -3,7 +3,15 @@ import { IdentityPlusError } from '../../../functions/domain/errors';
 import { createAuthorizer, denyAll } from '../../../functions/handlers/authorizer-app';
 import { DevPki, issueCertificate } from '../../../local/dev-pki';
 import { Truststore } from '../../../functions/domain/certificate-chain';
-import { FakeIdentityPlus, MemoryRecords, TestClock, authenticatorWith, cleared, problem, proxyEvent } from '../../support/handler-doubles';
+import {
+  FakeIdentityPlus,
+  MemoryRecords,
+  TestClock,
+  authenticatorWith,
+  cleared,
+  problem,
+  proxyEvent,
+} from '../../support/handler-doubles';
 import { testPki } from '../../support/test-pki';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/orders';
@@ -37,8 +45,14 @@ describe('authorizer', () => {
     const t = setup();
     const result = await t.authorizer(authorizerEvent('alice'));
     expect(result.principalId).toBe('org:ref-alice');
-    expect(result.policyDocument.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: METHOD_ARN }]);
-    expect(result.context).toMatchObject({ userId: 'org:ref-alice', roles: 'member,ops', serial: pki.devices.alice.serial });
+    expect(result.policyDocument.Statement).toEqual([
+      { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: METHOD_ARN },
+    ]);
+    expect(result.context).toMatchObject({
+      userId: 'org:ref-alice',
+      roles: 'member,ops',
+      serial: pki.devices.alice.serial,
+    });
     expect(t.records.records).toHaveLength(1);
   });
 
@@ -58,7 +72,10 @@ describe('authorizer', () => {
     const t = setup();
     const twin = await issueCertificate(pki.foreignCa, { subject: 'CN=twin', serial: pki.devices.alice.serial });
     const event = authorizerEvent('alice');
-    event.requestContext.identity.clientCert = { ...event.requestContext.identity.clientCert!, clientCertPem: twin.cert };
+    event.requestContext.identity.clientCert = {
+      ...event.requestContext.identity.clientCert!,
+      clientCertPem: twin.cert,
+    };
     const result = await t.authorizer(event);
     expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
     expect(result.context).toMatchObject({ reason: 'invalid-certificate' });
@@ -81,7 +98,9 @@ describe('authorizer', () => {
   it('fails closed when Identity Plus cannot answer', async () => {
     const t = setup();
     t.identityPlus.answers.set(pki.devices.alice.serial, new IdentityPlusError('timeout', 'slow'));
-    expect((await t.authorizer(authorizerEvent('alice'))).policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
+    expect((await t.authorizer(authorizerEvent('alice'))).policyDocument.Statement[0]).toMatchObject({
+      Effect: 'Deny',
+    });
   });
 
   it('fails closed when the allowed user cannot be recorded', async () => {

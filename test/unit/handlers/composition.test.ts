@@ -15,7 +15,12 @@ function freshComposition(): Composition {
 }
 
 beforeAll(() => {
-  Object.assign(process.env, { AWS_REGION: 'us-east-1', [ENV.TABLE_NAME]: 'records', [ENV.API_CERT_SECRET]: 'api', [ENV.STATE_KEY_SECRET]: 'state' });
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    [ENV.TABLE_NAME]: 'records',
+    [ENV.API_CERT_SECRET]: 'api',
+    [ENV.STATE_KEY_SECRET]: 'state',
+  });
 });
 afterAll(() => {
   process.env = saved;
@@ -32,7 +37,10 @@ describe('services', () => {
 
     const rotated = services({ apiCert: { certificate: devices.alice.cert, privateKey: devices.alice.key }, stateKey });
     expect(rotated.client).not.toBe(first.client);
-    const newStateKey = services({ apiCert: { certificate: devices.alice.cert, privateKey: devices.alice.key }, stateKey: 'n'.repeat(48) });
+    const newStateKey = services({
+      apiCert: { certificate: devices.alice.cert, privateKey: devices.alice.key },
+      stateKey: 'n'.repeat(48),
+    });
     expect(newStateKey.stateKey).toEqual(Buffer.from('n'.repeat(48)));
     await newStateKey.client.close();
   });

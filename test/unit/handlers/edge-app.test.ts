@@ -4,7 +4,16 @@ import { signState, verifyState } from '../../../functions/domain/state-token';
 import { createEdgeHandler } from '../../../functions/handlers/edge-app';
 import { DevPki } from '../../../local/dev-pki';
 import { testPki } from '../../support/test-pki';
-import { FakeIdentityPlus, FakeIntents, MemoryRecords, TestClock, authenticatorWith, cleared, problem, proxyEvent } from '../../support/handler-doubles';
+import {
+  FakeIdentityPlus,
+  FakeIntents,
+  MemoryRecords,
+  TestClock,
+  authenticatorWith,
+  cleared,
+  problem,
+  proxyEvent,
+} from '../../support/handler-doubles';
 
 const ORIGIN = 'https://auth.example.com';
 const APP = 'https://app.example.com';
@@ -42,7 +51,10 @@ function setup() {
   };
 }
 
-function event(path: string, options: { person?: keyof DevPki['devices'] | null; query?: string; accept?: string; method?: string } = {}): APIGatewayProxyEvent {
+function event(
+  path: string,
+  options: { person?: keyof DevPki['devices'] | null; query?: string; accept?: string; method?: string } = {},
+): APIGatewayProxyEvent {
   const person = options.person === undefined ? 'alice' : options.person;
   return proxyEvent({
     path,
@@ -73,7 +85,11 @@ describe('GET /signin', () => {
     const t = setup();
     t.identityPlus.answers.set(pki.devices.alice.serial, OK());
     const res = await t.handler(event('/signin', { accept: 'application/json' }));
-    expect(JSON.parse(res.body)).toMatchObject({ decision: 'allow', user: { id: 'org:ref-alice', name: 'Alice Archer' }, roles: ['member'] });
+    expect(JSON.parse(res.body)).toMatchObject({
+      decision: 'allow',
+      user: { id: 'org:ref-alice', name: 'Alice Archer' },
+      roles: ['member'],
+    });
   });
 
   it('sends a cleared person on to an allowed return URL', async () => {
@@ -93,7 +109,9 @@ describe('GET /signin', () => {
   ])('refuses %s as return with a 400 and never redirects', async (_c, ret, message) => {
     const t = setup();
     t.identityPlus.answers.set(pki.devices.alice.serial, OK());
-    const res = await t.handler(event('/signin', { query: `return=${encodeURIComponent(ret)}`, accept: 'application/json' }));
+    const res = await t.handler(
+      event('/signin', { query: `return=${encodeURIComponent(ret)}`, accept: 'application/json' }),
+    );
     expect(res.statusCode).toBe(400);
     expect(res.headers?.Location).toBeUndefined();
     expect(JSON.parse(res.body).message).toMatch(message);
@@ -102,7 +120,9 @@ describe('GET /signin', () => {
 
   it('refuses a return given twice', async () => {
     const t = setup();
-    const res = await t.handler(event('/signin', { query: `return=${encodeURIComponent(APP)}&return=${encodeURIComponent(APP)}` }));
+    const res = await t.handler(
+      event('/signin', { query: `return=${encodeURIComponent(APP)}&return=${encodeURIComponent(APP)}` }),
+    );
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain('Return is given 2 times; give it once.');
     expect(res.body).toContain('href="/signin"');
@@ -120,13 +140,19 @@ describe('GET /signin', () => {
 
   it('sends a certificate that needs validation to Identity Plus with a signed state for this certificate', async () => {
     const t = setup();
-    t.identityPlus.answers.set(pki.devices.bob.serial, PROBLEM('PB 0003 Identity Plus anonymous certificate needs validation'));
+    t.identityPlus.answers.set(
+      pki.devices.bob.serial,
+      PROBLEM('PB 0003 Identity Plus anonymous certificate needs validation'),
+    );
     const res = await t.handler(event('/signin', { person: 'bob', query: `return=${encodeURIComponent(APP + '/x')}` }));
     expect(res.statusCode).toBe(302);
     expect(res.headers?.Location).toBe('https://signon.identity.plus/ref123');
     const returnUrl = new URL(t.intents[0].returnUrl);
     expect(returnUrl.origin + returnUrl.pathname).toBe(`${ORIGIN}/return`);
-    const state = verifyState(returnUrl.searchParams.get('state'), KEY, { serial: pki.devices.bob.serial, now: t.now() });
+    const state = verifyState(returnUrl.searchParams.get('state'), KEY, {
+      serial: pki.devices.bob.serial,
+      now: t.now(),
+    });
     expect(state.destination).toBe(APP + '/x');
     expect(t.records).toHaveLength(0);
   });
@@ -144,14 +170,17 @@ describe('GET /signin', () => {
     ['carol', 'PB 0004 Revoked Identity Plus anonymous certificate', /revoked/],
     ['dave', 'PB 0006 Unknown Identity Plus anonymous certificate', /does not know this device/],
     ['alice', 'PB 0005 Intruder Certificate', /intruder/],
-  ] as const)('denies %s with a 403 page naming the reason and where to get a certificate', async (person, outcome, text) => {
-    const t = setup();
-    t.identityPlus.answers.set(pki.devices[person].serial, PROBLEM(outcome));
-    const res = await t.handler(event('/signin', { person }));
-    expect(res.statusCode).toBe(403);
-    expect(res.body).toMatch(text);
-    expect(res.body).toContain('https://identity.plus');
-  });
+  ] as const)(
+    'denies %s with a 403 page naming the reason and where to get a certificate',
+    async (person, outcome, text) => {
+      const t = setup();
+      t.identityPlus.answers.set(pki.devices[person].serial, PROBLEM(outcome));
+      const res = await t.handler(event('/signin', { person }));
+      expect(res.statusCode).toBe(403);
+      expect(res.body).toMatch(text);
+      expect(res.body).toContain('https://identity.plus');
+    },
+  );
 
   it('denies a cleared identity without a required role (JSON names the reason)', async () => {
     const t = setup();
@@ -176,14 +205,21 @@ describe('GET /signin', () => {
     expect(res.headers?.['Retry-After']).toBe('30');
   });
 
-  it("decides on the certificate itself, never on the DN or serial strings next to it", async () => {
+  it('decides on the certificate itself, never on the DN or serial strings next to it', async () => {
     const t = setup();
     t.identityPlus.answers.set(pki.devices.alice.serial, OK());
-    t.identityPlus.answers.set(pki.devices.bob.serial, OK({ organizationalName: 'Bob Baker', organizationalReference: 'ref-bob' }));
+    t.identityPlus.answers.set(
+      pki.devices.bob.serial,
+      OK({ organizationalName: 'Bob Baker', organizationalReference: 'ref-bob' }),
+    );
     const e = event('/whoami', { person: 'alice' });
     const clientCert = e.requestContext.identity.clientCert!;
     // Bob's serial and DN beside Alice's PEM: the PEM wins.
-    e.requestContext.identity.clientCert = { ...clientCert, serialNumber: 'aa:bb', subjectDN: "CN=Bob's Desktop,OU=Desktop,O=Identity Plus Device" };
+    e.requestContext.identity.clientCert = {
+      ...clientCert,
+      serialNumber: 'aa:bb',
+      subjectDN: "CN=Bob's Desktop,OU=Desktop,O=Identity Plus Device",
+    };
     const body = JSON.parse((await t.handler(e)).body);
     expect(body.user.id).toBe('org:ref-alice');
     expect(body.device.serial).toBe(pki.devices.alice.serial);
@@ -207,7 +243,12 @@ describe('GET /signin', () => {
 });
 
 describe('GET /return', () => {
-  const returnEvent = (t: ReturnType<typeof setup>, destination = APP + '/x', person: 'bob' | 'alice' = 'bob', serial?: string) =>
+  const returnEvent = (
+    t: ReturnType<typeof setup>,
+    destination = APP + '/x',
+    person: 'bob' | 'alice' = 'bob',
+    serial?: string,
+  ) =>
     event('/return', {
       person,
       query: `state=${encodeURIComponent(signState({ serial: serial ?? pki.devices.bob.serial, destination }, KEY, t.now()))}`,
@@ -234,7 +275,10 @@ describe('GET /return', () => {
 
   it('answers 409 with a link, never a redirect, while validation is still pending', async () => {
     const t = setup();
-    t.identityPlus.answers.set(pki.devices.bob.serial, PROBLEM('PB 0003 Identity Plus anonymous certificate needs validation'));
+    t.identityPlus.answers.set(
+      pki.devices.bob.serial,
+      PROBLEM('PB 0003 Identity Plus anonymous certificate needs validation'),
+    );
     const res = await t.handler(returnEvent(t));
     expect(res.statusCode).toBe(409);
     expect(res.headers?.Location).toBeUndefined();
@@ -291,7 +335,10 @@ describe('GET /return', () => {
 describe('GET /whoami', () => {
   it('answers the identity as JSON, cached on repeat', async () => {
     const t = setup();
-    t.identityPlus.answers.set(pki.devices.erin.serial, OK({ localUserId: 'erin-local', outcome: 'OK 0002 valid and user uid associated' }));
+    t.identityPlus.answers.set(
+      pki.devices.erin.serial,
+      OK({ localUserId: 'erin-local', outcome: 'OK 0002 valid and user uid associated' }),
+    );
     const first = JSON.parse((await t.handler(event('/whoami', { person: 'erin' }))).body);
     const second = JSON.parse((await t.handler(event('/whoami', { person: 'erin' }))).body);
     expect(first).toMatchObject({

@@ -62,7 +62,14 @@ function handler(ledger: PeriodRecordsPort, over: Partial<ReportDeps> = {}) {
   return createReportHandler({ records: ledger, billingAnchorDay: 1, pricePerUserYear: 0.9, now: () => NOW, ...over });
 }
 
-const ledger = () => new FakeLedger([user('org:a'), user('org:b'), user('local:c'), user('org:a', '2026-10'), user('org:x', '2026-11', { expiresAt: 1 })]);
+const ledger = () =>
+  new FakeLedger([
+    user('org:a'),
+    user('org:b'),
+    user('local:c'),
+    user('org:a', '2026-10'),
+    user('org:x', '2026-11', { expiresAt: 1 }),
+  ]);
 
 describe('GET /report', () => {
   it('answers the current period as JSON by default', async () => {
@@ -71,7 +78,14 @@ describe('GET /report', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers?.['Content-Type']).toBe('application/json; charset=utf-8');
     expect(l.asked).toEqual(['2026-11']);
-    expect(JSON.parse(res.body)).toMatchObject({ period: '2026-11', uniqueUsers: 3, uniqueDevices: 4, authentications: 6, estimatedCost: 0.22, currency: 'USD' });
+    expect(JSON.parse(res.body)).toMatchObject({
+      period: '2026-11',
+      uniqueUsers: 3,
+      uniqueDevices: 4,
+      authentications: 6,
+      estimatedCost: 0.22,
+      currency: 'USD',
+    });
   });
 
   it('takes the current period from the billing anchor day', async () => {
@@ -88,7 +102,10 @@ describe('GET /report', () => {
   it('answers CSV as a download named after the period, one row per counted user', async () => {
     const res = await handler(ledger())(request('period=2026-11&format=csv'));
     expect(res.statusCode).toBe(200);
-    expect(res.headers).toMatchObject({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="plusgate-users-2026-11.csv"' });
+    expect(res.headers).toMatchObject({
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': 'attachment; filename="plusgate-users-2026-11.csv"',
+    });
     const lines = res.body.split('\r\n');
     expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices');
     expect(lines.slice(1, -1).map((l) => l.split(',')[0])).toEqual(['org:a', 'org:b', 'local:c']); // the expired org:x is not billed
@@ -98,7 +115,10 @@ describe('GET /report', () => {
   it('answers an HTML page with the security headers', async () => {
     const res = await handler(ledger())(request('format=html'));
     expect(res.statusCode).toBe(200);
-    expect(res.headers).toMatchObject({ 'Content-Type': 'text/html; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+    expect(res.headers).toMatchObject({
+      'Content-Type': 'text/html; charset=utf-8',
+      'X-Content-Type-Options': 'nosniff',
+    });
     expect(res.headers?.['Content-Security-Policy']).toContain("default-src 'none'");
     expect(res.body).toContain('<svg');
   });
@@ -139,7 +159,9 @@ describe('GET /report', () => {
 
   it('counts the CSV size as it travels in the Lambda response (JSON-escaped UTF-8)', async () => {
     // 40 rows of ~100 bytes with quotes and non-ASCII: fits 5 KB as text, not once escaped.
-    const quoted = new FakeLedger(Array.from({ length: 40 }, (_, i) => user(`org:${i}`, '2026-11', { name: '"Zoë" "Ärger" "Ĳssel"' })));
+    const quoted = new FakeLedger(
+      Array.from({ length: 40 }, (_, i) => user(`org:${i}`, '2026-11', { name: '"Zoë" "Ärger" "Ĳssel"' })),
+    );
     const plainSize = (await handler(quoted, { maxCsvBytes: 1e9 })(request('format=csv'))).body.length;
     expect(plainSize).toBeLessThan(6500);
     const res = await handler(quoted, { maxCsvBytes: plainSize + 10 })(request('format=csv'));
@@ -147,9 +169,16 @@ describe('GET /report', () => {
   });
 
   it('answers 503 with Retry-After when the ledger cannot be read, without internals', async () => {
-    const failing = new FakeLedger([], new RecordReadError('could not read billing period 2026-11 (shard 3): ProvisionedThroughputExceededException reading table t'));
+    const failing = new FakeLedger(
+      [],
+      new RecordReadError(
+        'could not read billing period 2026-11 (shard 3): ProvisionedThroughputExceededException reading table t',
+      ),
+    );
     const failures: string[] = [];
-    const res = await handler(failing, { log: { served: () => undefined, failure: (m) => failures.push(m) } })(request('format=html'));
+    const res = await handler(failing, { log: { served: () => undefined, failure: (m) => failures.push(m) } })(
+      request('format=html'),
+    );
     expect(res.statusCode).toBe(503);
     expect(res.headers?.['Retry-After']).toBe('30');
     expect(res.body).not.toMatch(/shard|Throughput|table/);
@@ -164,8 +193,12 @@ describe('GET /report', () => {
 
   it('logs what it served, without user data', async () => {
     const served: Array<Record<string, unknown>> = [];
-    await handler(ledger(), { log: { served: (f) => served.push({ ...f }), failure: () => undefined } })(request('format=csv'));
-    expect(served).toEqual([expect.objectContaining({ period: '2026-11', format: 'csv', status: 200, users: 3, expiredIgnored: 1 })]);
+    await handler(ledger(), { log: { served: (f) => served.push({ ...f }), failure: () => undefined } })(
+      request('format=csv'),
+    );
+    expect(served).toEqual([
+      expect.objectContaining({ period: '2026-11', format: 'csv', status: 200, users: 3, expiredIgnored: 1 }),
+    ]);
     expect(JSON.stringify(served)).not.toContain('org:a');
   });
 });

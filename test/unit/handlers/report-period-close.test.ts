@@ -51,7 +51,11 @@ describe('ReportStore', () => {
   it('writes a body that fits one part with a single PutObject', async () => {
     const s3 = new FakeS3();
     const store = new ReportStore({ client: s3 as never, bucket: 'b', partBytes: 100 });
-    expect(await store.putStream('k.csv', chunks(['a,b\r\n', '1,2\r\n']), 'text/csv')).toEqual({ key: 'k.csv', bytes: 10, parts: 1 });
+    expect(await store.putStream('k.csv', chunks(['a,b\r\n', '1,2\r\n']), 'text/csv')).toEqual({
+      key: 'k.csv',
+      bytes: 10,
+      parts: 1,
+    });
     expect(s3.sent.map((s) => s.name)).toEqual(['PutObject']);
     expect(s3.sent[0].input).toMatchObject({ Bucket: 'b', Key: 'k.csv', ContentType: 'text/csv' });
     expect(s3.objects.get('k.csv')?.toString()).toBe('a,b\r\n1,2\r\n');
@@ -63,10 +67,22 @@ describe('ReportStore', () => {
     const lines = Array.from({ length: 20 }, (_, i) => `row-${String(i).padStart(2, '0')}\r\n`); // 8 bytes each
     const stored = await store.putStream('big.csv', chunks(lines), 'text/csv');
     expect(stored).toEqual({ key: 'big.csv', bytes: 160, parts: 5 });
-    expect(s3.sent.map((s) => s.name)).toEqual(['CreateMultipartUpload', 'UploadPart', 'UploadPart', 'UploadPart', 'UploadPart', 'UploadPart', 'CompleteMultipartUpload']);
+    expect(s3.sent.map((s) => s.name)).toEqual([
+      'CreateMultipartUpload',
+      'UploadPart',
+      'UploadPart',
+      'UploadPart',
+      'UploadPart',
+      'UploadPart',
+      'CompleteMultipartUpload',
+    ]);
     expect(s3.sent[0].input).toMatchObject({ ChecksumAlgorithm: 'CRC32', ContentType: 'text/csv' });
     expect([...s3.parts.values()].every((p) => p.length <= 32)).toBe(true);
-    expect(s3.sent.at(-1)?.input.MultipartUpload.Parts[0]).toEqual({ PartNumber: 1, ETag: '"p1"', ChecksumCRC32: 'c1' });
+    expect(s3.sent.at(-1)?.input.MultipartUpload.Parts[0]).toEqual({
+      PartNumber: 1,
+      ETag: '"p1"',
+      ChecksumCRC32: 'c1',
+    });
     expect(s3.objects.get('big.csv')?.toString()).toBe(lines.join(''));
   });
 
@@ -79,7 +95,7 @@ describe('ReportStore', () => {
     expect(s3.sent.map((s) => s.name)).toEqual(['CreateMultipartUpload', 'UploadPart', 'AbortMultipartUpload']);
   });
 
-  it('aborts the multipart upload when the source fails, keeping the source\'s error', async () => {
+  it("aborts the multipart upload when the source fails, keeping the source's error", async () => {
     const s3 = new FakeS3();
     const store = new ReportStore({ client: s3 as never, bucket: 'b', partBytes: 4 });
     async function* failing() {
@@ -93,7 +109,15 @@ describe('ReportStore', () => {
 
   it('uses the S3 commands of the SDK', () => {
     // The double dispatches on the command class names; pin them to the SDK's.
-    expect([PutObjectCommand, CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand].map((c) => c.name)).toEqual([
+    expect(
+      [
+        PutObjectCommand,
+        CreateMultipartUploadCommand,
+        UploadPartCommand,
+        CompleteMultipartUploadCommand,
+        AbortMultipartUploadCommand,
+      ].map((c) => c.name),
+    ).toEqual([
       'PutObjectCommand',
       'CreateMultipartUploadCommand',
       'UploadPartCommand',
@@ -109,12 +133,19 @@ describe('the period a period-close run exports', () => {
   it('is the period before the one the scheduled time falls in', () => {
     expect(closedPeriodOf({ time: '2026-12-01T00:30:00Z' }, 1, after('2026-12-01T00:30:00Z')).id).toBe('2026-11');
     expect(closedPeriodOf({ time: '2027-01-01T00:30:00Z' }, 1, after('2027-01-01T00:30:00Z')).id).toBe('2026-12'); // December into January
-    expect(closedPeriodOf({ time: '2028-03-01T00:30:00Z' }, 1, after('2028-03-01T00:30:00Z'))).toMatchObject({ id: '2028-02', end: new Date('2028-03-01T00:00:00Z') });
+    expect(closedPeriodOf({ time: '2028-03-01T00:30:00Z' }, 1, after('2028-03-01T00:30:00Z'))).toMatchObject({
+      id: '2028-02',
+      end: new Date('2028-03-01T00:00:00Z'),
+    });
   });
 
   it('follows the billing anchor day', () => {
     const p = closedPeriodOf({ time: '2026-12-15T00:30:00Z' }, 15, after('2026-12-15T00:30:00Z'));
-    expect(p).toEqual({ id: '2026-11', start: new Date('2026-11-15T00:00:00Z'), end: new Date('2026-12-15T00:00:00Z') });
+    expect(p).toEqual({
+      id: '2026-11',
+      start: new Date('2026-11-15T00:00:00Z'),
+      end: new Date('2026-12-15T00:00:00Z'),
+    });
   });
 
   it('comes from the event, not the clock: a retry hours later exports the same period', () => {
@@ -123,9 +154,13 @@ describe('the period a period-close run exports', () => {
 
   it('can be given by hand, once it has ended', () => {
     expect(closedPeriodOf({ period: '2026-10' }, 1, Date.parse('2026-11-26T00:00:00Z')).id).toBe('2026-10');
-    expect(() => closedPeriodOf({ period: '2026-11' }, 1, Date.parse('2026-11-26T00:00:00Z'))).toThrow(/period 2026-11 ends 2026-12-01T00:00:00.000Z: it can be exported once it has ended/);
+    expect(() => closedPeriodOf({ period: '2026-11' }, 1, Date.parse('2026-11-26T00:00:00Z'))).toThrow(
+      /period 2026-11 ends 2026-12-01T00:00:00.000Z: it can be exported once it has ended/,
+    );
     expect(() => closedPeriodOf({ period: 'last month' }, 1, Date.now())).toThrow(InvalidInputError);
-    expect(() => closedPeriodOf({ time: 'yesterday' }, 1, Date.now())).toThrow(/event time must be an ISO-8601 instant/);
+    expect(() => closedPeriodOf({ time: 'yesterday' }, 1, Date.now())).toThrow(
+      /event time must be an ISO-8601 instant/,
+    );
   });
 });
 
@@ -151,7 +186,7 @@ describe('period close', () => {
     },
   };
 
-  it('writes the closed period\'s CSV, then its report, under reports/<period>/', async () => {
+  it("writes the closed period's CSV, then its report, under reports/<period>/", async () => {
     const s3 = new FakeS3();
     const logged: Array<Record<string, unknown>> = [];
     const run = createPeriodCloseHandler({
@@ -172,22 +207,43 @@ describe('period close', () => {
     expect(csv).toHaveLength(4); // header, 2 users, final CRLF
     expect(csv[2]).toContain(`"'=1+1"`);
     const report = JSON.parse(s3.objects.get('reports/2026-11/report.json')!.toString());
-    expect(report).toMatchObject({ period: '2026-11', periodComplete: true, uniqueUsers: 2, uniqueDevices: 2, currency: 'USD' });
+    expect(report).toMatchObject({
+      period: '2026-11',
+      periodComplete: true,
+      uniqueUsers: 2,
+      uniqueDevices: 2,
+      currency: 'USD',
+    });
     expect(logged[0]).toMatchObject({ period: '2026-11', uniqueUsers: 2, expiredIgnored: 1 });
   });
 
   it('writes the same CSV bytes when run again for the same period (idempotent)', async () => {
     const s3 = new FakeS3();
-    const deps = { records: ledger, store: new ReportStore({ client: s3 as never, bucket: 'b' }), billingAnchorDay: 1, pricePerUserYear: 0.9 };
-    await createPeriodCloseHandler({ ...deps, now: () => Date.parse('2026-12-01T00:31:00Z') })({ time: '2026-12-01T00:30:00Z' });
+    const deps = {
+      records: ledger,
+      store: new ReportStore({ client: s3 as never, bucket: 'b' }),
+      billingAnchorDay: 1,
+      pricePerUserYear: 0.9,
+    };
+    await createPeriodCloseHandler({ ...deps, now: () => Date.parse('2026-12-01T00:31:00Z') })({
+      time: '2026-12-01T00:30:00Z',
+    });
     const first = s3.objects.get('reports/2026-11/users.csv');
-    await createPeriodCloseHandler({ ...deps, now: () => Date.parse('2026-12-02T09:00:00Z') })({ time: '2026-12-01T00:30:00Z' });
+    await createPeriodCloseHandler({ ...deps, now: () => Date.parse('2026-12-02T09:00:00Z') })({
+      time: '2026-12-01T00:30:00Z',
+    });
     expect(s3.objects.get('reports/2026-11/users.csv')).toEqual(first);
   });
 
   it('writes no report when the CSV could not be written', async () => {
     const s3 = new FakeS3('PutObject');
-    const run = createPeriodCloseHandler({ records: ledger, store: new ReportStore({ client: s3 as never, bucket: 'b' }), billingAnchorDay: 1, pricePerUserYear: 0.9, now: () => Date.parse('2026-12-01T01:00:00Z') });
+    const run = createPeriodCloseHandler({
+      records: ledger,
+      store: new ReportStore({ client: s3 as never, bucket: 'b' }),
+      billingAnchorDay: 1,
+      pricePerUserYear: 0.9,
+      now: () => Date.parse('2026-12-01T01:00:00Z'),
+    });
     await expect(run({ time: '2026-12-01T00:30:00Z' })).rejects.toThrow(ReportStoreError);
     expect(s3.sent.map((s) => s.input.Key)).toEqual(['reports/2026-11/users.csv']);
   });

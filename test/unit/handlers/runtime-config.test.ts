@@ -23,7 +23,11 @@ describe('readRuntimeConfig', () => {
   });
 
   it('reads JSON lists and normalises origins', () => {
-    const config = readRuntimeConfig({ ...base, [ENV.ALLOWED_ROLES]: '[" member ", ""]', [ENV.ALLOWED_RETURN_ORIGINS]: '["https://App.example.com:443/"]' });
+    const config = readRuntimeConfig({
+      ...base,
+      [ENV.ALLOWED_ROLES]: '[" member ", ""]',
+      [ENV.ALLOWED_RETURN_ORIGINS]: '["https://App.example.com:443/"]',
+    });
     expect(config.allowedRoles).toEqual(['member']);
     expect(config.allowedReturnOrigins).toEqual(['https://app.example.com']);
   });

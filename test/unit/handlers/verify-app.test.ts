@@ -3,7 +3,16 @@ import { IdentityPlusError } from '../../../functions/domain/errors';
 import { verifyState } from '../../../functions/domain/state-token';
 import { createVerifyHandler, decodeEscapedPem } from '../../../functions/handlers/verify-app';
 import { DevPki, issueCertificate } from '../../../local/dev-pki';
-import { FakeIdentityPlus, FakeIntents, MemoryRecords, TestClock, authenticatorWith, cleared, problem, proxyEvent } from '../../support/handler-doubles';
+import {
+  FakeIdentityPlus,
+  FakeIntents,
+  MemoryRecords,
+  TestClock,
+  authenticatorWith,
+  cleared,
+  problem,
+  proxyEvent,
+} from '../../support/handler-doubles';
 import { testPki } from '../../support/test-pki';
 
 const KEY = Buffer.alloc(32, 9);
@@ -28,16 +37,25 @@ function setup() {
     now: clock.now,
   });
   identityPlus.answers.set(pki.devices.alice.serial, cleared());
-  identityPlus.answers.set(pki.devices.bob.serial, problem('PB 0003 Identity Plus anonymous certificate needs validation'));
+  identityPlus.answers.set(
+    pki.devices.bob.serial,
+    problem('PB 0003 Identity Plus anonymous certificate needs validation'),
+  );
   identityPlus.answers.set(pki.devices.carol.serial, problem('PB 0004 Revoked Identity Plus anonymous certificate'));
   return { handler, identityPlus, records, intents, clock };
 }
 
 const post = (body: unknown, raw?: string) =>
-  proxyEvent({ path: '/verify', method: 'POST', headers: { 'content-type': 'application/json' }, body: raw ?? JSON.stringify(body) });
+  proxyEvent({
+    path: '/verify',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: raw ?? JSON.stringify(body),
+  });
 /** nginx's $ssl_client_escaped_cert: the PEM URL-escaped. */
 const escaped = (pem: string) => encodeURIComponent(pem);
-const forward = (pem?: string) => proxyEvent({ path: '/verify', headers: pem === undefined ? {} : { 'X-Client-Cert': pem } });
+const forward = (pem?: string) =>
+  proxyEvent({ path: '/verify', headers: pem === undefined ? {} : { 'X-Client-Cert': pem } });
 
 describe('POST /verify', () => {
   it('answers the decision JSON for a certificate, and records the allowed user', async () => {
@@ -48,9 +66,20 @@ describe('POST /verify', () => {
       decision: 'allow',
       reason: 'cleared',
       outcome: 'OK 0001 Subject anonymous certificate valid',
-      user: { id: 'org:ref-alice', name: 'Alice Archer', email: 'alice@example.com', organizationalReference: 'ref-alice', localUserId: null },
+      user: {
+        id: 'org:ref-alice',
+        name: 'Alice Archer',
+        email: 'alice@example.com',
+        organizationalReference: 'ref-alice',
+        localUserId: null,
+      },
       roles: ['member'],
-      device: { serial: pki.devices.alice.serial, subject: "CN=Alice's Laptop,OU=Desktop,O=Identity Plus Device", type: 'Desktop', notAfter: expect.any(String) },
+      device: {
+        serial: pki.devices.alice.serial,
+        subject: "CN=Alice's Laptop,OU=Desktop,O=Identity Plus Device",
+        type: 'Desktop',
+        notAfter: expect.any(String),
+      },
       cached: false,
       degraded: false,
       period: expect.stringMatching(/^\d{4}-\d{2}$/),
@@ -74,12 +103,18 @@ describe('POST /verify', () => {
     expect(withUrl.validationUrl).toBe('https://signon.identity.plus/ref123');
     const returnUrl = new URL(t.intents.asked[0].returnUrl);
     expect(returnUrl.origin + returnUrl.pathname).toBe('https://auth.example.com/return');
-    expect(verifyState(returnUrl.searchParams.get('state'), KEY, { serial: pki.devices.bob.serial, now: t.clock.now() }).destination).toBe('');
+    expect(
+      verifyState(returnUrl.searchParams.get('state'), KEY, { serial: pki.devices.bob.serial, now: t.clock.now() })
+        .destination,
+    ).toBe('');
   });
 
   it('answers deny with the reason', async () => {
     const t = setup();
-    expect(JSON.parse((await t.handler(post({ serial: pki.devices.carol.serial }))).body)).toMatchObject({ decision: 'deny', reason: 'revoked' });
+    expect(JSON.parse((await t.handler(post({ serial: pki.devices.carol.serial }))).body)).toMatchObject({
+      decision: 'deny',
+      reason: 'revoked',
+    });
   });
 
   it('answers 503 with the decision when Identity Plus cannot be asked', async () => {
@@ -104,7 +139,13 @@ describe('POST /verify', () => {
     ['a JSON array', undefined, '[]', 400, /JSON object/],
     ['neither certificate nor serial', {}, undefined, 400, /give certificate \(PEM\) or serial/],
     ['both certificate and serial', { certificate: 'x', serial: '1' }, undefined, 400, /not both/],
-    ['a PEM that does not parse', { certificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' }, undefined, 400, /could not be parsed/],
+    [
+      'a PEM that does not parse',
+      { certificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' },
+      undefined,
+      400,
+      /could not be parsed/,
+    ],
     ['a serial that is not a number', { serial: 'alice' }, undefined, 400, /not a serial number/],
     ['a numeric serial', { serial: 12345 }, undefined, 400, /must be a string/],
     ['a bad ip', { serial: '1', ip: 'localhost' }, undefined, 400, /IPv4 or IPv6/],
@@ -159,11 +200,16 @@ describe('GET /verify (forward-auth)', () => {
   it('answers 401 for a certificate that needs validation, with the sign-in URL that brings the browser back', async () => {
     const t = setup();
     const original = 'https://app.example.com/orders?page=2&sort=date';
-    const event = proxyEvent({ path: '/verify', headers: { 'X-Client-Cert': escaped(pki.devices.bob.cert), 'X-Original-URL': original } });
+    const event = proxyEvent({
+      path: '/verify',
+      headers: { 'X-Client-Cert': escaped(pki.devices.bob.cert), 'X-Original-URL': original },
+    });
     const res = await t.handler(event);
     expect(res.statusCode).toBe(401);
     expect(res.headers?.['X-Plusgate-Decision']).toBe('validate');
-    expect(res.headers?.['X-Plusgate-Signin']).toBe(`https://auth.example.com/signin?return=${encodeURIComponent(original)}`);
+    expect(res.headers?.['X-Plusgate-Signin']).toBe(
+      `https://auth.example.com/signin?return=${encodeURIComponent(original)}`,
+    );
   });
 
   it.each([

@@ -1,5 +1,11 @@
 import { X509Certificate } from 'node:crypto';
-import { buildProxyEvent, clientCertOf, ProxyEventInput, queryPairsOf, requestTimeOf } from '../../../local/api-gateway-event';
+import {
+  buildProxyEvent,
+  clientCertOf,
+  ProxyEventInput,
+  queryPairsOf,
+  requestTimeOf,
+} from '../../../local/api-gateway-event';
 import { rfc2253 } from '../../../functions/domain/certificate';
 import { issueCertificate } from '../../../local/dev-pki';
 import { serialToColonHex } from '../../../functions/domain/certificate';
@@ -68,8 +74,14 @@ describe('buildProxyEvent', () => {
   });
 
   it('uses the given api id, account id and extended request id', () => {
-    const ctx = buildProxyEvent(input({ apiId: 'abcdef1234', accountId: '111122223333', extendedRequestId: 'Lx8b3FJKoAMFxyQ=' })).requestContext;
-    expect(ctx).toMatchObject({ apiId: 'abcdef1234', accountId: '111122223333', extendedRequestId: 'Lx8b3FJKoAMFxyQ=' });
+    const ctx = buildProxyEvent(
+      input({ apiId: 'abcdef1234', accountId: '111122223333', extendedRequestId: 'Lx8b3FJKoAMFxyQ=' }),
+    ).requestContext;
+    expect(ctx).toMatchObject({
+      apiId: 'abcdef1234',
+      accountId: '111122223333',
+      extendedRequestId: 'Lx8b3FJKoAMFxyQ=',
+    });
   });
 
   it('fills identity with nulls for everything but sourceIp, userAgent and clientCert', () => {
@@ -109,14 +121,19 @@ describe('buildProxyEvent', () => {
     });
 
     it('accepts a header record with array values', () => {
-      const event = buildProxyEvent(input({ headers: { host: 'h', 'set-cookie': ['a=1', 'b=2'], skipped: undefined } }));
+      const event = buildProxyEvent(
+        input({ headers: { host: 'h', 'set-cookie': ['a=1', 'b=2'], skipped: undefined } }),
+      );
       expect(event.headers).toEqual({ host: 'h', 'set-cookie': 'b=2' });
       expect(event.multiValueHeaders).toEqual({ host: ['h'], 'set-cookie': ['a=1', 'b=2'] });
     });
 
     it('adds the forwarding headers API Gateway adds, appending the caller to X-Forwarded-For', () => {
       const event = buildProxyEvent(
-        input({ headers: ['Host', 'h', 'X-Forwarded-For', '198.51.100.1', 'X-Forwarded-Proto', 'spoofed'], forwarded: { proto: 'https', port: 443 } }),
+        input({
+          headers: ['Host', 'h', 'X-Forwarded-For', '198.51.100.1', 'X-Forwarded-Proto', 'spoofed'],
+          forwarded: { proto: 'https', port: 443 },
+        }),
       );
       expect(event.headers).toMatchObject({
         'X-Forwarded-For': '198.51.100.1, 203.0.113.7',
@@ -124,7 +141,9 @@ describe('buildProxyEvent', () => {
         'X-Forwarded-Proto': 'https',
       });
       expect(event.multiValueHeaders['X-Forwarded-Proto']).toEqual(['https']);
-      expect(event.headers['X-Amzn-Trace-Id']).toMatch(new RegExp(`^Root=1-${Math.floor(NOW.getTime() / 1000).toString(16)}-[0-9a-f]{24}$`));
+      expect(event.headers['X-Amzn-Trace-Id']).toMatch(
+        new RegExp(`^Root=1-${Math.floor(NOW.getTime() / 1000).toString(16)}-[0-9a-f]{24}$`),
+      );
     });
 
     it('leaves the client headers untouched without forwarding', () => {
@@ -134,9 +153,14 @@ describe('buildProxyEvent', () => {
 
   describe('query string', () => {
     it('decodes values and keeps the last of a repeated name, and all in multiValue', () => {
-      const event = buildProxyEvent(input({ rawQuery: 'return=https%3A%2F%2Fapp.example.com%2Fa%3Fb%3D1&tag=x&tag=y' }));
+      const event = buildProxyEvent(
+        input({ rawQuery: 'return=https%3A%2F%2Fapp.example.com%2Fa%3Fb%3D1&tag=x&tag=y' }),
+      );
       expect(event.queryStringParameters).toEqual({ return: 'https://app.example.com/a?b=1', tag: 'y' });
-      expect(event.multiValueQueryStringParameters).toEqual({ return: ['https://app.example.com/a?b=1'], tag: ['x', 'y'] });
+      expect(event.multiValueQueryStringParameters).toEqual({
+        return: ['https://app.example.com/a?b=1'],
+        tag: ['x', 'y'],
+      });
     });
 
     it('is null, not {}, when the query is empty or only separators', () => {
@@ -150,7 +174,9 @@ describe('buildProxyEvent', () => {
 
   describe('body', () => {
     it('passes UTF-8 text as is', () => {
-      const event = buildProxyEvent(input({ method: 'POST', body: Buffer.from('{"serial":"1234"} – ünïcode', 'utf8') }));
+      const event = buildProxyEvent(
+        input({ method: 'POST', body: Buffer.from('{"serial":"1234"} – ünïcode', 'utf8') }),
+      );
       expect(event.body).toBe('{"serial":"1234"} – ünïcode');
       expect(event.isBase64Encoded).toBe(false);
     });
@@ -184,7 +210,10 @@ describe('buildProxyEvent', () => {
     it('lists a conventionally encoded subject most specific first, as AWS shows it', async () => {
       const pki = await testPki();
       // @peculiar/x509 encodes RDNs in the order written: this is the usual C/O/OU/CN DER order.
-      const issued = await issueCertificate(pki.intermediate, { subject: 'C=US,O=Example Corp,OU=Laptops,CN=Zoë\\, the laptop', serial: '0x01ab' });
+      const issued = await issueCertificate(pki.intermediate, {
+        subject: 'C=US,O=Example Corp,OU=Laptops,CN=Zoë\\, the laptop',
+        serial: '0x01ab',
+      });
       const cert = clientCertOf(issued.cert);
       expect(cert.subjectDN).toBe('CN=Zoë\\, the laptop,OU=Laptops,O=Example Corp,C=US');
       expect(cert.serialNumber).toBe('01:ab');
@@ -210,7 +239,13 @@ describe('rfc2253', () => {
 
 describe('queryPairsOf', () => {
   it.each<[string, Array<[string, string]>]>([
-    ['a=1&b=2', [['a', '1'], ['b', '2']]],
+    [
+      'a=1&b=2',
+      [
+        ['a', '1'],
+        ['b', '2'],
+      ],
+    ],
     ['q=a+b', [['q', 'a b']]],
     ['q=a%2Bb', [['q', 'a+b']]],
     ['flag', [['flag', '']]],
@@ -218,7 +253,13 @@ describe('queryPairsOf', () => {
     ['k=v=w', [['k', 'v=w']]],
     ['a%20b=c', [['a b', 'c']]],
     ['bad=%E0%A4%A', [['bad', '%E0%A4%A']]],
-    ['a=1&&b=2', [['a', '1'], ['b', '2']]],
+    [
+      'a=1&&b=2',
+      [
+        ['a', '1'],
+        ['b', '2'],
+      ],
+    ],
   ])('reads %s', (raw, pairs) => {
     expect(queryPairsOf(raw)).toEqual(pairs);
   });

@@ -3,7 +3,14 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DEMO_PEOPLE, demoSeed, devPkiPaths, issueCertificate, loadOrCreateDevPki, writeDevPki } from '../../../local/dev-pki';
+import {
+  DEMO_PEOPLE,
+  demoSeed,
+  devPkiPaths,
+  issueCertificate,
+  loadOrCreateDevPki,
+  writeDevPki,
+} from '../../../local/dev-pki';
 import { testPki } from '../../support/test-pki';
 
 describe('dev PKI', () => {
