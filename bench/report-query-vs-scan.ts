@@ -12,8 +12,8 @@
  * they do in AWS. And a real ledger holds up to 25 periods (retention), all of which a Scan reads and pays
  * for: `otherPeriodUsers` puts users in another period to show that.
  */
-import { AttributeValue, BatchWriteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { ChildProcess, spawn } from 'node:child_process';
+import { type AttributeValue, BatchWriteItemCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,7 +22,7 @@ import { runInNewContext } from 'node:vm';
 import { RecordsReader, userRecordOf } from '../functions/adapters/records-reader';
 import { DEFAULT_SHARDS, periodPartitionKey, shardOf } from '../functions/adapters/records-table';
 import { periodById } from '../functions/domain/billing-period';
-import { BillingReport, ReportAccumulator, UserRecord } from '../functions/domain/report';
+import { type BillingReport, ReportAccumulator, type UserRecord } from '../functions/domain/report';
 import { ensureRecordsTable, localDynamoClient } from '../local/dynamodb-local';
 
 /** Options of {@link benchReportQueryVsScan}; every count is bounded. */

@@ -171,7 +171,7 @@ async function main(): Promise<void> {
           ]),
       `  this period's report:        curl '${running.serviceUrl}/report?format=json'   (or npm run report)`,
       '',
-      'Ctrl-C stops. Records, the PKI and the state key stay in ' + dataDir + '/.',
+      `Ctrl-C stops. Records, the PKI and the state key stay in ${dataDir}/.`,
       '',
     ].join('\n'),
   );
@@ -222,7 +222,7 @@ async function externalIdentityPlus(v: Values) {
     }
     return fail(`--${name} must be an https URL, got "${value}"`);
   };
-  const { prepareApiCertSecret, describeApiCert, ApiCertInputError } = await import('../lib/api-cert-input');
+  const { prepareApiCertSecret, describeApiCert, ApiCertInputError } = await import('../cli/api-cert-input');
   try {
     const prepared = await prepareApiCertSecret(
       p12 !== undefined

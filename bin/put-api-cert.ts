@@ -10,9 +10,9 @@ import {
   parsePutApiCertArgs,
   prepareApiCertSecret,
   PUT_API_CERT_USAGE,
-  PutApiCertArgs,
+  type PutApiCertArgs,
   UsageError,
-} from '../lib/api-cert-input';
+} from '../cli/api-cert-input';
 
 async function main(argv: readonly string[]): Promise<number> {
   let args: PutApiCertArgs;

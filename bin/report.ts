@@ -8,7 +8,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 async function main(argv: readonly string[]): Promise<number> {
-  const cli = await import('../local/report-cli');
+  const cli = await import('../cli/report-cli');
   let args;
   try {
     args = cli.parseReportArgs(argv);

@@ -7,7 +7,7 @@ import {
   AccessLogFormat,
   LogGroupLogDestination,
   MethodLoggingLevel,
-  StageOptions,
+  type StageOptions,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 

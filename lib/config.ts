@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { DEFAULTS } from '../functions/config/names';
-import { readTruststore, TruststorePem } from './truststore-pem';
+import { readTruststore, type TruststorePem } from './truststore-pem';
 
 /** Intent type sent when Identity Plus asks for validation (see identityplus-api.md, Intents). */
 export type IntentType = 'validate' | 'discover';
@@ -153,7 +153,7 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
   };
   const httpsUrl = (key: string, fallback: string): string => {
     const value = raw(key) ?? fallback;
-    const expected = 'an https URL without credentials, query or fragment, e.g. ' + show(fallback);
+    const expected = `an https URL without credentials, query or fragment, e.g. ${show(fallback)}`;
     if (typeof value !== 'string') {
       bad(key, value, expected);
       return fallback;

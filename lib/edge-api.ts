@@ -7,7 +7,7 @@
 import { Validations } from 'aws-cdk-lib';
 import {
   AuthorizationType,
-  CfnDomainName,
+  type CfnDomainName,
   DomainName,
   EndpointType,
   LambdaIntegration,

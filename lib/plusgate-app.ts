@@ -3,9 +3,9 @@
  * region of the domain's certificate, and cdk-nag's AwsSolutions checks (synth fails on any finding that
  * is not acknowledged with a reason). Shared by bin/plusgate.ts and the infrastructure tests.
  */
-import { App, Tags, Validations } from 'aws-cdk-lib';
+import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadConfig, LoadConfigOptions } from './config';
+import { loadConfig, type LoadConfigOptions } from './config';
 import { PlusgateStack } from './plusgate-stack';
 
 /** Construct ID (and CloudFormation stack name) of the stack. */

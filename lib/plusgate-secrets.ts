@@ -5,7 +5,7 @@
  * functions that read it.
  */
 import { Validations } from 'aws-cdk-lib';
-import { ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
 /** Props of {@link PlusgateSecrets}. */

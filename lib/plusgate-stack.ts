@@ -5,15 +5,15 @@
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Annotations, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
 import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
 import type { PlusgateConfig } from './config';
 import type { TruststorePem } from './truststore-pem';
 import { EdgeApi } from './edge-api';
 import { PlusgateFunction } from './plusgate-function';
 import { PlusgateSecrets } from './plusgate-secrets';
-import { RecordsTable } from './records-table';
+import { LedgerTable } from './ledger-table';
 import { ServiceApi } from './service-api';
 
 import { decisionEnvironment, reportEnvironment } from './runtime-environment';
@@ -40,7 +40,7 @@ export interface PlusgateStackProps extends StackProps {
  * the records table, period close, and the secrets.
  */
 export class PlusgateStack extends Stack {
-  public readonly records: RecordsTable;
+  public readonly records: LedgerTable;
   public readonly secrets: PlusgateSecrets;
   public readonly edgeFunction: PlusgateFunction;
   public readonly edge: EdgeApi;
@@ -55,7 +55,7 @@ export class PlusgateStack extends Stack {
     const { config } = props;
     for (const warning of config.truststoreWarnings) Annotations.of(this).addWarningV2('plusgate:truststore', warning);
 
-    this.records = new RecordsTable(this, 'Records');
+    this.records = new LedgerTable(this, 'Records');
     this.secrets = new PlusgateSecrets(this, 'Secrets', { apiCertSecretName: config.apiCertSecretName });
 
     this.edgeFunction = new PlusgateFunction(this, 'EdgeFunction', {

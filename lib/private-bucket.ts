@@ -5,7 +5,7 @@
  */
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 
 /** A private, versioned, encrypted, TLS-only bucket that outlives the stack. */
 export function privateBucket(scope: Construct, id: string, props: { readonly noAccessLogsReason: string }): Bucket {

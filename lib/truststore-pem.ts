@@ -97,7 +97,7 @@ export function parseTruststore(text: string, file: string, now: Date = new Date
   }
 
   if (problems.length > 0) return { ok: false, problems };
-  const pem = certs.map((c) => c.toString().trim()).join('\n') + '\n';
+  const pem = `${certs.map((c) => c.toString().trim()).join('\n')}\n`;
   return {
     ok: true,
     warnings,

@@ -414,7 +414,7 @@ function toP12(certPem: string, keyPemText: string, friendlyName: string): Buffe
 }
 
 function pemOf(cert: x509.X509Certificate): string {
-  return cert.toString('pem').replace(/\r\n/g, '\n') + '\n';
+  return `${cert.toString('pem').replace(/\r\n/g, '\n')}\n`;
 }
 
 async function keyPem(keys: CryptoKeyPair): Promise<string> {

@@ -5,7 +5,7 @@
  */
 import {
   CreateTableCommand,
-  CreateTableCommandInput,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,

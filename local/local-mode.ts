@@ -9,9 +9,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
-import { DevPki, demoSeed, devPkiPaths, loadOrCreateDevPki } from './dev-pki';
+import { type DevPki, demoSeed, devPkiPaths, loadOrCreateDevPki } from './dev-pki';
 import { ensureRecordsTable, localDynamoClient, startDynalite } from './dynamodb-local';
-import { GatewayRoute, LocalGateway, ProxyHandler } from './gateway';
+import { type GatewayRoute, LocalGateway, type ProxyHandler } from './gateway';
 import { IdentityPlusSimulator } from './identity-plus-simulator';
 import { SecretsManagerEmulator } from './secrets-manager-emulator';
 

@@ -7,7 +7,7 @@
  * It does not check SigV4 signatures: it listens on loopback only and holds development secrets.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import http, { IncomingMessage, ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { close, listen, readBody } from './server-lifecycle';
 

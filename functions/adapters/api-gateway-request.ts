@@ -4,7 +4,7 @@
  * against the truststore in the TLS handshake; its DN strings are display text and never used.
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { ClientCertificate, parseCertificatePem } from '../domain/certificate';
+import { type ClientCertificate, parseCertificatePem } from '../domain/certificate';
 import { InvalidInputError } from '../domain/errors';
 
 /** The verified client certificate of the request, or undefined when none reached us. */

@@ -4,10 +4,10 @@
  * are streamed as they arrive; each shard holds at most the page being handed out plus one page read
  * ahead (a page is at most 1 MB, so 16 shards stay under ~32 MB whatever the period's size).
  */
-import { AttributeValue, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { setMaxListeners } from 'node:events';
 import { RecordReadError } from '../domain/errors';
-import { PeriodRecordsPort, UserRecord } from '../domain/report';
+import type { PeriodRecordsPort, UserRecord } from '../domain/report';
 import { DEFAULT_SHARDS, periodPartitionKey } from './records-table';
 
 /** Options of {@link RecordsReader}. */

@@ -4,9 +4,9 @@
  * parallel Queries (never a Scan). One UpdateItem per confirmed authentication: idempotent in what it
  * keeps (`if_not_exists(firstSeenAt)`, set-union of devices) and race-free without transactions.
  */
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
-import { AuthenticationRecord, RecordsPort } from '../domain/authenticate';
+import type { AuthenticationRecord, RecordsPort } from '../domain/authenticate';
 import { addMonths } from '../domain/billing-period';
 import { RecordWriteError } from '../domain/errors';
 

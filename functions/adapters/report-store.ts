@@ -6,13 +6,14 @@
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
-  CompletedPart,
+  type CompletedPart,
   CreateMultipartUploadCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { ReportStoreError } from '../domain/errors';
+import type { ReportStorePort, StoredObject } from '../domain/report';
 
 /** Options of {@link ReportStore}. */
 export interface ReportStoreOptions {
@@ -24,15 +25,8 @@ export interface ReportStoreOptions {
 }
 
 /** What a streamed write wrote. */
-export interface StoredObject {
-  readonly key: string;
-  readonly bytes: number;
-  /** 1 for a single PutObject. */
-  readonly parts: number;
-}
-
 /** Writes report objects into one bucket. */
-export class ReportStore {
+export class ReportStore implements ReportStorePort {
   readonly #client: Pick<S3Client, 'send'>;
   readonly #bucket: string;
   readonly #partBytes: number;

@@ -3,11 +3,11 @@
  * Identity Plus about a certificate (or answer from the cache), decide, and record an allowed user in
  * the billing ledger *before* the allow is answered. Outside world behind ports; time comes in as a clock.
  */
-import { BillingPeriod, periodOf } from './billing-period';
-import { Decision, RolePolicy, decide, unavailableDecision } from './decision';
-import { DecisionCache } from './decision-cache';
+import { type BillingPeriod, periodOf } from './billing-period';
+import { type Decision, type RolePolicy, decide, unavailableDecision } from './decision';
+import type { DecisionCache } from './decision-cache';
 import { IdentityPlusError } from './errors';
-import { InquiryAnswer } from './identity-plus';
+import type { InquiryAnswer } from './identity-plus';
 
 /** Port: asks Identity Plus about a certificate serial. Throws IdentityPlusError when it cannot. */
 export interface IdentityPlusPort {

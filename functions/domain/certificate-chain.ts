@@ -4,7 +4,7 @@
  * self-made certificate carrying someone else's serial: the chain must end in the configured truststore.
  */
 import { X509Certificate } from 'node:crypto';
-import { ClientCertificate } from './certificate';
+import type { ClientCertificate } from './certificate';
 import { InvalidInputError } from './errors';
 
 /** Longest chain followed (Identity Plus uses root + intermediate). */

@@ -42,7 +42,7 @@ export function parseCertificatePem(pem: unknown, field = 'certificate'): Client
       { field },
     );
   }
-  const text = pem.trim() + '\n';
+  const text = `${pem.trim()}\n`;
   if (!PEM_BLOCK.test(text)) {
     throw new InvalidInputError(
       `${field} is not a single PEM certificate (expected one "-----BEGIN CERTIFICATE-----" … "-----END CERTIFICATE-----" block)`,
@@ -101,7 +101,7 @@ export function normalizeSerial(input: unknown, field = 'serial', assume: 'decim
           .join(''),
     );
   } else if (/^[0-9a-f]+$/i.test(text)) {
-    value = BigInt('0x' + text);
+    value = BigInt(`0x${text}`);
   } else {
     throw new InvalidInputError(
       `${field} "${printable(text)}" is not a serial number: use decimal digits, 0x-prefixed hex, or colon-separated hex bytes`,
@@ -117,7 +117,7 @@ export function normalizeSerial(input: unknown, field = 'serial', assume: 'decim
 /** The serial as colon-separated lower-case hex bytes, the way API Gateway writes it. */
 export function serialToColonHex(decimal: string): string {
   let hex = BigInt(decimal).toString(16);
-  if (hex.length % 2) hex = '0' + hex;
+  if (hex.length % 2) hex = `0${hex}`;
   return hex.match(/../g)!.join(':');
 }
 
@@ -149,5 +149,5 @@ function attribute(lines: readonly string[], name: string): string | undefined {
 /** Echo at most a short, single-line, printable excerpt of bad input back in a message. */
 function printable(text: string): string {
   const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 40 ? clean.slice(0, 40) + '…' : clean;
+  return clean.length > 40 ? `${clean.slice(0, 40)}…` : clean;
 }

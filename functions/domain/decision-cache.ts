@@ -4,7 +4,7 @@
  * An older entry is kept up to `staleMs` only to serve the opt-in stale-if-error grace. Problem answers
  * are never cached; a non-allow answer removes the entry.
  */
-import { Decision } from './decision';
+import type { Decision } from './decision';
 
 interface Entry {
   readonly decision: Decision;

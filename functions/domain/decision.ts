@@ -3,7 +3,7 @@
  * allow | validate | deny | error. Every entry point (edge pages, /verify, the authorizer) uses it, so
  * the same certificate gets the same answer everywhere. Codes and meanings: identityplus-api.md.
  */
-import { IdentityProfile, InquiryAnswer, outcomeCode } from './identity-plus';
+import { type IdentityProfile, type InquiryAnswer, outcomeCode } from './identity-plus';
 
 export type DecisionKind = 'allow' | 'validate' | 'deny' | 'error';
 

@@ -2,7 +2,7 @@
  * The billing report as JSON, CSV (one row per user), a self-contained HTML page with an SVG chart, and a
  * plain-text table for terminals. Pure: strings in, strings out; the user list is streamed row by row.
  */
-import { BillingReport, UserRecord } from './report';
+import type { BillingReport, UserRecord } from './report';
 import { escapeHtml } from './html';
 
 /** The report formats `/report` and the CLI share (`table` is the CLI's only). */

@@ -3,7 +3,7 @@
  * one-record-per-(period, user) items. Fed one record at a time ({@link ReportAccumulator}), so a period of
  * any size is reported in bounded memory: counters, one counter per day, and the set of device serials.
  */
-import { BillingPeriod } from './billing-period';
+import type { BillingPeriod } from './billing-period';
 
 /** One ledger item of a period, as the report reads it (see functions/adapters/records-table.ts). */
 export interface UserRecord {
@@ -23,6 +23,20 @@ export interface UserRecord {
   readonly devices: readonly string[];
   /** Epoch seconds after which the item is gone (DynamoDB TTL); absent = kept. */
   readonly expiresAt?: number;
+}
+
+/** One object a report export wrote. */
+export interface StoredObject {
+  readonly key: string;
+  readonly bytes: number;
+  /** 1 for a single PutObject. */
+  readonly parts: number;
+}
+
+/** Port: where a closed period's export goes (functions/adapters/report-store.ts writes it to S3). */
+export interface ReportStorePort {
+  put(key: string, body: string, contentType: string): Promise<StoredObject>;
+  putStream(key: string, chunks: AsyncIterable<string>, contentType: string): Promise<StoredObject>;
 }
 
 /** Port: the ledger's records of one period, streamed (never collected). Throws on a failed read. */

@@ -5,10 +5,10 @@
  * (the construct sets TTL 0); plusgate's own per-serial decision cache keeps repeat calls cheap.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { Authenticator } from '../domain/authenticate';
+import type { Authenticator } from '../domain/authenticate';
 import { parseCertificatePem } from '../domain/certificate';
-import { Truststore } from '../domain/certificate-chain';
-import { DecisionLog, logDecision } from './decision-log';
+import type { Truststore } from '../domain/certificate-chain';
+import { type DecisionLog, logDecision } from '../http/decision-log';
 
 export interface AuthorizerDeps {
   readonly authenticator: Authenticator;

@@ -6,8 +6,8 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createAuthorizer, denyAll } from './authorizer-app';
-import { SecretContext, loadTruststore, runtimeConfig, secretsMiddleware, services } from './composition';
-import { decisionLog, logger } from './observability';
+import { type SecretContext, loadTruststore, runtimeConfig, secretsMiddleware, services } from '../runtime/composition';
+import { decisionLog, logger } from '../runtime/observability';
 
 const config = runtimeConfig();
 const truststore = loadTruststore(config.truststoreFile, __dirname);

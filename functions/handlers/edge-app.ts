@@ -5,10 +5,10 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { EDGE_ROUTES } from '../config/names';
-import { AuthenticationResult, Authenticator } from '../domain/authenticate';
-import { ClientCertificate } from '../domain/certificate';
-import { DecisionReason } from '../domain/decision';
-import { IntentPort } from '../domain/identity-plus';
+import type { AuthenticationResult, Authenticator } from '../domain/authenticate';
+import type { ClientCertificate } from '../domain/certificate';
+import type { DecisionReason } from '../domain/decision';
+import type { IntentPort } from '../domain/identity-plus';
 import { resolveReturnDestination } from '../domain/return-destination';
 import { signState, verifyState } from '../domain/state-token';
 import {
@@ -18,10 +18,10 @@ import {
   sourceIpOf,
   wantsJson,
 } from '../adapters/api-gateway-request';
-import { RETRY_AFTER_SECONDS, errorResponse, htmlResponse, jsonResponse, redirectResponse } from './http-responses';
-import { GET_CERTIFICATE_URL } from './pages';
-import { identityJson } from './identity-json';
-import { DecisionLog, logDecision } from './decision-log';
+import { RETRY_AFTER_SECONDS, errorResponse, htmlResponse, jsonResponse, redirectResponse } from '../http/http-responses';
+import { GET_CERTIFICATE_URL } from '../http/pages';
+import { identityJson } from '../http/identity-json';
+import { type DecisionLog, logDecision } from '../http/decision-log';
 
 export interface EdgeDeps {
   readonly authenticator: Authenticator;

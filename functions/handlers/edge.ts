@@ -6,8 +6,8 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createEdgeHandler } from './edge-app';
-import { SecretContext, requireStateKey, runtimeConfig, secretsMiddleware, services } from './composition';
-import { decisionLog, errorMapper, logger } from './observability';
+import { type SecretContext, requireStateKey, runtimeConfig, secretsMiddleware, services } from '../runtime/composition';
+import { decisionLog, errorMapper, logger } from '../runtime/observability';
 
 const config = runtimeConfig();
 

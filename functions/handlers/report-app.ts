@@ -5,11 +5,11 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { singleQueryParameter } from '../adapters/api-gateway-request';
-import { BillingPeriod, periodById, periodOf } from '../domain/billing-period';
+import { type BillingPeriod, periodById, periodOf } from '../domain/billing-period';
 import { InvalidInputError } from '../domain/errors';
-import { PeriodRecordsPort, ReportAccumulator, UserRecord, reportExportKeys } from '../domain/report';
+import { type PeriodRecordsPort, ReportAccumulator, type UserRecord, reportExportKeys } from '../domain/report';
 import { csvFileName, csvLines, reportHtml, reportJson } from '../domain/report-formats';
-import { SECURITY_HEADERS, errorResponse, jsonResponse } from './http-responses';
+import { SECURITY_HEADERS, errorResponse, jsonResponse } from '../http/http-responses';
 
 /** Formats `/report` serves (the CLI adds `table`). */
 export const REPORT_HTTP_FORMATS = ['json', 'csv', 'html'] as const;

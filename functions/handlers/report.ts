@@ -7,9 +7,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { RecordsReader } from '../adapters/records-reader';
-import { ReportLog, createReportHandler, reportErrorResponse } from './report-app';
-import { logger, safeError } from './observability';
-import { readReportConfig } from './runtime-config';
+import { type ReportLog, createReportHandler, reportErrorResponse } from './report-app';
+import { logger, safeError } from '../runtime/observability';
+import { readReportConfig } from '../runtime/runtime-config';
 
 // Read once per container: a missing variable fails the cold start, naming it.
 const config = readReportConfig();

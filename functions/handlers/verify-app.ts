@@ -9,17 +9,17 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { isIP } from 'node:net';
 import { EDGE_ROUTES, SERVICE_ROUTES } from '../config/names';
-import { AuthenticationResult, Authenticator } from '../domain/authenticate';
-import { ClientCertificate, normalizeSerial, parseCertificatePem } from '../domain/certificate';
-import { Truststore } from '../domain/certificate-chain';
+import type { AuthenticationResult, Authenticator } from '../domain/authenticate';
+import { type ClientCertificate, normalizeSerial, parseCertificatePem } from '../domain/certificate';
+import type { Truststore } from '../domain/certificate-chain';
 import { InvalidInputError } from '../domain/errors';
 import { resolveReturnDestination } from '../domain/return-destination';
 import { signState } from '../domain/state-token';
-import { IntentPort } from '../domain/identity-plus';
+import type { IntentPort } from '../domain/identity-plus';
 import { headerOf } from '../adapters/api-gateway-request';
-import { DecisionLog, logDecision } from './decision-log';
-import { RETRY_AFTER_SECONDS, describeError, errorResponse, jsonResponse } from './http-responses';
-import { DeviceFacts, identityJson } from './identity-json';
+import { type DecisionLog, logDecision } from '../http/decision-log';
+import { RETRY_AFTER_SECONDS, describeError, errorResponse, jsonResponse } from '../http/http-responses';
+import { type DeviceFacts, identityJson } from '../http/identity-json';
 
 /** Largest POST /verify body accepted. */
 export const MAX_VERIFY_BODY_BYTES = 16 * 1024;

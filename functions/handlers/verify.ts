@@ -10,14 +10,14 @@ import { ENV } from '../config/names';
 import { ConfigurationError } from '../domain/errors';
 import { createVerifyHandler } from './verify-app';
 import {
-  SecretContext,
+  type SecretContext,
   loadTruststore,
   requireStateKey,
   runtimeConfig,
   secretsMiddleware,
   services,
-} from './composition';
-import { decisionLog, errorMapper, logger } from './observability';
+} from '../runtime/composition';
+import { decisionLog, errorMapper, logger } from '../runtime/observability';
 
 const config = runtimeConfig();
 const truststore = loadTruststore(config.truststoreFile, __dirname);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { localDynamoClient } from '../../local/dynamodb-local';
 import { spawnSync } from 'node:child_process';
-import { CurlResult, REPO_ROOT, RunningProcess, curl, freePorts, startNpm } from '../support/processes';
+import { type CurlResult, REPO_ROOT, type RunningProcess, curl, freePorts, startNpm } from '../support/processes';
 
 jest.setTimeout(120_000);
 

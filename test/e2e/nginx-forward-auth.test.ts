@@ -2,12 +2,12 @@
  * A real proxy in the loop: nginx (Debian's package) terminates mutual TLS with the dev CA and asks local
  * mode's GET /verify about every request, using the example configuration shipped in examples/nginx/.
  */
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CurlResult, REPO_ROOT, RunningProcess, curl, freePorts, startNpm } from '../support/processes';
+import { type CurlResult, REPO_ROOT, type RunningProcess, curl, freePorts, startNpm } from '../support/processes';
 
 jest.setTimeout(120_000);
 

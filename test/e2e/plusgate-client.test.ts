@@ -2,7 +2,7 @@
  * The typed Node client: its SigV4 signatures (scope execute-api/<region>, signed host, date and body)
  * checked on a capture server, and its answers against local mode's service API.
  */
-import { createServer, IncomingMessage, Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -10,8 +10,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
 import { createHash, createHmac } from 'node:crypto';
 import { PlusgateClient, PlusgateClientError } from '../../functions/client/plusgate-client';
-import { loadDevPki, DevPki } from '../../local/dev-pki';
-import { RunningProcess, freePorts, startNpm } from '../support/processes';
+import { loadDevPki, type DevPki } from '../../local/dev-pki';
+import { type RunningProcess, freePorts, startNpm } from '../support/processes';
 
 jest.setTimeout(120_000);
 

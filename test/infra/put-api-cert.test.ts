@@ -15,7 +15,7 @@ import {
   parsePutApiCertArgs,
   prepareApiCertSecret,
   UsageError,
-} from '../../lib/api-cert-input';
+} from '../../cli/api-cert-input';
 import { testPki } from '../support/test-pki';
 import { REPO_ROOT } from './plusgate-fixture';
 

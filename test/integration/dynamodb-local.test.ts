@@ -1,4 +1,4 @@
-import { DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -6,7 +6,7 @@ import {
   ensureRecordsTable,
   localDynamoClient,
   RECORDS_TABLE_SCHEMA,
-  RunningDynalite,
+  type RunningDynalite,
   startDynalite,
 } from '../../local/dynamodb-local';
 

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { ENV } from '../../functions/config/names';
 import { clearCache } from '@middy/util';
-import { DevPki, devPkiPaths } from '../../local/dev-pki';
+import { type DevPki, devPkiPaths } from '../../local/dev-pki';
 import { proxyEvent } from '../support/handler-doubles';
 import { SecretsManagerEmulator } from '../../local/secrets-manager-emulator';
 import { testPki } from '../support/test-pki';

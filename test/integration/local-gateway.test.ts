@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { serialToColonHex } from '../../functions/domain/certificate';
 import type { DevPki } from '../../local/dev-pki';
-import { GatewayRoute, LocalGateway, ProxyHandler } from '../../local/gateway';
+import { type GatewayRoute, LocalGateway, type ProxyHandler } from '../../local/gateway';
 import { testPki } from '../support/test-pki';
 
 interface Reply {

@@ -1,9 +1,9 @@
 import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { AuthenticationRecord } from '../../functions/domain/authenticate';
+import type { AuthenticationRecord } from '../../functions/domain/authenticate';
 import { periodOf } from '../../functions/domain/billing-period';
 import { RecordWriteError } from '../../functions/domain/errors';
 import { RecordsTable, periodPartitionKey, recordKey, shardOf } from '../../functions/adapters/records-table';
-import { RunningDynalite, ensureRecordsTable, localDynamoClient, startDynalite } from '../../local/dynamodb-local';
+import { type RunningDynalite, ensureRecordsTable, localDynamoClient, startDynalite } from '../../local/dynamodb-local';
 
 const TABLE = 'records-test';
 let dynalite: RunningDynalite;

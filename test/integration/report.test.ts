@@ -2,7 +2,7 @@
  * The report end to end through dynalite: 10,000 users written in the ledger's exact item layout (as
  * RecordsTable writes them), read back by the sharded parallel Queries, through `/report` and the CLI.
  */
-import { AttributeValue, BatchWriteItemCommand, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, BatchWriteItemCommand, type DynamoDBClient, type QueryCommand } from '@aws-sdk/client-dynamodb';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,11 +13,11 @@ import { RecordsReader, compareCodePoints, userRecordOf } from '../../functions/
 import { RecordReadError } from '../../functions/domain/errors';
 import { RecordsTable, periodPartitionKey, shardOf } from '../../functions/adapters/records-table';
 import { periodById } from '../../functions/domain/billing-period';
-import { UserRecord } from '../../functions/domain/report';
+import type { UserRecord } from '../../functions/domain/report';
 import { createReportHandler } from '../../functions/handlers/report-app';
 import { buildProxyEvent } from '../../local/api-gateway-event';
-import { RunningDynalite, ensureRecordsTable, localDynamoClient, startDynalite } from '../../local/dynamodb-local';
-import { parseReportArgs, runReport } from '../../local/report-cli';
+import { type RunningDynalite, ensureRecordsTable, localDynamoClient, startDynalite } from '../../local/dynamodb-local';
+import { parseReportArgs, runReport } from '../../cli/report-cli';
 
 const TABLE = 'report-test';
 const USERS = 10_000;

@@ -4,7 +4,7 @@
  */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { refreshingSecrets } from '../../functions/handlers/secrets-middleware';
+import { refreshingSecrets } from '../../functions/runtime/secrets-middleware';
 import { SecretsManagerEmulator } from '../../local/secrets-manager-emulator';
 
 const context = { functionName: 'test', getRemainingTimeInMillis: () => 10_000 } as unknown as Context;

@@ -1,14 +1,14 @@
 /** Doubles and event builders for handler unit tests: Identity Plus and the ledger in memory. */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import {
-  AuthenticationRecord,
+  type AuthenticationRecord,
   Authenticator,
-  IdentityPlusPort,
-  RecordsPort,
+  type IdentityPlusPort,
+  type RecordsPort,
 } from '../../functions/domain/authenticate';
 import { DecisionCache } from '../../functions/domain/decision-cache';
 import { RecordWriteError } from '../../functions/domain/errors';
-import { IdentityProfile, InquiryAnswer, IntentReference } from '../../functions/domain/identity-plus';
+import type { IdentityProfile, InquiryAnswer, IntentReference } from '../../functions/domain/identity-plus';
 import { buildProxyEvent } from '../../local/api-gateway-event';
 
 /** An OK 0001 profile for alice, with overrides. */

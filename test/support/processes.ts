@@ -1,5 +1,5 @@
 /** Helpers for tests that drive real processes: free ports, `npm start` as a child, the real curl. */
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 

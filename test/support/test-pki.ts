@@ -1,4 +1,4 @@
-import { DevPki, generateDevPki, loadDevPki } from '../../local/dev-pki';
+import { type DevPki, generateDevPki, loadDevPki } from '../../local/dev-pki';
 
 let cached: Promise<DevPki> | undefined;
 

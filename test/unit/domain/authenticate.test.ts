@@ -1,13 +1,13 @@
 import {
-  AuthenticationEvent,
-  AuthenticationRecord,
+  type AuthenticationEvent,
+  type AuthenticationRecord,
   Authenticator,
-  IdentityPlusPort,
-  RecordsPort,
+  type IdentityPlusPort,
+  type RecordsPort,
 } from '../../../functions/domain/authenticate';
 import { DecisionCache } from '../../../functions/domain/decision-cache';
 import { IdentityPlusError, RecordWriteError } from '../../../functions/domain/errors';
-import { InquiryAnswer } from '../../../functions/domain/identity-plus';
+import type { InquiryAnswer } from '../../../functions/domain/identity-plus';
 
 const SERIAL = '476701752658536845';
 const cleared: InquiryAnswer = {

@@ -8,9 +8,9 @@ describe('normalizeSerial', () => {
 
   it.each([
     ['decimal', decimal],
-    ['decimal with leading zeros', '000' + decimal],
-    ['0x-hex', '0x' + hex],
-    ['0X-hex upper case', '0X' + hex.toUpperCase()],
+    ['decimal with leading zeros', `000${decimal}`],
+    ['0x-hex', `0x${hex}`],
+    ['0X-hex upper case', `0X${hex.toUpperCase()}`],
     ['bare hex with a letter', hex],
     ['colon-separated hex as API Gateway writes it', serialToColonHex(decimal)],
     ['colon-separated upper-case hex', serialToColonHex(decimal).toUpperCase()],
@@ -29,7 +29,7 @@ describe('normalizeSerial', () => {
     ['negative', '-5', /not a serial number/],
     ['decimal with a dot', '12.5', /not a serial number/],
     ['zero', '0', /positive/],
-    ['more than 20 bytes', '0x' + 'f'.repeat(41), /larger than 20 bytes/],
+    ['more than 20 bytes', `0x${'f'.repeat(41)}`, /larger than 20 bytes/],
     ['overlong input', '1'.repeat(200), /at most 20 bytes/],
     ['mixed separators', '0a:0b-0c', /not a serial number/],
   ])('rejects %s with a message saying what was wrong', (_case, input, message) => {
@@ -68,12 +68,12 @@ describe('parseCertificatePem', () => {
   it('takes the serial from the certificate, as a decimal string', async () => {
     const pki = await testPki();
     const parsed = parseCertificatePem(pki.devices.erin.cert);
-    expect(parsed.serial).toBe(BigInt('0x' + parsed.x509.serialNumber).toString(10));
+    expect(parsed.serial).toBe(BigInt(`0x${parsed.x509.serialNumber}`).toString(10));
   });
 
   it('accepts surrounding whitespace and CRLF line ends', async () => {
     const pki = await testPki();
-    const crlf = '\n  ' + pki.devices.bob.cert.replace(/\n/g, '\r\n');
+    const crlf = `\n  ${pki.devices.bob.cert.replace(/\n/g, '\r\n')}`;
     expect(parseCertificatePem(crlf).serial).toBe(pki.devices.bob.serial);
   });
 
@@ -90,7 +90,7 @@ describe('parseCertificatePem', () => {
     ],
     [
       'an oversized input',
-      '-----BEGIN CERTIFICATE-----\n' + 'A'.repeat(20000) + '\n-----END CERTIFICATE-----',
+      `-----BEGIN CERTIFICATE-----\n${'A'.repeat(20000)}\n-----END CERTIFICATE-----`,
       /at most 16384/,
     ],
   ])('rejects %s', (_case, input, message) => {

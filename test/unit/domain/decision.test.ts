@@ -1,5 +1,5 @@
 import { decide, satisfiesRolePolicy, unavailableDecision, userKey } from '../../../functions/domain/decision';
-import { IdentityProfile, InquiryAnswer } from '../../../functions/domain/identity-plus';
+import type { IdentityProfile, InquiryAnswer } from '../../../functions/domain/identity-plus';
 
 const SERIAL = '476701752658536845';
 const anyRole = { allowedRoles: [] };

@@ -1,5 +1,5 @@
 import { periodById } from '../../../functions/domain/billing-period';
-import { BillingReport, UserRecord } from '../../../functions/domain/report';
+import type { BillingReport, UserRecord } from '../../../functions/domain/report';
 import { buildReport } from '../../support/build-report';
 import { escapeHtml } from '../../../functions/domain/html';
 import {

@@ -1,7 +1,7 @@
 import { periodById, periodOf } from '../../../functions/domain/billing-period';
 import {
   ReportAccumulator,
-  UserRecord,
+  type UserRecord,
   estimatedCost,
   periodDays,
   reportExportKeys,

@@ -33,7 +33,7 @@ describe('return destinations', () => {
     ['http://app.example.com/', /https URL, not http:/],
     ['https://app.example.com/\r\nSet-Cookie: a=b', /control characters/],
     ['relative/path', /not a valid URL/],
-    ['https://app.example.com/' + 'a'.repeat(1200), /at most 1200/],
+    [`https://app.example.com/${'a'.repeat(1200)}`, /at most 1200/],
   ])('refuses %s', (raw, message) => {
     expect(() => resolve(raw)).toThrow(message);
   });

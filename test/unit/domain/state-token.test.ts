@@ -53,7 +53,7 @@ describe('state tokens', () => {
   it.each([
     ['missing', undefined, /missing/],
     ['empty', '', /missing/],
-    ['overlong', 'v1.' + 'a'.repeat(5000) + '.b', /longer than 4096/],
+    ['overlong', `v1.${'a'.repeat(5000)}.b`, /longer than 4096/],
     ['wrong version', 'v2.abc.def', /malformed/],
     ['two parts', 'v1.abc', /malformed/],
     ['not base64url', 'v1.a b.c', /malformed/],

@@ -1,7 +1,7 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { IdentityPlusError } from '../../../functions/domain/errors';
 import { createAuthorizer, denyAll } from '../../../functions/handlers/authorizer-app';
-import { DevPki, issueCertificate } from '../../../local/dev-pki';
+import { type DevPki, issueCertificate } from '../../../local/dev-pki';
 import { Truststore } from '../../../functions/domain/certificate-chain';
 import {
   FakeIdentityPlus,

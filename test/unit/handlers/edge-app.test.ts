@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { IdentityPlusError } from '../../../functions/domain/errors';
 import { signState, verifyState } from '../../../functions/domain/state-token';
 import { createEdgeHandler } from '../../../functions/handlers/edge-app';
-import { DevPki } from '../../../local/dev-pki';
+import type { DevPki } from '../../../local/dev-pki';
 import { testPki } from '../../support/test-pki';
 import {
   FakeIdentityPlus,
@@ -95,9 +95,9 @@ describe('GET /signin', () => {
   it('sends a cleared person on to an allowed return URL', async () => {
     const t = setup();
     t.identityPlus.answers.set(pki.devices.alice.serial, OK());
-    const res = await t.handler(event('/signin', { query: `return=${encodeURIComponent(APP + '/home?x=1')}` }));
+    const res = await t.handler(event('/signin', { query: `return=${encodeURIComponent(`${APP}/home?x=1`)}` }));
     expect(res.statusCode).toBe(302);
-    expect(res.headers?.Location).toBe(APP + '/home?x=1');
+    expect(res.headers?.Location).toBe(`${APP}/home?x=1`);
   });
 
   it.each([
@@ -105,7 +105,7 @@ describe('GET /signin', () => {
     ['a scheme-relative URL', '//evil.example', /not a valid URL/],
     ['javascript:', 'javascript:alert(1)', /https URL/],
     ['CR/LF', 'https://app.example.com/\r\nSet-Cookie: x=1', /control characters/],
-    ['an overlong URL', APP + '/' + 'a'.repeat(3000), /at most 1200/],
+    ['an overlong URL', `${APP}/${'a'.repeat(3000)}`, /at most 1200/],
   ])('refuses %s as return with a 400 and never redirects', async (_c, ret, message) => {
     const t = setup();
     t.identityPlus.answers.set(pki.devices.alice.serial, OK());
@@ -144,7 +144,7 @@ describe('GET /signin', () => {
       pki.devices.bob.serial,
       PROBLEM('PB 0003 Identity Plus anonymous certificate needs validation'),
     );
-    const res = await t.handler(event('/signin', { person: 'bob', query: `return=${encodeURIComponent(APP + '/x')}` }));
+    const res = await t.handler(event('/signin', { person: 'bob', query: `return=${encodeURIComponent(`${APP}/x`)}` }));
     expect(res.statusCode).toBe(302);
     expect(res.headers?.Location).toBe('https://signon.identity.plus/ref123');
     const returnUrl = new URL(t.intents[0].returnUrl);
@@ -153,7 +153,7 @@ describe('GET /signin', () => {
       serial: pki.devices.bob.serial,
       now: t.now(),
     });
-    expect(state.destination).toBe(APP + '/x');
+    expect(state.destination).toBe(`${APP}/x`);
     expect(t.records).toHaveLength(0);
   });
 
@@ -245,7 +245,7 @@ describe('GET /signin', () => {
 describe('GET /return', () => {
   const returnEvent = (
     t: ReturnType<typeof setup>,
-    destination = APP + '/x',
+    destination = `${APP}/x`,
     person: 'bob' | 'alice' = 'bob',
     serial?: string,
   ) =>
@@ -261,7 +261,7 @@ describe('GET /return', () => {
     const res = await t.handler(returnEvent(t));
     expect(t.identityPlus.calls).toBe(2);
     expect(res.statusCode).toBe(302);
-    expect(res.headers?.Location).toBe(APP + '/x');
+    expect(res.headers?.Location).toBe(`${APP}/x`);
     expect(t.records.map((r) => r.userId)).toEqual(['org:ref-bob', 'org:ref-bob']);
   });
 
@@ -283,7 +283,7 @@ describe('GET /return', () => {
     expect(res.statusCode).toBe(409);
     expect(res.headers?.Location).toBeUndefined();
     expect(res.body).toContain('Validation not completed');
-    expect(res.body).toContain(`href="/signin?return=${encodeURIComponent(APP + '/x')}"`);
+    expect(res.body).toContain(`href="/signin?return=${encodeURIComponent(`${APP}/x`)}"`);
   });
 
   it('denies with 403 when Identity Plus now says revoked', async () => {

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { RecordReadError } from '../../../functions/domain/errors';
-import { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
-import { createReportHandler, ReportDeps } from '../../../functions/handlers/report-app';
+import type { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
+import { createReportHandler, type ReportDeps } from '../../../functions/handlers/report-app';
 import { buildProxyEvent } from '../../../local/api-gateway-event';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');

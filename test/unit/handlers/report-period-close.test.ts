@@ -8,8 +8,8 @@ import {
 import { ReportStore } from '../../../functions/adapters/report-store';
 import { ReportStoreError } from '../../../functions/domain/errors';
 import { InvalidInputError } from '../../../functions/domain/errors';
-import { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
-import { closedPeriodOf, createPeriodCloseHandler } from '../../../functions/handlers/period-close';
+import type { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
+import { closedPeriodOf, createPeriodCloseHandler } from '../../../functions/handlers/period-close-app';
 
 type Sent = { name: string; input: Record<string, any> };
 

@@ -2,7 +2,7 @@ import { Truststore } from '../../../functions/domain/certificate-chain';
 import { IdentityPlusError } from '../../../functions/domain/errors';
 import { verifyState } from '../../../functions/domain/state-token';
 import { createVerifyHandler, decodeEscapedPem } from '../../../functions/handlers/verify-app';
-import { DevPki, issueCertificate } from '../../../local/dev-pki';
+import { type DevPki, issueCertificate } from '../../../local/dev-pki';
 import {
   FakeIdentityPlus,
   FakeIntents,
@@ -89,7 +89,7 @@ describe('POST /verify', () => {
 
   it('answers by serial in decimal or 0x-hex', async () => {
     const t = setup();
-    const hex = '0x' + BigInt(pki.devices.alice.serial).toString(16);
+    const hex = `0x${BigInt(pki.devices.alice.serial).toString(16)}`;
     const res = JSON.parse((await t.handler(post({ serial: hex }))).body);
     expect(res).toMatchObject({ decision: 'allow', device: { serial: pki.devices.alice.serial, subject: null } });
   });

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import {
   buildProxyEvent,
   clientCertOf,
-  ProxyEventInput,
+  type ProxyEventInput,
   queryPairsOf,
   requestTimeOf,
 } from '../../../local/api-gateway-event';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
-import { oneLine } from './truststore-pem';
+import { oneLine } from '../lib/truststore-pem';
 
 /** Usage text shown by --help and after a bad flag. */
 export const PUT_API_CERT_USAGE = `Usage:

@@ -10,8 +10,8 @@ import { Construct } from 'constructs';
 /** Name of the TTL attribute (epoch seconds: period end + retention). */
 export const RECORDS_TTL_ATTRIBUTE = 'expiresAt';
 
-/** The records table (`pk` = `PERIOD#<period>#<shard>`, `sk` = `USER#<userId>`). */
-export class RecordsTable extends Construct {
+/** The ledger table (`pk` = `PERIOD#<period>#<shard>`, `sk` = `USER#<userId>`). */
+export class LedgerTable extends Construct {
   public readonly table: TableV2;
 
   constructor(scope: Construct, id: string) {

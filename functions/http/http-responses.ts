@@ -11,7 +11,7 @@ import {
   RecordWriteError,
   SecretUnavailableError,
 } from '../domain/errors';
-import { Page, renderPage } from './pages';
+import { type Page, renderPage } from './pages';
 
 /** Headers on every answer: no caching of per-certificate answers, no framing, no sniffing, no scripts. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {

@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { refreshingSecrets } from './secrets-middleware';
 import { logger, safeError } from './observability';
-import { AuthenticationEvent, Authenticator } from '../domain/authenticate';
+import { type AuthenticationEvent, Authenticator } from '../domain/authenticate';
 import { DecisionCache } from '../domain/decision-cache';
 import { Truststore } from '../domain/certificate-chain';
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { IdentityPlusClient } from '../adapters/identity-plus-client';
 import { RecordsTable } from '../adapters/records-table';
 import { apiCredentialsFromSecret, secretFingerprint, stateKeyFromSecret } from '../adapters/secrets';
-import { RuntimeConfig, readRuntimeConfig } from './runtime-config';
+import { type RuntimeConfig, readRuntimeConfig } from './runtime-config';
 import { ConfigurationError } from '../domain/errors';
 import { ENV } from '../config/names';
 

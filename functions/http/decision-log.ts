@@ -1,5 +1,5 @@
 /** Where handlers report what they decided: structured fields only, never certificates or keys. */
-import { AuthenticationResult } from '../domain/authenticate';
+import type { AuthenticationResult } from '../domain/authenticate';
 
 export interface DecisionLog {
   decision(fields: Readonly<Record<string, unknown>>): void;

@@ -5,13 +5,13 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { once } from 'node:events';
-import { WriteStream, createWriteStream, promises as fs } from 'node:fs';
+import { type WriteStream, createWriteStream, promises as fs } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { RecordsReader } from '../functions/adapters/records-reader';
 import { DEFAULT_SHARDS } from '../functions/adapters/records-table';
-import { BillingPeriod, checkAnchorDay, periodById, periodOf } from '../functions/domain/billing-period';
+import { type BillingPeriod, checkAnchorDay, periodById, periodOf } from '../functions/domain/billing-period';
 import { InvalidInputError, RecordReadError } from '../functions/domain/errors';
-import { PeriodRecordsPort, ReportAccumulator, UserRecord } from '../functions/domain/report';
+import { type PeriodRecordsPort, ReportAccumulator, type UserRecord } from '../functions/domain/report';
 import {
   csvLines,
   reportHtml,
@@ -20,7 +20,7 @@ import {
   tableRow,
   tableTotals,
 } from '../functions/domain/report-formats';
-import { localDynamoClient } from './dynamodb-local';
+import { localDynamoClient } from '../local/dynamodb-local';
 
 /** Table local mode creates (local/local-mode.ts LOCAL_TABLE_NAME; a test keeps them equal). */
 export const LOCAL_REPORT_TABLE = 'plusgate-records';

@@ -1,6 +1,6 @@
 import { ENV } from '../../../functions/config/names';
 import { ConfigurationError } from '../../../functions/domain/errors';
-import { readRuntimeConfig } from '../../../functions/handlers/runtime-config';
+import { readRuntimeConfig } from '../../../functions/runtime/runtime-config';
 
 const base = { [ENV.TABLE_NAME]: 'records', [ENV.API_CERT_SECRET]: 'plusgate/api-cert' };
 

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { RecordReadError } from '../../../functions/domain/errors';
-import { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
+import type { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
 import { LOCAL_TABLE_NAME } from '../../../local/local-mode';
 import {
   LOCAL_DYNAMODB_ENDPOINT,
@@ -10,7 +10,7 @@ import {
   describeFailure,
   parseReportArgs,
   runReport,
-} from '../../../local/report-cli';
+} from '../../../cli/report-cli';
 
 const NO_ENV = {};
 

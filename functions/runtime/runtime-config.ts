@@ -5,7 +5,7 @@
  */
 import { DEFAULTS, ENV } from '../config/names';
 import { ConfigurationError } from '../domain/errors';
-import { IntentType } from '../domain/identity-plus';
+import type { IntentType } from '../domain/identity-plus';
 import { normalizeOrigin } from '../domain/return-destination';
 
 export interface RuntimeConfig {

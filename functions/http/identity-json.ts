@@ -1,5 +1,5 @@
 /** The JSON shape of a decision about a certificate, shared by /whoami and /verify. */
-import { AuthenticationResult } from '../domain/authenticate';
+import type { AuthenticationResult } from '../domain/authenticate';
 
 /** What is known of the device: everything when a certificate was given, the serial alone otherwise. */
 export interface DeviceFacts {

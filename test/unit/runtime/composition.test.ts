@@ -2,14 +2,14 @@
 import { ENV } from '../../../functions/config/names';
 import { testPki } from '../../support/test-pki';
 
-type Composition = typeof import('../../../functions/handlers/composition');
+type Composition = typeof import('../../../functions/runtime/composition');
 const saved = { ...process.env };
 
 function freshComposition(): Composition {
   let module: Composition | undefined;
   jest.isolateModules(() => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    module = require('../../../functions/handlers/composition');
+    module = require('../../../functions/runtime/composition');
   });
   return module!;
 }

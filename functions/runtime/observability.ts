@@ -6,8 +6,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { wantsJson } from '../adapters/api-gateway-request';
-import { DecisionLog } from './decision-log';
-import { RETRY_AFTER_SECONDS, errorResponse } from './http-responses';
+import type { DecisionLog } from '../http/decision-log';
+import { RETRY_AFTER_SECONDS, errorResponse } from '../http/http-responses';
 
 /** Structured JSON logs (Powertools). Never given certificates, keys or secret values. */
 export const logger = new Logger({ serviceName: 'plusgate' });
