@@ -51,7 +51,7 @@ export function parseTruststore(text: string, file: string, now: Date = new Date
   let index = 0;
   for (const match of text.matchAll(PEM_BLOCK)) {
     index += 1;
-    const label = match[1];
+    const label = match[1] ?? '';
     if (label !== 'CERTIFICATE') {
       problems.push(
         `PEM block #${index} is a "${label}", not a CERTIFICATE; a truststore holds CA certificates only${/PRIVATE KEY/.test(label) ? ' (and a private key must never be committed or uploaded: remove it and consider it leaked)' : ''}`,

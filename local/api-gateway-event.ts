@@ -173,7 +173,7 @@ function formDecode(text: string): string {
 function headerPairsOf(headers: RequestHeaders): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
   if (isRawHeaders(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
+    for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i] ?? '', headers[i + 1] ?? '']);
     return pairs;
   }
   for (const [name, value] of Object.entries(headers)) {
@@ -225,14 +225,16 @@ function groupPairs(pairs: Array<[string, string]>, names: 'case-insensitive' | 
       multi[name] = [];
     }
     single[name] = value;
-    multi[name].push(value);
+    const values = multi[name] ?? [];
+    values.push(value);
+    multi[name] = values;
   }
   return { single, multi, count: pairs.length };
 }
 
 function lastValue(multi: Record<string, string[]>, lowerName: string): string | undefined {
   const key = Object.keys(multi).find((name) => name.toLowerCase() === lowerName);
-  return key ? multi[key][multi[key].length - 1] : undefined;
+  return key === undefined ? undefined : multi[key]?.at(-1);
 }
 
 function bodyOf(bytes: Buffer): { text: string | null; base64: boolean } {

@@ -429,7 +429,7 @@ async function keyPem(keys: CryptoKeyPair): Promise<string> {
 /** A positive 64-bit serial whose first byte is at least 0x10, so hex and decimal forms are stable. */
 function randomSerialHex(): string {
   const bytes = randomBytes(8);
-  bytes[0] = 0x10 + (bytes[0] % 0x70);
+  bytes[0] = 0x10 + ((bytes[0] ?? 0) % 0x70);
   return bytes.toString('hex');
 }
 

@@ -301,7 +301,10 @@ export function validateProxyResult(result: unknown): { status: number; headers:
 function writeResult(res: ServerResponse, result: unknown): void {
   const { status, headers, body } = validateProxyResult(result);
   res.statusCode = status;
-  for (const [name, values] of headers) res.setHeader(name, values.length === 1 ? values[0] : values);
+  for (const [name, values] of headers) {
+    const [only, ...more] = values;
+    res.setHeader(name, only !== undefined && more.length === 0 ? only : values);
+  }
   // API Gateway REST labels an answer without a Content-Type as JSON.
   if (!res.hasHeader('content-type')) res.setHeader('Content-Type', 'application/json');
   res.end(body);

@@ -4,7 +4,12 @@
  * are streamed as they arrive; each shard holds at most the page being handed out plus one page read
  * ahead (a page is at most 1 MB, so 16 shards stay under ~32 MB whatever the period's size).
  */
-import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  QueryCommand,
+  type QueryCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import { setMaxListeners } from 'node:events';
 import { RecordReadError } from '../domain/errors';
 import type { PeriodRecordsPort, UserRecord } from '../domain/report';
@@ -70,7 +75,7 @@ export class RecordsReader implements PeriodRecordsPort {
     const shards = this.#shardRange().map((shard) => this.#pages(periodId, shard, controller.signal));
     const pending = new Map<number, Promise<{ shard: number; result: IteratorResult<Entry[]> }>>();
     const request = (shard: number) => {
-      const p = shards[shard].next().then((result) => ({ shard, result }));
+      const p = (shards[shard] as AsyncGenerator<Entry[]>).next().then((result) => ({ shard, result }));
       // Handled here too: a page still in flight when the consumer stops rejects (aborted) with nobody awaiting it.
       p.catch(() => undefined);
       pending.set(shard, p);
@@ -102,14 +107,14 @@ export class RecordsReader implements PeriodRecordsPort {
         this.#shardRange().map((shard) => ShardCursor.open(readAhead(this.#pages(periodId, shard, controller.signal)))),
       );
       for (;;) {
-        let best: ShardCursor | undefined;
+        let best: { cursor: ShardCursor; head: Entry } | undefined;
         for (const cursor of cursors) {
-          if (cursor.head && (!best || compareCodePoints(cursor.head.sk, best.head!.sk) < 0)) best = cursor;
+          const head = cursor.head;
+          if (head && (!best || compareCodePoints(head.sk, best.head.sk) < 0)) best = { cursor, head };
         }
         if (!best) return;
-        const { record } = best.head!;
-        await best.advance();
-        yield record;
+        await best.cursor.advance();
+        yield best.head.record;
       }
     } finally {
       controller.abort();
@@ -135,7 +140,7 @@ export class RecordsReader implements PeriodRecordsPort {
   async *#pages(periodId: string, shard: number, signal: AbortSignal): AsyncGenerator<Entry[]> {
     let startKey: Item | undefined;
     do {
-      let page;
+      let page: QueryCommandOutput;
       try {
         page = await this.#client.send(
           new QueryCommand({
@@ -227,7 +232,7 @@ function reasonOf(cause: unknown): string {
   const { code, name, message } = (cause ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
   if (typeof code === 'string') return code;
   const network = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN)\b/.exec(String(message));
-  if (network) return network[1];
+  if (network?.[1]) return network[1];
   return typeof name === 'string' && name !== '' ? name : 'Error';
 }
 

@@ -118,7 +118,7 @@ export function normalizeSerial(input: unknown, field = 'serial', assume: 'decim
 export function serialToColonHex(decimal: string): string {
   let hex = BigInt(decimal).toString(16);
   if (hex.length % 2) hex = `0${hex}`;
-  return hex.match(/../g)!.join(':');
+  return (hex.match(/../g) ?? []).join(':');
 }
 
 function dnLines(dn: string): string[] {

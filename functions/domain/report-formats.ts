@@ -70,7 +70,7 @@ export function csvFileName(periodId: string): string {
 
 /** 1234567 → "1,234,567" (no locale data: the same on every machine). */
 export function groupDigits(n: number): string {
-  const [whole, fraction] = String(n).split('.');
+  const [whole = '', fraction] = String(n).split('.');
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return fraction === undefined ? grouped : `${grouped}.${fraction}`;
 }
@@ -250,7 +250,7 @@ ${rows}
 
 /** Terminal-safe text: control characters (escape sequences, line breaks) become `?`, so a name cannot drive the terminal. */
 export function terminalSafe(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
 }
 
@@ -259,7 +259,7 @@ function cell(text: string, width: number): string {
   return safe.length > width ? `${safe.slice(0, width - 1)}…` : safe.padEnd(width);
 }
 
-const TABLE_COLUMNS: ReadonlyArray<readonly [string, number]> = [
+const TABLE_COLUMNS = [
   ['USER', 34],
   ['NAME', 20],
   ['EMAIL', 28],
@@ -267,7 +267,7 @@ const TABLE_COLUMNS: ReadonlyArray<readonly [string, number]> = [
   ['LAST SEEN (UTC)', 16],
   ['AUTHS', 6],
   ['DEVICES', 7],
-];
+] as const;
 
 /** First lines of the text table: the period and the column heads (widths are fixed, so rows can stream). */
 export function tableHeader(period: { id: string; start: Date; end: Date }): string {
@@ -288,7 +288,7 @@ export function tableRow(record: UserRecord): string {
     minute(record.firstSeenAt),
     minute(record.lastSeenAt),
   ];
-  const text = values.map((v, i) => cell(v, TABLE_COLUMNS[i][1]));
+  const text = values.map((v, i) => cell(v, TABLE_COLUMNS[i]?.[1] ?? 0));
   text.push(
     String(record.authCount).padStart(TABLE_COLUMNS[5][1]),
     String(record.devices.length).padStart(TABLE_COLUMNS[6][1]),
@@ -314,7 +314,7 @@ export function tableTotals(report: BillingReport): string {
     line('Unique devices', groupDigits(report.uniqueDevices)),
     line('Authentications', groupDigits(report.authentications)),
     line('Estimated cost', `${money(report.estimatedCost, report.currency)} (${costExplanation(report)})`),
-    line('New users per day', perDay.length ? perDay[0] : 'none'),
+    line('New users per day', perDay[0] ?? 'none'),
     ...perDay.slice(1).map((l) => line('', l)),
     line('Generated at', report.generatedAt),
   ].join('');

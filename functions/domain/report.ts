@@ -175,7 +175,7 @@ export class ReportAccumulator {
     // firstSeenAt is written from the authentication that placed the item in this period, so it falls inside
     // it; a malformed value still counts the user (the item is in the ledger) but on no day.
     const day = Math.floor((Date.parse(record.firstSeenAt) - this.#period.start.getTime()) / DAY_MS);
-    if (day >= 0 && day < this.#perDay.length) this.#perDay[day]++;
+    if (day >= 0 && day < this.#perDay.length) this.#perDay[day] = (this.#perDay[day] ?? 0) + 1;
     return 'counted';
   }
 

@@ -26,7 +26,7 @@ export function resolveReturnDestination(
       field: 'return',
     });
   }
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(raw))
     throw new InvalidInputError('return contains control characters (such as CR or LF)', { field: 'return' });
   if (raw.includes('\\')) throw new InvalidInputError('return contains a backslash', { field: 'return' });

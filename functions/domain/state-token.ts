@@ -48,16 +48,17 @@ export function verifyState(token: unknown, key: Buffer, expect: { serial: strin
     throw new InvalidInputError('state is missing', { field: 'state' });
   if (token.length > MAX_STATE_LENGTH)
     throw new InvalidInputError(`state is longer than ${MAX_STATE_LENGTH} characters`, { field: 'state' });
-  const parts = token.split('.');
+  const [version, body, signature, ...rest] = token.split('.');
   if (
-    parts.length !== 3 ||
-    parts[0] !== VERSION ||
-    !/^[A-Za-z0-9_-]+$/.test(parts[1]) ||
-    !/^[A-Za-z0-9_-]+$/.test(parts[2])
+    rest.length > 0 ||
+    version !== VERSION ||
+    body === undefined ||
+    signature === undefined ||
+    !/^[A-Za-z0-9_-]+$/.test(body) ||
+    !/^[A-Za-z0-9_-]+$/.test(signature)
   ) {
     throw new InvalidInputError('state is malformed', { field: 'state' });
   }
-  const [, body, signature] = parts;
   const expected = Buffer.from(mac(key, body), 'base64url');
   const given = Buffer.from(signature, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

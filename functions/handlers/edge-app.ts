@@ -18,7 +18,13 @@ import {
   sourceIpOf,
   wantsJson,
 } from '../adapters/api-gateway-request';
-import { RETRY_AFTER_SECONDS, errorResponse, htmlResponse, jsonResponse, redirectResponse } from '../http/http-responses';
+import {
+  RETRY_AFTER_SECONDS,
+  errorResponse,
+  htmlResponse,
+  jsonResponse,
+  redirectResponse,
+} from '../http/http-responses';
 import { GET_CERTIFICATE_URL } from '../http/pages';
 import { identityJson } from '../http/identity-json';
 import { type DecisionLog, logDecision } from '../http/decision-log';

@@ -6,7 +6,13 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createEdgeHandler } from './edge-app';
-import { type SecretContext, requireStateKey, runtimeConfig, secretsMiddleware, services } from '../runtime/composition';
+import {
+  type SecretContext,
+  requireStateKey,
+  runtimeConfig,
+  secretsMiddleware,
+  services,
+} from '../runtime/composition';
 import { decisionLog, errorMapper, logger } from '../runtime/observability';
 
 const config = runtimeConfig();

@@ -28,7 +28,7 @@ export interface RefreshingSecretsOptions {
 const STALE_RETRY_MS = 30_000;
 
 /** Any event and result: secrets do not depend on them. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: middy's MiddlewareObj is invariant in its event and result types, and this middleware serves every handler
 type AnyMiddleware = middy.MiddlewareObj<any, any, Error, any, any>;
 
 /** Puts the secrets on the request context (`context[<key>]`), as @middy/secrets-manager's `setToContext` does. */
@@ -43,7 +43,7 @@ export function refreshingSecrets(options: RefreshingSecretsOptions): AnyMiddlew
   /** After a failed refresh, serve `lastGood` until then instead of asking again on every request. */
   let staleUntil = 0;
 
-  const fresh = () => {
+  const fresh = (): AnyMiddleware => {
     if (innerKey) clearCache([innerKey]);
     innerKey = `${options.cacheKey}#${++generation}`;
     fetchedAt = now();
@@ -54,6 +54,7 @@ export function refreshingSecrets(options: RefreshingSecretsOptions): AnyMiddlew
       cacheExpiry: -1,
       disablePrefetch: true,
     }) as AnyMiddleware;
+    return inner;
   };
 
   return {
@@ -62,9 +63,9 @@ export function refreshingSecrets(options: RefreshingSecretsOptions): AnyMiddlew
         Object.assign(request.context as Record<string, unknown>, lastGood);
         return;
       }
-      if (!inner || now() - fetchedAt >= options.ttlMs) fresh();
+      const current = !inner || now() - fetchedAt >= options.ttlMs ? fresh() : inner;
       try {
-        await inner!.before!(request);
+        await current.before?.(request);
         const context = request.context as Record<string, unknown>;
         lastGood = Object.fromEntries(keys.map((k) => [k, context[k]]));
       } catch (err) {
