@@ -14,10 +14,10 @@ import {
   RestApi,
   SecurityPolicy,
 } from 'aws-cdk-lib/aws-apigateway';
-import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
+import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { ARecord, HostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
+import { ARecord, type IHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { ApiGatewayDomain } from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
 import { EDGE_ROUTES } from '../functions/config/names';
@@ -32,13 +32,13 @@ export interface EdgeApiProps {
   /** Custom domain, e.g. `auth.example.com`. */
   readonly domainName: string;
   /** ACM certificate for `domainName`, same account and region. */
-  readonly certificateArn: string;
+  readonly certificate: ICertificate;
   /** The checked truststore: the CAs whose device certificates may connect. */
   readonly truststore: TruststorePem;
   /** Route 53 zone for an A alias record of the domain. @default - no record; point DNS at `domain.domainNameAliasDomainName` */
-  readonly hostedZone?: { readonly id: string; readonly name: string };
+  readonly hostedZone?: IHostedZone;
   /** Needed for mTLS when the domain's certificate is imported or from a private CA. @default - none */
-  readonly ownershipVerificationCertificateArn?: string;
+  readonly ownershipVerificationCertificate?: ICertificate;
   /** Steady-state requests per second for the whole stage. @default 100 */
   readonly throttlingRateLimit?: number;
   /** Burst of requests for the whole stage. @default 200 */
@@ -113,25 +113,21 @@ export class EdgeApi extends Construct {
     this.truststore = new MtlsTruststore(this, 'Truststore', { truststore: props.truststore });
     this.domain = new DomainName(this, 'Domain', {
       domainName: props.domainName,
-      certificate: Certificate.fromCertificateArn(this, 'Certificate', props.certificateArn),
+      certificate: props.certificate,
       endpointType: EndpointType.REGIONAL,
       // mTLS custom domains support only the TLS_1_2 policy family (not the newer enhanced policies).
       securityPolicy: SecurityPolicy.TLS_1_2,
       mtls: { bucket: this.truststore.bucket, key: this.truststore.key, version: this.truststore.version },
       mapping: this.api,
     });
-    if (props.ownershipVerificationCertificateArn) {
+    if (props.ownershipVerificationCertificate) {
       (this.domain.node.defaultChild as CfnDomainName).ownershipVerificationCertificateArn =
-        props.ownershipVerificationCertificateArn;
+        props.ownershipVerificationCertificate.certificateArn;
     }
 
     if (props.hostedZone) {
-      const zone = HostedZone.fromHostedZoneAttributes(this, 'Zone', {
-        hostedZoneId: props.hostedZone.id,
-        zoneName: props.hostedZone.name,
-      });
       this.record = new ARecord(this, 'Alias', {
-        zone,
+        zone: props.hostedZone,
         recordName: props.domainName,
         target: RecordTarget.fromAlias(new ApiGatewayDomain(this.domain)),
       });

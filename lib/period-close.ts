@@ -13,7 +13,6 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENV } from '../functions/config/names';
-import type { PlusgateConfig } from './config';
 import { PlusgateFunction } from './plusgate-function';
 import { privateBucket } from './private-bucket';
 
@@ -24,8 +23,10 @@ export const REPORTS_PREFIX = 'reports/';
 export interface PeriodCloseProps {
   /** The records table; the function gets `dynamodb:Query` on it and nothing else. */
   readonly table: ITableV2;
-  /** The deployment's billing settings: the schedule follows `billingAnchorDay`, the estimate `pricePerUserYear`. */
-  readonly config: Pick<PlusgateConfig, 'billingAnchorDay' | 'pricePerUserYear'>;
+  /** Day of the month (1–28) a billing period starts; the schedule fires on it at 00:30 UTC. */
+  readonly billingAnchorDay: number;
+  /** Price per user per year, for the exported report's cost estimate. */
+  readonly pricePerUserYear: number;
   /** Time for one export. @default Duration.minutes(15) (Lambda's maximum: a run is monthly and pays only for what it uses) */
   readonly timeout?: Duration;
 }
@@ -43,7 +44,7 @@ export class PeriodClose extends Construct {
 
   constructor(scope: Construct, id: string, props: PeriodCloseProps) {
     super(scope, id);
-    const { billingAnchorDay, pricePerUserYear } = props.config;
+    const { billingAnchorDay, pricePerUserYear } = props;
     if (!Number.isInteger(billingAnchorDay) || billingAnchorDay < 1 || billingAnchorDay > 28) {
       throw new Error(`PeriodClose: billingAnchorDay must be a whole number from 1 to 28, got ${billingAnchorDay}`);
     }

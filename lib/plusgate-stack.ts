@@ -6,6 +6,8 @@ import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { HostedZone } from 'aws-cdk-lib/aws-route53';
 import type { Construct } from 'constructs';
 import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
 import type { PlusgateConfig } from './config';
@@ -71,36 +73,51 @@ export class PlusgateStack extends Stack {
     this.edge = new EdgeApi(this, 'Edge', {
       handler: this.edgeFunction.lambda,
       domainName: config.domainName,
-      certificateArn: config.certificateArn,
+      certificate: Certificate.fromCertificateArn(this, 'Certificate', config.certificateArn),
       truststore: config.truststore,
-      hostedZone: config.hostedZone,
-      ownershipVerificationCertificateArn: config.ownershipVerificationCertificateArn,
+      hostedZone:
+        config.hostedZone &&
+        HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+          hostedZoneId: config.hostedZone.id,
+          zoneName: config.hostedZone.name,
+        }),
+      ownershipVerificationCertificate:
+        config.ownershipVerificationCertificateArn === undefined
+          ? undefined
+          : Certificate.fromCertificateArn(this, 'OwnershipCertificate', config.ownershipVerificationCertificateArn),
     });
 
     // The checked, normalised truststore (exactly what the edge domain trusts), for the functions that
     // check chains themselves.
     const truststoreFile = writeTruststoreForBundling(config.truststore);
+    /** A function that decides on certificates submitted to it, checking their chains against the truststore. */
+    const chainCheckingFunction = (id: string, handler: string, description: string) => {
+      const fn = new PlusgateFunction(this, id, {
+        handler,
+        description,
+        environment: { ...decisionEnvironment(config), [ENV.TRUSTSTORE_FILE]: BUNDLED_TRUSTSTORE },
+        bundledFiles: { [BUNDLED_TRUSTSTORE]: truststoreFile },
+      });
+      fn.bindTable(this.records.table, 'dynamodb:UpdateItem');
+      fn.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);
+      return fn;
+    };
 
     // POST/GET /verify: decides like the edge flow; checks submitted certificates against the same truststore.
-    this.verifyFunction = new PlusgateFunction(this, 'VerifyFunction', {
-      handler: 'verify',
-      description: 'plusgate service API: POST /verify (JSON) and GET /verify (forward-auth)',
-      environment: { ...decisionEnvironment(config), [ENV.TRUSTSTORE_FILE]: BUNDLED_TRUSTSTORE },
-      bundledFiles: { [BUNDLED_TRUSTSTORE]: truststoreFile },
-    });
-    this.verifyFunction.bindTable(this.records.table, 'dynamodb:UpdateItem');
-    this.verifyFunction.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);
+    this.verifyFunction = chainCheckingFunction(
+      'VerifyFunction',
+      'verify',
+      'plusgate service API: POST /verify (JSON) and GET /verify (forward-auth)',
+    );
+    // It signs validation states (the sign-in URL it answers); the authorizer never does.
     this.verifyFunction.bindSecret(ENV.STATE_KEY_SECRET, this.secrets.stateKey);
 
     // The REQUEST authorizer other mTLS APIs attach (lib/plusgate-authorizer.ts): records, never signs states.
-    this.authorizerFunction = new PlusgateFunction(this, 'AuthorizerFunction', {
-      handler: 'authorizer',
-      description: 'plusgate Lambda REQUEST authorizer for other mutual-TLS APIs',
-      environment: { ...decisionEnvironment(config), [ENV.TRUSTSTORE_FILE]: BUNDLED_TRUSTSTORE },
-      bundledFiles: { [BUNDLED_TRUSTSTORE]: truststoreFile },
-    });
-    this.authorizerFunction.bindTable(this.records.table, 'dynamodb:UpdateItem');
-    this.authorizerFunction.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);
+    this.authorizerFunction = chainCheckingFunction(
+      'AuthorizerFunction',
+      'authorizer',
+      'plusgate Lambda REQUEST authorizer for other mutual-TLS APIs',
+    );
 
     // GET /report reads the ledger and nothing else: no secrets, Query only.
     this.reportFunction = new PlusgateFunction(this, 'ReportFunction', {
@@ -111,7 +128,11 @@ export class PlusgateStack extends Stack {
     this.reportFunction.bindTable(this.records.table, 'dynamodb:Query');
 
     // When a period ends, its report (JSON + CSV) is written to a private, versioned bucket.
-    this.periodClose = new PeriodClose(this, 'PeriodClose', { table: this.records.table, config });
+    this.periodClose = new PeriodClose(this, 'PeriodClose', {
+      table: this.records.table,
+      billingAnchorDay: config.billingAnchorDay,
+      pricePerUserYear: config.pricePerUserYear,
+    });
 
     this.service = new ServiceApi(this, 'Service', {
       verifyHandler: this.verifyFunction.lambda,

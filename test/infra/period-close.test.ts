@@ -8,6 +8,7 @@ import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ENV } from '../../functions/config/names';
 import { PeriodClose } from '../../lib/period-close';
+import { defined, only } from '../support/only';
 import { allPolicyStatements, asList } from './plusgate-fixture';
 
 type Resources = Record<string, { Type: string; Properties: any; DeletionPolicy?: string }>;
@@ -19,7 +20,7 @@ function synth(billingAnchorDay = 1) {
     partitionKey: { name: 'pk', type: AttributeType.STRING },
     sortKey: { name: 'sk', type: AttributeType.STRING },
   });
-  const close = new PeriodClose(stack, 'PeriodClose', { table, config: { billingAnchorDay, pricePerUserYear: 1.2 } });
+  const close = new PeriodClose(stack, 'PeriodClose', { table, billingAnchorDay, pricePerUserYear: 1.2 });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   const template = Template.fromStack(stack);
   const resources = template.toJSON().Resources as Resources;
@@ -39,10 +40,16 @@ function synth(billingAnchorDay = 1) {
 
 const s = synth(15);
 const ofType = (type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
+/** The logical id and resource of the one resource of `type` in `resources`; throws unless there is exactly one. */
+const onlyOfType = (type: string, resources: Resources = s.resources) =>
+  only(
+    Object.entries(resources).filter(([, r]) => r.Type === type),
+    type,
+  );
 
 describe('period close: the reports bucket', () => {
   test('is versioned, SSE-S3 encrypted, blocks all public access and is retained', () => {
-    const [[id, bucket]] = ofType('AWS::S3::Bucket');
+    const [id, bucket] = onlyOfType('AWS::S3::Bucket');
     expect(id).toBe(s.bucketId);
     expect(bucket.Properties).toMatchObject({
       VersioningConfiguration: { Status: 'Enabled' },
@@ -83,7 +90,7 @@ describe('period close: the reports bucket', () => {
   });
 
   test('grants nobody else anything in its bucket policy', () => {
-    const [[, policy]] = ofType('AWS::S3::BucketPolicy');
+    const [, policy] = onlyOfType('AWS::S3::BucketPolicy');
     expect(
       asList(policy.Properties.PolicyDocument.Statement).every((st: { Effect: string }) => st.Effect === 'Deny'),
     ).toBe(true);
@@ -91,7 +98,7 @@ describe('period close: the reports bucket', () => {
 });
 
 describe('period close: the function', () => {
-  const fn = s.resources[s.functionId];
+  const fn = defined(s.resources[s.functionId], `the function ${s.functionId}`);
 
   test('runs on nodejs22.x arm64 from the period-close handler, with the billing settings and the bucket name', () => {
     expect(fn.Properties).toMatchObject({
@@ -129,7 +136,7 @@ describe('period close: the function', () => {
   });
 
   test('has a role of its own that only Lambda assumes, with no managed policies', () => {
-    const role = s.resources[s.roleId];
+    const role = defined(s.resources[s.roleId], `the role ${s.roleId}`);
     expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
       { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
     ]);
@@ -139,7 +146,7 @@ describe('period close: the function', () => {
 
 describe('period close: the schedule', () => {
   test('runs at 00:30 UTC on the billing anchor day, targeting the function with retries', () => {
-    const [[, rule]] = ofType('AWS::Events::Rule');
+    const [, rule] = onlyOfType('AWS::Events::Rule');
     expect(rule.Properties).toMatchObject({ ScheduleExpression: 'cron(30 0 15 * ? *)', State: 'ENABLED' });
     expect(rule.Properties.Targets).toEqual([
       expect.objectContaining({
@@ -156,13 +163,13 @@ describe('period close: the schedule', () => {
         Action: 'lambda:InvokeFunction',
         FunctionName: { 'Fn::GetAtt': [s.functionId, 'Arn'] },
         Principal: 'events.amazonaws.com',
-        SourceArn: { 'Fn::GetAtt': [ofType('AWS::Events::Rule')[0][0], 'Arn'] },
+        SourceArn: { 'Fn::GetAtt': [onlyOfType('AWS::Events::Rule')[0], 'Arn'] },
       },
     ]);
   });
 
   test('follows the calendar month by default', () => {
-    const [[, rule]] = Object.entries(synth(1).resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
+    const [, rule] = onlyOfType('AWS::Events::Rule', synth(1).resources);
     expect(rule.Properties.ScheduleExpression).toBe('cron(30 0 1 * ? *)');
   });
 
