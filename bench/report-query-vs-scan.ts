@@ -305,13 +305,17 @@ function check(report: BillingReport, users: number): void {
 function summarize(measured: readonly Measured[]): ReaderResult {
   const runsMs = measured.map((m) => m.ms);
   const sorted = [...runsMs].sort((a, b) => a - b);
+  const bestMs = sorted[0];
+  const medianMs = sorted[Math.floor(sorted.length / 2)];
+  const firstRun = measured[0];
+  if (bestMs === undefined || medianMs === undefined || firstRun === undefined) throw new Error('no runs to summarize');
   return {
     runsMs,
-    bestMs: sorted[0],
-    medianMs: sorted[Math.floor(sorted.length / 2)],
+    bestMs,
+    medianMs,
     peakRssMb: mb(Math.max(...measured.map((m) => m.peakRss))),
     peakHeapDeltaMb: mb(Math.max(...measured.map((m) => m.peakHeapDelta))),
-    requests: measured[0].requests,
+    requests: firstRun.requests,
   };
 }
 

@@ -9,18 +9,24 @@ import { benchReportQueryVsScan } from './report-query-vs-scan';
 type Benchmark = () => Promise<{ readonly summary: string }>;
 
 /** Every benchmark by name; add new ones here. */
-const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
+const BENCHMARKS = {
   'identity-plus-pool': () => benchIdentityPlusPool(),
   'report-query-vs-scan': () => benchReportQueryVsScan(),
-};
+} as const satisfies Readonly<Record<string, Benchmark>>;
+
+type BenchmarkName = keyof typeof BENCHMARKS;
+
+function isBenchmarkName(name: string): name is BenchmarkName {
+  return Object.hasOwn(BENCHMARKS, name);
+}
 
 async function main(argv: readonly string[]): Promise<number> {
-  const unknown = argv.filter((name) => !(name in BENCHMARKS));
+  const unknown = argv.filter((name) => !isBenchmarkName(name));
   if (unknown.length > 0) {
     console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
     return 2;
   }
-  const selected = argv.length > 0 ? argv : Object.keys(BENCHMARKS);
+  const selected = argv.length > 0 ? argv.filter(isBenchmarkName) : (Object.keys(BENCHMARKS) as BenchmarkName[]);
   for (const name of selected) {
     const started = Date.now();
     const result = await BENCHMARKS[name]();

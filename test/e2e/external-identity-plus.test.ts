@@ -7,7 +7,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { type CurlResult, REPO_ROOT, type RunningProcess, curl, freePorts, startNpm, startProcess } from '../support/processes';
+import {
+  type CurlResult,
+  REPO_ROOT,
+  type RunningProcess,
+  curl,
+  freePorts,
+  startNpm,
+  startProcess,
+} from '../support/processes';
 
 jest.setTimeout(120_000);
 

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { localDynamoClient } from '../../local/dynamodb-local';
 import { spawnSync } from 'node:child_process';
 import { type CurlResult, REPO_ROOT, type RunningProcess, curl, freePorts, startNpm } from '../support/processes';
+import { defined } from '../support/only';
 
 jest.setTimeout(120_000);
 
@@ -166,12 +167,15 @@ describe('local mode, driven by curl', () => {
     const dynamo = localDynamoClient(`http://127.0.0.1:${ports.dynamodb}`);
     try {
       const items = (await dynamo.send(new ScanCommand({ TableName: 'plusgate-records' }))).Items ?? [];
-      const users = items.map((i) => i.userId.S).sort();
+      const users = items.map((i) => i.userId?.S).sort();
       expect(users).toEqual(['local:erin-local', 'org:org-ref-alice-0001', 'org:org-ref-bob-0003']);
-      const periods = new Set(items.map((i) => i.period.S));
+      const periods = new Set(items.map((i) => defined(i.period?.S, 'a period on every record')));
       expect(periods.size).toBe(1);
-      const alice = items.find((i) => i.userId.S === 'org:org-ref-alice-0001')!;
-      expect(Number(alice.authCount.N)).toBeGreaterThanOrEqual(2);
+      const alice = defined(
+        items.find((i) => i.userId?.S === 'org:org-ref-alice-0001'),
+        "alice's record",
+      );
+      expect(Number(alice.authCount?.N)).toBeGreaterThanOrEqual(2);
     } finally {
       dynamo.destroy();
     }

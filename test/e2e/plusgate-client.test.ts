@@ -12,6 +12,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { PlusgateClient, PlusgateClientError } from '../../functions/client/plusgate-client';
 import { loadDevPki, type DevPki } from '../../local/dev-pki';
 import { type RunningProcess, freePorts, startNpm } from '../support/processes';
+import { defined } from '../support/only';
 
 jest.setTimeout(120_000);
 
@@ -84,7 +85,10 @@ describe('SigV4 signing', () => {
       reset() {}
     };
     const verifier = new SignatureV4({ service: 'execute-api', region: 'eu-west-1', credentials, sha256: Sha256 });
-    const signedNames = /SignedHeaders=([^,]+)/.exec(authorization)![1].split(';');
+    const signedNames = defined(
+      /SignedHeaders=([^,]+)/.exec(authorization)?.[1],
+      'SignedHeaders in the Authorization header',
+    ).split(';');
     const received = Object.fromEntries(
       signedNames.filter((n) => n !== 'x-amz-date' && n !== 'x-amz-security-token').map((n) => [n, String(headers[n])]),
     );

@@ -4,8 +4,9 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { REPO_ROOT, synthPlusgate } from './plusgate-fixture';
 import { readTruststore } from '../../lib/truststore-pem';
+import { only } from '../support/only';
+import { REPO_ROOT, synthPlusgate } from './plusgate-fixture';
 
 test('the stack synthesizes with real bundling and template validation; the edge bundle is minified CJS with a source map and no AWS SDK', () => {
   const { app, template } = synthPlusgate({}, { realBundling: true });
@@ -13,11 +14,16 @@ test('the stack synthesizes with real bundling and template validation; the edge
   if (!('truststore' in checked)) throw new Error('example truststore does not read');
   const truststorePem = checked.truststore.pem;
   const assembly = app.synth();
+  const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
+  /** The one Lambda function whose logical id starts with `prefix`. */
+  const functionOf = (prefix: string) =>
+    only(
+      Object.entries(resources).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(prefix)),
+      `${prefix}* function`,
+    )[1];
 
-  const [edge] = Object.entries(
-    template.toJSON().Resources as Record<string, { Type: string; Properties: any }>,
-  ).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('EdgeFunction'));
-  const assetHash = String(edge[1].Properties.Code.S3Key).replace(/\.zip$/, '');
+  const edge = functionOf('EdgeFunction');
+  const assetHash = String(edge.Properties.Code.S3Key).replace(/\.zip$/, '');
   const assetDir = path.join(assembly.directory, `asset.${assetHash}`);
   expect(readdirSync(assetDir).sort()).toEqual(['index.js', 'index.js.map']);
 
@@ -34,24 +40,16 @@ test('the stack synthesizes with real bundling and template validation; the edge
   // Verify and the authorizer carry the truststore they check chains against: exactly the checked,
   // normalised PEM the edge domain trusts.
   for (const prefix of ['VerifyFunction', 'AuthorizerFunction']) {
-    const [fn] = Object.entries(
-      template.toJSON().Resources as Record<string, { Type: string; Properties: any }>,
-    ).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(prefix));
-    const dir = path.join(assembly.directory, `asset.${String(fn[1].Properties.Code.S3Key).replace(/\.zip$/, '')}`);
+    const fn = functionOf(prefix);
+    const dir = path.join(assembly.directory, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
     expect(readdirSync(dir).sort()).toEqual(['index.js', 'index.js.map', 'truststore.pem']);
     expect(readFileSync(path.join(dir, 'truststore.pem'), 'utf8')).toBe(truststorePem);
   }
 
   // The report function never calls Identity Plus: its bundle carries no undici and stays small.
-  const [reportFn] = Object.entries(
-    template.toJSON().Resources as Record<string, { Type: string; Properties: any }>,
-  ).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('ReportFunction'));
+  const reportFn = functionOf('ReportFunction');
   const reportBundle = readFileSync(
-    path.join(
-      assembly.directory,
-      `asset.${String(reportFn[1].Properties.Code.S3Key).replace(/\.zip$/, '')}`,
-      'index.js',
-    ),
+    path.join(assembly.directory, `asset.${String(reportFn.Properties.Code.S3Key).replace(/\.zip$/, '')}`, 'index.js'),
     'utf8',
   );
   expect(reportBundle).not.toMatch(/undici/i);

@@ -12,6 +12,7 @@ import { EDGE_ROUTES, ENV } from '../../functions/config/names';
 import { addPlusgate } from '../../lib/plusgate-app';
 import type { PlusgateStack } from '../../lib/plusgate-stack';
 import { readTruststore } from '../../lib/truststore-pem';
+import { defined, only as onlyOf } from '../support/only';
 import { allPolicyStatements, asList, CDK_JSON_CONTEXT, REPO_ROOT, synthPlusgate } from './plusgate-fixture';
 
 type Resources = Record<string, { Type: string; Properties: any; DeletionPolicy?: string; DependsOn?: string[] }>;
@@ -21,21 +22,16 @@ const resources = template.toJSON().Resources as Resources;
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 /** Resources of the edge API only (the service API has its own tests in service-api.test.ts). */
 const edgeOfType = (type: string) => ofType(type).filter(([id]) => id.startsWith('EdgeApi'));
-const edgeOnly = (type: string) => {
-  const found = edgeOfType(type);
-  expect(found).toHaveLength(1);
-  return found[0];
-};
-const only = (type: string) => {
-  const found = ofType(type);
-  expect(found).toHaveLength(1);
-  return found[0];
-};
+const edgeOnly = (type: string) => onlyOf(edgeOfType(type), `edge API ${type}`);
+const only = (type: string) => onlyOf(ofType(type), type);
 
 /** The AwsCustomResource provider (writes the truststore object) is CDK's, not a plusgate function. */
 const PROVIDER_LOGICAL_ID_PREFIX = `AWS${AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`;
 const plusgateFunctions = ofType('AWS::Lambda::Function').filter(([id]) => !id.startsWith(PROVIDER_LOGICAL_ID_PREFIX));
-const [edgeFunctionId, edgeFunction] = plusgateFunctions.find(([id]) => id.startsWith('EdgeFunction'))!;
+const [edgeFunctionId, edgeFunction] = defined(
+  plusgateFunctions.find(([id]) => id.startsWith('EdgeFunction')),
+  'an EdgeFunction* Lambda function',
+);
 
 const truststore = readTruststore(path.resolve(REPO_ROOT, String(CDK_JSON_CONTEXT.truststorePath)));
 if (!truststore.ok) throw new Error('the example truststore in cdk.json must be valid');
@@ -43,11 +39,10 @@ const truststoreKey = `truststore/${truststore.truststore.sha256}.pem`;
 
 describe('edge API: mutual TLS is the only way in', () => {
   const [, domain] = only('AWS::ApiGateway::DomainName');
-  const [bucketId, bucket] = (() => {
-    const found = ofType('AWS::S3::Bucket').filter(([id]) => id.startsWith('EdgeTruststore'));
-    expect(found).toHaveLength(1);
-    return found[0];
-  })();
+  const [bucketId, bucket] = onlyOf(
+    ofType('AWS::S3::Bucket').filter(([id]) => id.startsWith('EdgeTruststore')),
+    'EdgeTruststore* bucket',
+  );
   const [uploadId, upload] = only('Custom::PlusgateTruststore');
 
   test('the custom domain requires a client certificate from the truststore at a content-hashed key, pinned to the uploaded version', () => {
@@ -172,8 +167,11 @@ describe('edge API: mutual TLS is the only way in', () => {
       clientCertSerial: '$context.identity.clientCert.serialNumber',
     });
     expect(stage.Properties.AccessLogSetting.Format).not.toMatch(/querystring|\$context\.path\b/i);
-    const logGroupId = JSON.stringify(stage.Properties.AccessLogSetting.DestinationArn).match(/"Ref":"([^"]+)"/)![1];
-    expect(resources[logGroupId].Properties.RetentionInDays).toBeGreaterThan(0);
+    const logGroupId = defined(
+      JSON.stringify(stage.Properties.AccessLogSetting.DestinationArn).match(/"Ref":"([^"]+)"/)?.[1],
+      'a Ref in the access log destination',
+    );
+    expect(defined(resources[logGroupId], logGroupId).Properties.RetentionInDays).toBeGreaterThan(0);
   });
 
   test('the stage logs errors and throttles by default, and never logs bodies', () => {
@@ -215,7 +213,7 @@ describe('functions', () => {
     for (const [, fn] of ofType('AWS::Lambda::Function')) {
       const ref = fn.Properties.LoggingConfig?.LogGroup?.Ref;
       expect(resources[ref]?.Type).toBe('AWS::Logs::LogGroup');
-      expect(resources[ref].Properties.RetentionInDays).toBeGreaterThan(0);
+      expect(resources[ref]?.Properties.RetentionInDays).toBeGreaterThan(0);
     }
   });
 
@@ -275,9 +273,10 @@ describe('least privilege', () => {
       p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleRef),
     );
     expect(policies).toHaveLength(1);
+    const [, policy] = onlyOf(policies, 'policy of the edge role');
     const [tableId] = only('AWS::DynamoDB::GlobalTable');
     const [stateKeyId] = only('AWS::SecretsManager::Secret');
-    expect(policies[0][1].Properties.PolicyDocument.Statement).toEqual([
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
       {
         Effect: 'Allow',
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
@@ -364,9 +363,10 @@ describe('cdk-nag', () => {
 describe('optional configuration', () => {
   test('a hosted zone gets an A alias record to the regional domain name', () => {
     const { template: t } = synthPlusgate({ hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' });
-    const domainId = Object.entries(t.toJSON().Resources as Resources).find(
-      ([, r]) => r.Type === 'AWS::ApiGateway::DomainName',
-    )![0];
+    const [domainId] = defined(
+      Object.entries(t.toJSON().Resources as Resources).find(([, r]) => r.Type === 'AWS::ApiGateway::DomainName'),
+      'an AWS::ApiGateway::DomainName',
+    );
     t.hasResourceProperties('AWS::Route53::RecordSet', {
       Name: 'auth.example.com.',
       Type: 'A',

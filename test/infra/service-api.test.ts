@@ -8,14 +8,21 @@ import { LambdaIntegration, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { ENV, SERVICE_ROUTES } from '../../functions/config/names';
 import { PlusgateAuthorizer } from '../../lib/plusgate-authorizer';
+import { defined, only } from '../support/only';
 import { asList, synthPlusgate } from './plusgate-fixture';
 
 const { template } = synthPlusgate();
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
 const serviceOfType = (type: string) =>
   Object.entries(resources).filter(([id, r]) => r.Type === type && id.startsWith('ServiceApi'));
-const functionId = (prefix: string) =>
-  Object.keys(resources).find((id) => resources[id].Type === 'AWS::Lambda::Function' && id.startsWith(prefix))!;
+/** The logical id of the one resource of `type` whose id starts with `prefix`. */
+const idOf = (type: string, prefix: string) =>
+  only(
+    Object.entries(resources).filter(([id, r]) => r.Type === type && id.startsWith(prefix)),
+    `${type} ${prefix}*`,
+  )[0];
+const functionId = (prefix: string) => idOf('AWS::Lambda::Function', prefix);
+const resource = (id: string) => defined(resources[id], `the resource ${id}`);
 
 describe('service API', () => {
   test('every method requires IAM (SigV4) authorization', () => {
@@ -25,7 +32,7 @@ describe('service API', () => {
   });
 
   test('serves /verify through the verify function and /report through the report function', () => {
-    const resourcePath = (id: string) => `/${resources[id].Properties.PathPart}`;
+    const resourcePath = (id: string) => `/${resource(id).Properties.PathPart}`;
     const routes = serviceOfType('AWS::ApiGateway::Method').map(([, m]) => ({
       route: `${m.Properties.HttpMethod} ${resourcePath(m.Properties.ResourceId.Ref)}`,
       uri: JSON.stringify(m.Properties.Integration.Uri),
@@ -55,9 +62,9 @@ describe('service API', () => {
   });
 
   test('is REGIONAL, throttled and access-logged', () => {
-    const [[, api]] = serviceOfType('AWS::ApiGateway::RestApi');
+    const [, api] = only(serviceOfType('AWS::ApiGateway::RestApi'), 'service RestApi');
     expect(api.Properties.EndpointConfiguration).toEqual({ Types: ['REGIONAL'] });
-    const [[, stage]] = serviceOfType('AWS::ApiGateway::Stage');
+    const [, stage] = only(serviceOfType('AWS::ApiGateway::Stage'), 'service Stage');
     expect(stage.Properties.AccessLogSetting.DestinationArn).toBeDefined();
     expect(stage.Properties.MethodSettings[0]).toMatchObject({
       ThrottlingRateLimit: 1000,
@@ -69,7 +76,7 @@ describe('service API', () => {
 
 /** The IAM statements attached to one function's role (policies naming that role). */
 function statementsOf(prefix: string): Array<Record<string, unknown>> {
-  const roleId = Object.keys(resources).find((id) => resources[id].Type === 'AWS::IAM::Role' && id.startsWith(prefix))!;
+  const roleId = idOf('AWS::IAM::Role', prefix);
   return Object.values(resources)
     .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes(`"${roleId}"`))
     .flatMap((r) => asList(r.Properties.PolicyDocument.Statement));
@@ -102,7 +109,7 @@ describe('least privilege', () => {
   });
 
   test('verify gets its truststore as a bundled file and no secret values in its environment', () => {
-    const env = resources[functionId('VerifyFunction')].Properties.Environment.Variables;
+    const env = resource(functionId('VerifyFunction')).Properties.Environment.Variables;
     expect(env[ENV.TRUSTSTORE_FILE]).toBe('truststore.pem');
     expect(env[ENV.PUBLIC_ORIGIN]).toBe('https://auth.example.com');
     expect(JSON.stringify(env)).not.toMatch(/BEGIN (CERTIFICATE|PRIVATE KEY)|SecretString/);

@@ -5,6 +5,7 @@ import https from 'node:https';
 import { serialToColonHex } from '../../functions/domain/certificate';
 import type { DevPki } from '../../local/dev-pki';
 import { type GatewayRoute, LocalGateway, type ProxyHandler } from '../../local/gateway';
+import { only } from '../support/only';
 import { testPki } from '../support/test-pki';
 
 interface Reply {
@@ -95,7 +96,7 @@ describe('LocalGateway with mutual TLS', () => {
     const alice = pki.devices.alice;
     expect(json(reply)).toEqual({ serial: serialToColonHex(alice.serial) });
 
-    const event = seen[0];
+    const event = only(seen, 'event seen by the handler');
     const cert = event.requestContext.identity.clientCert!;
     expect(new X509Certificate(cert.clientCertPem).fingerprint256).toBe(new X509Certificate(alice.cert).fingerprint256);
     expect(cert.clientCertPem.trim()).toBe(alice.cert.trim());
@@ -324,9 +325,7 @@ describe('LocalGateway over plain HTTP', () => {
     const reply = await send(gateway.url, '/cookies');
     expect(reply.status).toBe(200);
     expect(reply.headers['set-cookie']).toEqual(['a=1; Secure', 'b=2; Secure']);
-    const counts = reply.rawHeaders.filter(
-      (_v, i) => i % 2 === 0 && reply.rawHeaders[i].toLowerCase() === 'x-count',
-    ).length;
+    const counts = reply.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'x-count').length;
     expect(counts).toBe(2);
     expect(reply.headers['x-count']).toBe('0, 1');
     expect(reply.headers['x-flag']).toBe('true');

@@ -2,7 +2,12 @@
  * The report end to end through dynalite: 10,000 users written in the ledger's exact item layout (as
  * RecordsTable writes them), read back by the sharded parallel Queries, through `/report` and the CLI.
  */
-import { type AttributeValue, BatchWriteItemCommand, type DynamoDBClient, type QueryCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  type QueryCommand,
+} from '@aws-sdk/client-dynamodb';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -67,7 +72,7 @@ async function batchWrite(items: Array<Record<string, AttributeValue>>): Promise
   let next = 0;
   const worker = async () => {
     while (next < batches.length) {
-      let requests = batches[next++].map((Item) => ({ PutRequest: { Item } }));
+      let requests = batches[next++]!.map((Item) => ({ PutRequest: { Item } }));
       while (requests.length > 0) {
         const res = await client.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: requests } }));
         requests = (res.UnprocessedItems?.[TABLE] ?? []) as typeof requests;
@@ -108,7 +113,7 @@ beforeAll(async () => {
     );
     expected.authentications += authCount;
     for (const d of devices) expected.devices.add(d);
-    expected.perDay[day]++;
+    expected.perDay[day]!++;
   }
   // The first 500 of them were active in October too (counted there as well), and 100 November items expired.
   for (let i = 0; i < 500; i++)
@@ -223,7 +228,7 @@ describe('the report over 10,000 users in dynalite', () => {
     expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices');
     const rows = lines.slice(1, -1);
     expect(rows).toHaveLength(USERS);
-    const ids = rows.map((r) => r.split(',')[0]);
+    const ids = rows.map((r) => r.split(',')[0]!);
     expect(new Set(ids).size).toBe(USERS);
     expect(ids).toEqual([...ids].sort()); // ASCII ids: code point order = JS order
     expect(ids.some((id) => id.startsWith('org:gone-'))).toBe(false);

@@ -1,5 +1,10 @@
 import type { BillingPeriod } from '../../functions/domain/billing-period';
-import { type BillingReport, ReportAccumulator, type ReportAccumulatorOptions, type UserRecord } from '../../functions/domain/report';
+import {
+  type BillingReport,
+  ReportAccumulator,
+  type ReportAccumulatorOptions,
+  type UserRecord,
+} from '../../functions/domain/report';
 
 /** The report of `period` from a list of records, through the accumulator as the handlers use it. */
 export function buildReport(

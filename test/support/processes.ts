@@ -5,8 +5,15 @@ import * as path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 
-/** Ports the OS says are free right now (bound and released). */
-export async function freePorts(count: number): Promise<number[]> {
+/** `N` values of `T` as a tuple type, so `const [a, b] = await freePorts(2)` types `a` and `b` as numbers. */
+type Tuple<T, N extends number, Acc extends T[] = []> = number extends N
+  ? T[]
+  : Acc['length'] extends N
+    ? Acc
+    : Tuple<T, N, [...Acc, T]>;
+
+/** `count` ports the OS says are free right now (bound and released). */
+export async function freePorts<N extends number>(count: N): Promise<Tuple<number, N>> {
   const servers = await Promise.all(
     Array.from(
       { length: count },
@@ -19,7 +26,8 @@ export async function freePorts(count: number): Promise<number[]> {
   );
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  if (ports.length !== count) throw new Error(`freePorts: asked for ${count} ports, got ${ports.length}`);
+  return ports as Tuple<number, N>;
 }
 
 export interface RunningProcess {

@@ -28,6 +28,7 @@ class ScriptedIdentityPlus implements IdentityPlusPort {
   constructor(private readonly script: Array<InquiryAnswer | Error>) {}
   async inquire(): Promise<InquiryAnswer> {
     const next = this.script[Math.min(this.calls++, this.script.length - 1)];
+    if (next === undefined) throw new Error('ScriptedIdentityPlus was given an empty script');
     if (next instanceof Error) throw next;
     return next;
   }
@@ -68,7 +69,7 @@ describe('Authenticator', () => {
     expect(result).toMatchObject({ decision: 'allow', cached: false, degraded: false, period: '2026-11' });
     expect(records.records).toHaveLength(1);
     expect(records.records[0]).toMatchObject({ userId: 'org:ref-a', name: 'Alice', serial: SERIAL, roles: ['member'] });
-    expect(records.records[0].period.id).toBe('2026-11');
+    expect(records.records[0]!.period.id).toBe('2026-11');
   });
 
   it('answers a repeat from the cache without asking Identity Plus or writing a record', async () => {

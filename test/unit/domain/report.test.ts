@@ -163,8 +163,8 @@ describe('the report of a period', () => {
       periodEnd: '2027-01-15T00:00:00.000Z',
       periodDays: 31,
     });
-    expect(report.newUsersPerDay[0].date).toBe('2026-12-15');
-    expect(report.newUsersPerDay[30].date).toBe('2027-01-14');
+    expect(report.newUsersPerDay[0]?.date).toBe('2026-12-15');
+    expect(report.newUsersPerDay[30]?.date).toBe('2027-01-14');
     expect(report.newUsersPerDay.find((d) => d.users > 0)?.date).toBe('2027-01-01');
 
     const leap = await buildReport(periodById('2028-02'), [], { pricePerUserYear: 0.9, now: NOW });

@@ -14,6 +14,7 @@ import {
   problem,
   proxyEvent,
 } from '../../support/handler-doubles';
+import { only } from '../../support/only';
 
 const ORIGIN = 'https://auth.example.com';
 const APP = 'https://app.example.com';
@@ -147,7 +148,7 @@ describe('GET /signin', () => {
     const res = await t.handler(event('/signin', { person: 'bob', query: `return=${encodeURIComponent(`${APP}/x`)}` }));
     expect(res.statusCode).toBe(302);
     expect(res.headers?.Location).toBe('https://signon.identity.plus/ref123');
-    const returnUrl = new URL(t.intents[0].returnUrl);
+    const returnUrl = new URL(only(t.intents, 'intent asked for').returnUrl);
     expect(returnUrl.origin + returnUrl.pathname).toBe(`${ORIGIN}/return`);
     const state = verifyState(returnUrl.searchParams.get('state'), KEY, {
       serial: pki.devices.bob.serial,

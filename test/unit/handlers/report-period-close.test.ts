@@ -57,7 +57,7 @@ describe('ReportStore', () => {
       parts: 1,
     });
     expect(s3.sent.map((s) => s.name)).toEqual(['PutObject']);
-    expect(s3.sent[0].input).toMatchObject({ Bucket: 'b', Key: 'k.csv', ContentType: 'text/csv' });
+    expect(s3.sent[0]!.input).toMatchObject({ Bucket: 'b', Key: 'k.csv', ContentType: 'text/csv' });
     expect(s3.objects.get('k.csv')?.toString()).toBe('a,b\r\n1,2\r\n');
   });
 
@@ -76,7 +76,7 @@ describe('ReportStore', () => {
       'UploadPart',
       'CompleteMultipartUpload',
     ]);
-    expect(s3.sent[0].input).toMatchObject({ ChecksumAlgorithm: 'CRC32', ContentType: 'text/csv' });
+    expect(s3.sent[0]!.input).toMatchObject({ ChecksumAlgorithm: 'CRC32', ContentType: 'text/csv' });
     expect([...s3.parts.values()].every((p) => p.length <= 32)).toBe(true);
     expect(s3.sent.at(-1)?.input.MultipartUpload.Parts[0]).toEqual({
       PartNumber: 1,
@@ -128,19 +128,19 @@ describe('ReportStore', () => {
 });
 
 describe('the period a period-close run exports', () => {
-  const after = (iso: string) => Date.parse(iso) + 60_000;
+  const justAfter = (iso: string) => Date.parse(iso) + 60_000;
 
   it('is the period before the one the scheduled time falls in', () => {
-    expect(closedPeriodOf({ time: '2026-12-01T00:30:00Z' }, 1, after('2026-12-01T00:30:00Z')).id).toBe('2026-11');
-    expect(closedPeriodOf({ time: '2027-01-01T00:30:00Z' }, 1, after('2027-01-01T00:30:00Z')).id).toBe('2026-12'); // December into January
-    expect(closedPeriodOf({ time: '2028-03-01T00:30:00Z' }, 1, after('2028-03-01T00:30:00Z'))).toMatchObject({
+    expect(closedPeriodOf({ time: '2026-12-01T00:30:00Z' }, 1, justAfter('2026-12-01T00:30:00Z')).id).toBe('2026-11');
+    expect(closedPeriodOf({ time: '2027-01-01T00:30:00Z' }, 1, justAfter('2027-01-01T00:30:00Z')).id).toBe('2026-12'); // December into January
+    expect(closedPeriodOf({ time: '2028-03-01T00:30:00Z' }, 1, justAfter('2028-03-01T00:30:00Z'))).toMatchObject({
       id: '2028-02',
       end: new Date('2028-03-01T00:00:00Z'),
     });
   });
 
   it('follows the billing anchor day', () => {
-    const p = closedPeriodOf({ time: '2026-12-15T00:30:00Z' }, 15, after('2026-12-15T00:30:00Z'));
+    const p = closedPeriodOf({ time: '2026-12-15T00:30:00Z' }, 15, justAfter('2026-12-15T00:30:00Z'));
     expect(p).toEqual({
       id: '2026-11',
       start: new Date('2026-11-15T00:00:00Z'),

@@ -13,6 +13,7 @@ import {
   problem,
   proxyEvent,
 } from '../../support/handler-doubles';
+import { only } from '../../support/only';
 import { testPki } from '../../support/test-pki';
 
 const KEY = Buffer.alloc(32, 9);
@@ -101,7 +102,7 @@ describe('POST /verify', () => {
     expect(without.validationUrl).toBeUndefined();
     const withUrl = JSON.parse((await t.handler(post({ serial: pki.devices.bob.serial, validationUrl: true }))).body);
     expect(withUrl.validationUrl).toBe('https://signon.identity.plus/ref123');
-    const returnUrl = new URL(t.intents.asked[0].returnUrl);
+    const returnUrl = new URL(only(t.intents.asked, 'intent asked for').returnUrl);
     expect(returnUrl.origin + returnUrl.pathname).toBe('https://auth.example.com/return');
     expect(
       verifyState(returnUrl.searchParams.get('state'), KEY, { serial: pki.devices.bob.serial, now: t.clock.now() })

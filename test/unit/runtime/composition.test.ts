@@ -8,7 +8,7 @@ const saved = { ...process.env };
 function freshComposition(): Composition {
   let module: Composition | undefined;
   jest.isolateModules(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // require, not import(): isolateModules loads synchronously, so the module is fresh for this call only.
     module = require('../../../functions/runtime/composition');
   });
   return module!;
