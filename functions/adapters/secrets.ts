@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ConfigurationError } from '../domain/errors';
-import type { ApiCredentials } from './identity-plus-client';
+import type { ApiCredentials } from './identity-plus-credentials';
 
 /**
  * Reads the Identity Plus API certificate secret: JSON `{"certificate","privateKey"}` (PEM) or

@@ -9,11 +9,8 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import forge from 'node-forge';
-import {
-  IdentityPlusClient,
-  type ApiCredentials,
-  type IdentityPlusClientOptions,
-} from '../../functions/adapters/identity-plus-client';
+import { IdentityPlusClient, type IdentityPlusClientOptions } from '../../functions/adapters/identity-plus-client';
+import type { ApiCredentials } from '../../functions/adapters/identity-plus-credentials';
 import { ConfigurationError, IdentityPlusError, InvalidInputError } from '../../functions/domain/errors';
 import { demoSeed, issueCertificate, type DevPki } from '../../local/dev-pki';
 import { testPki } from '../support/test-pki';

@@ -1,14 +1,17 @@
 import {
-  IdentityPlusClient,
   buildInquiryRequest,
   buildIntentRequest,
   checkOutcome,
+  clip,
+  isPlainObject,
   parseEnvelope,
+  parseIdentityProfile,
   parseInquiryAnswer,
   parseIntentAnswer,
+  parseSimpleResponse,
   signonUrlFor,
-} from '../../../functions/adapters/identity-plus-client';
-import { ConfigurationError, IdentityPlusError, InvalidInputError } from '../../../functions/domain/errors';
+} from '../../../functions/adapters/identity-plus-wire';
+import { IdentityPlusError, InvalidInputError } from '../../../functions/domain/errors';
 
 const json = (value: unknown): string => JSON.stringify(value);
 
@@ -306,27 +309,204 @@ describe('parseIntentAnswer', () => {
   });
 });
 
-describe('IdentityPlusClient configuration', () => {
-  const pem = { certificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', privateKey: 'x' };
-
-  it('refuses a plain-http API URL', () => {
-    expect(() => new IdentityPlusClient({ apiUrl: 'http://api.identity.plus/v1', credentials: pem })).toThrow(
-      ConfigurationError,
-    );
+describe('request body edge cases', () => {
+  it('accepts an IPv6 client address', () => {
+    expect(buildInquiryRequest('7', { ip: '2001:db8::1' })).toEqual({
+      'Identity-Inquiry': { 'serial-number': '7', 'ip-address': '2001:db8::1' },
+    });
   });
 
-  it('refuses credentials that are not PEM, without echoing them', () => {
-    const secret = 'not-a-key-but-secret-text';
+  it('names the field that was wrong, and clips a long bad IP in the message', () => {
+    const longIp = `not-an-ip-${'x'.repeat(500)}`;
+    let caught: unknown;
     try {
-      new IdentityPlusClient({ credentials: { certificate: pem.certificate, privateKey: secret } });
-      throw new Error('expected a ConfigurationError');
+      buildInquiryRequest('7', { ip: longIp });
     } catch (err) {
-      expect(err).toBeInstanceOf(ConfigurationError);
-      expect(String(err)).not.toContain(secret);
+      caught = err;
     }
+    expect(caught).toBeInstanceOf(InvalidInputError);
+    expect((caught as InvalidInputError).field).toBe('ip');
+    expect((caught as InvalidInputError).message.length).toBeLessThan(140);
+    expect((caught as InvalidInputError).message).toContain('…');
   });
 
-  it('refuses a non-positive timeout', () => {
-    expect(() => new IdentityPlusClient({ credentials: pem, answerTimeoutMs: 0 })).toThrow('answerTimeoutMs');
+  it('refuses a service longer than 512 characters and accepts one of 512', () => {
+    expect(() => buildInquiryRequest('7', { service: 's'.repeat(513) })).toThrow(InvalidInputError);
+    expect(buildInquiryRequest('7', { service: 's'.repeat(512) })['Identity-Inquiry'].service).toHaveLength(512);
+  });
+
+  it('refuses an intent type other than validate or discover', () => {
+    expect(() => buildIntentRequest('other' as never, 'https://auth.example.com/return')).toThrow(
+      'is not validate or discover',
+    );
+    expect(buildIntentRequest('discover', 'http://auth.example.com/r').Intent.type).toBe('discover');
+  });
+
+  it('refuses a return URL over 2048 characters and one of another scheme', () => {
+    const base = 'https://auth.example.com/return?state=';
+    expect(() => buildIntentRequest('validate', base + 'a'.repeat(2049 - base.length))).toThrow(InvalidInputError);
+    expect(buildIntentRequest('validate', base + 'a'.repeat(2048 - base.length)).Intent['return-url']).toHaveLength(
+      2048,
+    );
+    expect(() => buildIntentRequest('validate', 'ftp://auth.example.com/return')).toThrow(InvalidInputError);
+  });
+});
+
+describe('answer edge cases', () => {
+  it('names at most five keys of an unknown envelope, each clipped', () => {
+    const longKey = `K${'k'.repeat(100)}`;
+    const body = json({ [longKey]: 1, b: 2, c: 3, d: 4, e: 5, sixth: 6 });
+    const err = failureOf(() => parseEnvelope(body, ['Identity-Profile']));
+    expect(err.kind).toBe('unknown-envelope');
+    expect(err.message).not.toContain(longKey);
+    expect(err.message).toContain(`${longKey.slice(0, 39)}…`);
+    expect(err.message).not.toContain('sixth');
+    expect(err.message).toContain('expected one of Identity-Profile.');
+  });
+
+  it('says "no outcome" when the outcome is missing, and clips a long one', () => {
+    expect(failureOf(() => checkOutcome(undefined, 'Identity-Profile')).message).toBe(
+      'Identity Plus answered a Identity-Profile with no outcome.',
+    );
+    const long = `XX ${'9'.repeat(500)}`;
+    const err = failureOf(() => checkOutcome(long, 'Simple-Response'));
+    expect(err.message).not.toContain(long);
+    expect(err.message.length).toBeLessThan(160);
+  });
+
+  it('refuses an Intent-Reference with a blank or too long value, or a bad outcome', () => {
+    const reference = (value: unknown, outcome = 'OK 0000 Acknowledged'): string =>
+      json({ 'Intent-Reference': { value, outcome } });
+    expect(failureOf(() => parseIntentAnswer(reference('   '))).kind).toBe('invalid-response');
+    expect(failureOf(() => parseIntentAnswer(reference('r'.repeat(1025)))).kind).toBe('invalid-response');
+    expect(failureOf(() => parseIntentAnswer(reference(42))).kind).toBe('invalid-response');
+    expect(parseIntentAnswer(reference('r'.repeat(1024)))).toMatchObject({ kind: 'reference' });
+    expect(failureOf(() => parseIntentAnswer(reference('ref', 'Acknowledged'))).kind).toBe('invalid-response');
+  });
+
+  it('drops an empty Simple-Response message and turns a numeric one into text', () => {
+    expect(parseSimpleResponse({ outcome: 'PB 0004 revoked', message: '' })).toEqual({
+      kind: 'problem',
+      outcome: 'PB 0004 revoked',
+    });
+    expect(parseSimpleResponse({ outcome: 'PB 0004 revoked', message: 17 })).toEqual({
+      kind: 'problem',
+      outcome: 'PB 0004 revoked',
+      message: '17',
+    });
+    expect(parseSimpleResponse({ outcome: 'PB 0004 revoked', message: { text: 'x' } })).toEqual({
+      kind: 'problem',
+      outcome: 'PB 0004 revoked',
+    });
+  });
+});
+
+describe('parseIdentityProfile edge cases', () => {
+  const every = {
+    outcome: 'OK 0001 valid',
+    'service-roles': ['member'],
+    'organizational-reference': 'r',
+    'organizational-name': 'n',
+    'organizational-email': 'e@example.com',
+    'local-user-id': 'u',
+    'local-user-name': 'un',
+    'trust-score': 1,
+    'sites-frequented': 2,
+    'average-identity-age': 3,
+    'max-identity-age': 4,
+    'local-trust': 5,
+    'local-intrusions': 6,
+    'trust-sponsors': ['s'],
+  };
+
+  it('fills the profile in a stable property order: outcome, roles, custom fields, then the rest as listed', () => {
+    expect(Object.keys(parseIdentityProfile({ ...every, extra: true }))).toEqual([
+      'outcome',
+      'serviceRoles',
+      'customFields',
+      'organizationalReference',
+      'organizationalName',
+      'organizationalEmail',
+      'localUserId',
+      'localUserName',
+      'trustScore',
+      'sitesFrequented',
+      'averageIdentityAge',
+      'maxIdentityAge',
+      'localTrust',
+      'localIntrusions',
+      'trustSponsors',
+    ]);
+  });
+
+  it('keeps none of the known fields as custom fields, even when they are null', () => {
+    const nulls = Object.fromEntries(Object.keys(every).map((key) => [key, null]));
+    const profile = parseIdentityProfile({ ...nulls, outcome: 'OK 0001 valid' });
+    expect(profile.customFields).toEqual({});
+    expect(profile).toEqual({ outcome: 'OK 0001 valid', serviceRoles: [], customFields: {} });
+  });
+
+  it('refuses a bad outcome before looking at anything else', () => {
+    const err = failureOf(() => parseIdentityProfile({ outcome: 'nope', 'service-roles': { admin: true } }));
+    expect(err.message).toContain('outcome');
+  });
+
+  it('refuses trust-sponsors that are not a list, naming the field; service-roles are checked first', () => {
+    const sponsors = failureOf(() => parseIdentityProfile({ outcome: 'OK 0001 v', 'trust-sponsors': { a: 1 } }));
+    expect(sponsors.kind).toBe('invalid-response');
+    expect(sponsors.message).toBe('Identity Plus answered an Identity-Profile whose trust-sponsors is not a list.');
+    const both = failureOf(() =>
+      parseIdentityProfile({ outcome: 'OK 0001 v', 'service-roles': 5, 'trust-sponsors': false }),
+    );
+    expect(both.message).toContain('service-roles');
+  });
+
+  it('reads empty role and sponsor strings as empty lists, and null sponsors as none', () => {
+    const empty = parseIdentityProfile({ outcome: 'OK 0001 v', 'service-roles': '', 'trust-sponsors': '' });
+    expect(empty.serviceRoles).toEqual([]);
+    expect(empty.trustSponsors).toEqual([]);
+    expect('trustSponsors' in parseIdentityProfile({ outcome: 'OK 0001 v', 'trust-sponsors': null })).toBe(false);
+  });
+
+  it('reads numbers in exponent form and ignores infinite or boolean ones', () => {
+    const profile = parseIdentityProfile({
+      outcome: 'OK 0001 v',
+      'trust-score': '1e2',
+      'sites-frequented': 'Infinity',
+      'local-trust': true,
+      'local-intrusions': '0x10',
+    });
+    expect(profile.trustScore).toBe(100);
+    expect(profile.sitesFrequented).toBeUndefined();
+    expect(profile.localTrust).toBeUndefined();
+    expect(profile.localIntrusions).toBe(16);
+  });
+
+  it('ignores text fields that are objects, booleans or empty', () => {
+    const profile = parseIdentityProfile({
+      outcome: 'OK 0001 v',
+      'organizational-name': { first: 'x' },
+      'organizational-email': false,
+      'local-user-name': '',
+      'local-user-id': 0,
+    });
+    expect(profile.organizationalName).toBeUndefined();
+    expect(profile.organizationalEmail).toBeUndefined();
+    expect(profile.localUserName).toBeUndefined();
+    expect(profile.localUserId).toBe('0');
+  });
+});
+
+describe('helpers', () => {
+  it('clips text to the limit, ellipsis included', () => {
+    expect(clip('abcdef', 6)).toBe('abcdef');
+    expect(clip('abcdefg', 6)).toBe('abcde…');
+    expect(clip('abcdefg', 6)).toHaveLength(6);
+  });
+
+  it('calls only non-null, non-array objects plain', () => {
+    expect(isPlainObject({})).toBe(true);
+    expect(isPlainObject(Object.create(null))).toBe(true);
+    for (const value of [null, undefined, [], 'x', 1, true]) expect(isPlainObject(value)).toBe(false);
   });
 });
