@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ENV } from '../functions/config/names';
+import { SETTINGS } from '../functions/config/settings';
 
 // Local mode runs on Node 20 by design; the AWS SDK's notice about its future Node 22 floor is noise here.
 // Set before the SDK is loaded (local-mode is imported below, after this line runs).
@@ -18,8 +19,8 @@ const USAGE = `usage: npm start -- [options]
   --service-port N            service API (verify, report) on http://127.0.0.1:N, no IAM check (default 8445)
   --dynamodb-port N           dynalite (default 8000)
   --dynamodb-endpoint URL     use this DynamoDB endpoint instead of starting dynalite
-  --decision-cache-seconds N  how long an allow is cached (default 60)
-  --stale-if-error-seconds N  grace for recently allowed certificates when Identity Plus is down (default 0)
+  --decision-cache-seconds N  how long an allow is cached (default ${SETTINGS.decisionCacheSeconds.default})
+  --stale-if-error-seconds N  grace for recently allowed certificates when Identity Plus is down (default ${SETTINGS.staleIfErrorSeconds.default})
   --allowed-roles a,b         roles that grant access (default: any cleared certificate)
   --allowed-return-origins o  origins /signin may send people back to, comma-separated (default: the gateway's own)
   --quiet                     no request and decision logs
@@ -29,8 +30,8 @@ Against the real Identity Plus instead of the simulator (your service's API cert
   --api-cert-password PW      ... and its password (or set PLUSGATE_P12_PASSWORD)
   --api-cert FILE --api-key FILE   the same as PEM certificate and unencrypted key
   --truststore FILE           the Identity Plus CA chain (PEM) device certificates must chain to
-  --identity-plus-api-url URL     default https://api.identity.plus/v1
-  --identity-plus-signon-url URL  default https://signon.identity.plus
+  --identity-plus-api-url URL     default ${SETTINGS.identityPlusApiUrl.default}
+  --identity-plus-signon-url URL  default ${SETTINGS.identityPlusSignonUrl.default}
   --identity-plus-ca FILE     an extra CA for the API host (only for a host the system roots do not cover)`;
 
 function fail(message: string): never {
@@ -52,10 +53,10 @@ function seconds(name: string, value: string | undefined): string | undefined {
   return value;
 }
 
-async function main(): Promise<void> {
-  let parsed;
+/** The command line, as node:util parseArgs reads it; a bad flag ends the process with the usage. */
+function parseFlags() {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       options: {
         'data-dir': { type: 'string' },
         'gateway-port': { type: 'string' },
@@ -84,7 +85,10 @@ async function main(): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
-  const v = parsed.values;
+}
+
+async function main(): Promise<void> {
+  const v = parseFlags().values;
   if (v.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
@@ -123,7 +127,7 @@ async function main(): Promise<void> {
 
   const dataDir = v['data-dir'] ?? '.plusgate';
   const quiet = v.quiet ?? false;
-  const { startLocalMode } = await import('../local/local-mode');
+  const { LOCAL_TABLE_NAME, startLocalMode } = await import('../local/local-mode');
   const running = await startLocalMode({
     dataDir,
     gatewayPort: port('gateway-port', v['gateway-port'], 8443),
@@ -150,7 +154,7 @@ async function main(): Promise<void> {
         ? `  Identity Plus sim      ${running.simulator.apiUrl}   admin: ${running.simulator.signonUrl}/__admin/`
         : `  Identity Plus          ${running.identityPlusApiUrl}   API certificate: ${identityPlus?.summary}`,
       `  device truststore      ${running.truststoreFile}`,
-      `  DynamoDB               ${running.dynamodbEndpoint}   table plusgate-records`,
+      `  DynamoDB               ${running.dynamodbEndpoint}   table ${LOCAL_TABLE_NAME}`,
       `  dev PKI                ${pki}/   (PKCS#12 files for browsers: password "plusgate")`,
       '',
       ...(running.simulator
@@ -234,8 +238,8 @@ async function externalIdentityPlus(v: Values) {
       summary: `${prepared.summary.subject}, ${prepared.summary.daysLeft} days left`,
       lines: describeApiCert(prepared.summary),
       config: {
-        apiUrl: httpsUrl('identity-plus-api-url', 'https://api.identity.plus/v1'),
-        signonUrl: httpsUrl('identity-plus-signon-url', 'https://signon.identity.plus'),
+        apiUrl: httpsUrl('identity-plus-api-url', SETTINGS.identityPlusApiUrl.default),
+        signonUrl: httpsUrl('identity-plus-signon-url', SETTINGS.identityPlusSignonUrl.default),
         apiCertSecret: prepared.secretString,
         extraCa: ca === undefined ? undefined : readableFile('--identity-plus-ca', ca),
       },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run put-api-cert -- ...`: checks the Identity Plus API certificate locally, then creates the
- * Secrets Manager secret (or puts a new version into an existing one). See lib/api-cert-input.ts and
+ * Secrets Manager secret (or puts a new version into an existing one). See cli/api-cert-input.ts and
  * README, "Deploy to AWS".
  */
 import {
@@ -9,10 +9,11 @@ import {
   describeApiCert,
   parsePutApiCertArgs,
   prepareApiCertSecret,
+  type PreparedApiCertSecret,
   PUT_API_CERT_USAGE,
   type PutApiCertArgs,
-  UsageError,
 } from '../cli/api-cert-input';
+import { UsageError } from '../cli/usage-error';
 
 async function main(argv: readonly string[]): Promise<number> {
   let args: PutApiCertArgs;
@@ -28,7 +29,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  let prepared;
+  let prepared: PreparedApiCertSecret;
   try {
     prepared = await prepareApiCertSecret(args.source);
   } catch (err) {

@@ -1,19 +1,22 @@
 #!/usr/bin/env node
 /**
  * `npm run report -- --period 2026-11 --format table|json|csv|html [--out FILE]`: the billing-period user
- * report from local mode's DynamoDB, or from AWS with `--table NAME --region R`. See local/report-cli.ts.
+ * report from local mode's DynamoDB, or from AWS with `--table NAME --region R`. See cli/report-cli.ts.
  */
+
+import type { ReportCliArgs } from '../cli/report-cli';
+import { UsageError } from '../cli/usage-error';
 
 // Runs on Node 20 by design; the AWS SDK's notice about its future Node 22 floor is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 async function main(argv: readonly string[]): Promise<number> {
   const cli = await import('../cli/report-cli');
-  let args;
+  let args: ReportCliArgs;
   try {
     args = cli.parseReportArgs(argv);
   } catch (err) {
-    if (!(err instanceof cli.UsageError)) throw err;
+    if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`report: ${err.message}\n\n${cli.REPORT_USAGE}\n`);
     return 2;
   }

@@ -22,22 +22,27 @@ interface CliOptions {
   readonly verbose: boolean;
 }
 
+/** The flags, as node:util parseArgs reads them (throws on a bad one). */
+function readFlags(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      'data-dir': { type: 'string', default: '.plusgate' },
+      port: { type: 'string', default: '8444' },
+      host: { type: 'string', default: '127.0.0.1' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
 /** The parsed command line, or a message saying what is wrong with it. */
 function parseCommandLine(argv: string[]): CliOptions | { readonly error: string } | 'help' {
-  let values;
+  let values: ReturnType<typeof readFlags>['values'];
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'data-dir': { type: 'string', default: '.plusgate' },
-        port: { type: 'string', default: '8444' },
-        host: { type: 'string', default: '127.0.0.1' },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
+    ({ values } = readFlags(argv));
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }

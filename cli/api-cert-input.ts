@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
+import { SECRET_NAME } from '../lib/config';
 import { oneLine } from '../lib/truststore-pem';
+import { UsageError } from './usage-error';
 
 /** Usage text shown by --help and after a bad flag. */
 export const PUT_API_CERT_USAGE = `Usage:
@@ -25,11 +27,6 @@ version into it. The private key and the password are never printed.
   --secret-name NAME  the stack's apiCertSecretName, e.g. plusgate/identity-plus-api-cert
   --region REGION     AWS region of the stack (default: your AWS CLI/SDK configuration)
   --help              show this text`;
-
-/** A bad command line: print the message and the usage, exit 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 /** The files do not hold a usable certificate: print the message, exit 1. */
 export class ApiCertInputError extends Error {
@@ -51,7 +48,6 @@ export interface PutApiCertArgs {
 
 const FLAGS = ['--p12', '--password', '--cert', '--key', '--secret-name', '--region'] as const;
 type Flag = (typeof FLAGS)[number];
-const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 /** Parses argv (without node and script); throws UsageError. `env` supplies PLUSGATE_P12_PASSWORD. */
@@ -63,8 +59,8 @@ export function parsePutApiCertArgs(
     return { help: true, secretName: '', source: { kind: 'pem', certFile: '', keyFile: '' } };
   }
   const values = new Map<Flag, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+  const rest = [...argv];
+  for (let arg = rest.shift(); arg !== undefined; arg = rest.shift()) {
     const [name, inline] =
       arg.startsWith('--') && arg.includes('=')
         ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
@@ -72,7 +68,7 @@ export function parsePutApiCertArgs(
     if (!(FLAGS as readonly string[]).includes(name)) throw new UsageError(`unknown argument "${arg}"`);
     const flag = name as Flag;
     if (values.has(flag)) throw new UsageError(`${flag} given twice`);
-    const value = inline ?? argv[++i];
+    const value = inline ?? rest.shift();
     if (value === undefined || (inline === undefined && value.startsWith('--')))
       throw new UsageError(`${flag} needs a value`);
     if (value === '') throw new UsageError(`${flag} needs a non-empty value`);
@@ -208,6 +204,9 @@ function readInput(file: string, flag: string): Buffer {
   }
 }
 
+/** The PKCS#12 bag type of certificates (RFC 7292), as node-forge names bags. */
+const CERT_BAG = '1.2.840.113549.1.12.10.1.3';
+
 /**
  * Opens the credentials with Node TLS exactly as the Lambda will (a wrong password, an encryption OpenSSL 3
  * no longer opens, or a key that is not the certificate's fail here) and returns the certificate (DER):
@@ -227,7 +226,7 @@ function checkedCertificate(options: tls.SecureContextOptions, source: ApiCertSo
       forge.asn1.fromDer(Buffer.from(options.pfx as Buffer).toString('binary')),
       source.password,
     );
-    const bags = p12.getBags({ bagType: forge.pki.oids.certBag })[forge.pki.oids.certBag] ?? [];
+    const bags = p12.getBags({ bagType: CERT_BAG })[CERT_BAG] ?? [];
     // forge parses RSA certificates; any other kind stays as its ASN.1, which is all we need.
     ders = bags.map((bag) =>
       Buffer.from(
@@ -241,11 +240,12 @@ function checkedCertificate(options: tls.SecureContextOptions, source: ApiCertSo
     );
   }
   const leaves = ders.filter((der) => !new X509Certificate(der).ca);
-  if (leaves.length !== 1)
+  const [leaf] = leaves;
+  if (leaves.length !== 1 || leaf === undefined)
     throw new ApiCertInputError(
       `${file}: holds ${leaves.length} non-CA certificates; expected exactly one (our API certificate)`,
     );
-  return leaves[0];
+  return leaf;
 }
 
 function explainTlsError(err: Error, source: ApiCertSource): string {

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { type WriteStream, createWriteStream, promises as fs } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { RecordsReader } from '../functions/adapters/records-reader';
-import { DEFAULT_SHARDS } from '../functions/adapters/records-table';
+import { SETTINGS, type Setting, show } from '../functions/config/settings';
 import { type BillingPeriod, checkAnchorDay, periodById, periodOf } from '../functions/domain/billing-period';
 import { InvalidInputError, RecordReadError } from '../functions/domain/errors';
 import { type PeriodRecordsPort, ReportAccumulator, type UserRecord } from '../functions/domain/report';
@@ -21,9 +21,9 @@ import {
   tableTotals,
 } from '../functions/domain/report-formats';
 import { localDynamoClient } from '../local/dynamodb-local';
+import { LOCAL_TABLE_NAME } from '../local/local-mode';
+import { UsageError } from './usage-error';
 
-/** Table local mode creates (local/local-mode.ts LOCAL_TABLE_NAME; a test keeps them equal). */
-export const LOCAL_REPORT_TABLE = 'plusgate-records';
 /** Where local mode's dynalite listens by default. */
 export const LOCAL_DYNAMODB_ENDPOINT = 'http://127.0.0.1:8000';
 
@@ -31,9 +31,6 @@ export const LOCAL_DYNAMODB_ENDPOINT = 'http://127.0.0.1:8000';
 export const CLI_FORMATS = ['table', 'json', 'csv', 'html'] as const;
 /** One of {@link CLI_FORMATS}. */
 export type CliFormat = (typeof CLI_FORMATS)[number];
-
-/** A bad command line: print the message and the usage, exit 2. */
-export class UsageError extends Error {}
 
 /** The usage text (`--help`, and after a bad flag). */
 export const REPORT_USAGE = `usage: npm run report -- [options]
@@ -43,12 +40,12 @@ export const REPORT_USAGE = `usage: npm run report -- [options]
                               json: the report; html: a page with the totals and a chart
   --out FILE                  write to FILE instead of standard output
   --dynamodb-endpoint URL     local mode's DynamoDB (default ${LOCAL_DYNAMODB_ENDPOINT})
-  --table NAME                table to read (default ${LOCAL_REPORT_TABLE}); without --dynamodb-endpoint
+  --table NAME                table to read (default ${LOCAL_TABLE_NAME}); without --dynamodb-endpoint
                               this reads AWS with the default credential chain
   --region R                  AWS region of --table (default: AWS_REGION)
-  --anchor-day N              the deployment's billingAnchorDay, 1-28 (default 1)
-  --price-per-user-year P     the deployment's pricePerUserYear in USD (default 0.9)
-  --shards N                  shards per period (default ${DEFAULT_SHARDS})
+  --anchor-day N              the deployment's billingAnchorDay, 1-28 (default ${SETTINGS.billingAnchorDay.default})
+  --price-per-user-year P     the deployment's pricePerUserYear in USD (default ${SETTINGS.pricePerUserYear.default})
+  --shards N                  shards per period (default ${SETTINGS.shards.default})
   -h, --help                  this text
 
 examples:
@@ -77,44 +74,16 @@ export function parseReportArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): ReportCliArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        period: { type: 'string' },
-        format: { type: 'string' },
-        out: { type: 'string' },
-        'dynamodb-endpoint': { type: 'string' },
-        table: { type: 'string' },
-        region: { type: 'string' },
-        'anchor-day': { type: 'string' },
-        'price-per-user-year': { type: 'string' },
-        shards: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags(argv);
   const help = values.help ?? false;
 
   const format = values.format ?? 'table';
   if (!(CLI_FORMATS as readonly string[]).includes(format))
     throw new UsageError(`--format must be one of ${CLI_FORMATS.join(', ')}, got "${format}"`);
 
-  const anchorDay = wholeNumber('anchor-day', values['anchor-day'], 1, 1, 28);
-  const shards = wholeNumber('shards', values.shards, DEFAULT_SHARDS, 1, 1000);
-  const priceRaw = values['price-per-user-year'];
-  const pricePerUserYear = priceRaw === undefined ? 0.9 : Number(priceRaw);
-  if (
-    priceRaw !== undefined &&
-    (priceRaw.trim() === '' || !Number.isFinite(pricePerUserYear) || pricePerUserYear < 0)
-  ) {
-    throw new UsageError(`--price-per-user-year must be a number >= 0 (USD), got "${priceRaw}"`);
-  }
+  const anchorDay = setting('anchor-day', values['anchor-day'], 'billingAnchorDay');
+  const shards = setting('shards', values.shards, 'shards');
+  const pricePerUserYear = setting('price-per-user-year', values['price-per-user-year'], 'pricePerUserYear');
 
   if (values.period !== undefined) {
     try {
@@ -133,7 +102,7 @@ export function parseReportArgs(
       throw new UsageError(
         `--dynamodb-endpoint must be an http(s) URL like ${LOCAL_DYNAMODB_ENDPOINT}, got "${endpoint}"`,
       );
-    source = { kind: 'local', endpoint, table: values.table ?? LOCAL_REPORT_TABLE };
+    source = { kind: 'local', endpoint, table: values.table ?? LOCAL_TABLE_NAME };
   } else if (values.table !== undefined) {
     const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
     if (!region) throw new UsageError('--table reads AWS: give --region too (or set AWS_REGION)');
@@ -145,7 +114,7 @@ export function parseReportArgs(
       throw new UsageError(
         '--region goes with --table NAME (reading AWS); without --table the report reads local mode',
       );
-    source = { kind: 'local', endpoint: LOCAL_DYNAMODB_ENDPOINT, table: LOCAL_REPORT_TABLE };
+    source = { kind: 'local', endpoint: LOCAL_DYNAMODB_ENDPOINT, table: LOCAL_TABLE_NAME };
   }
   if (source.table.trim() === '') throw new UsageError('--table needs a table name');
 
@@ -161,12 +130,46 @@ export function parseReportArgs(
   };
 }
 
-function wholeNumber(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  return n;
+/** The flags, as node:util parseArgs reads them; a bad flag is a UsageError. */
+function parseFlags(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      options: {
+        period: { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
+        'dynamodb-endpoint': { type: 'string' },
+        table: { type: 'string' },
+        region: { type: 'string' },
+        'anchor-day': { type: 'string' },
+        'price-per-user-year': { type: 'string' },
+        shards: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/**
+ * A flag that gives a deployment setting: the setting's default, checked with the deployment's own parser
+ * (functions/config/settings.ts), so the report takes exactly what the deployment does.
+ */
+function setting(
+  flag: string,
+  raw: string | undefined,
+  name: 'billingAnchorDay' | 'pricePerUserYear' | 'shards',
+): number {
+  const spec: Setting<number> = SETTINGS[name];
+  if (raw === undefined) return spec.default;
+  const expected: string[] = [];
+  const value = spec.parse(raw, { strict: true, problem: (_value, what) => expected.push(what) });
+  if (value === undefined) throw new UsageError(`--${flag} must be ${expected.join('; ')}, got ${show(raw)}`);
+  return value;
 }
 
 /** The streams and clock a run uses (tests pass their own). */
@@ -261,7 +264,7 @@ export function describeFailure(err: unknown, args: Pick<ReportCliArgs, 'source'
     return `${message}\nnothing answers at ${args.source.endpoint}: start local mode (npm start), or pass --dynamodb-endpoint URL for the port it runs on`;
   }
   if (args.source.kind === 'local' && err.reason === 'ResourceNotFoundException') {
-    return `${message}\nlocal mode creates ${LOCAL_REPORT_TABLE} when it starts; is ${args.source.endpoint} the right endpoint?`;
+    return `${message}\nlocal mode creates ${LOCAL_TABLE_NAME} when it starts; is ${args.source.endpoint} the right endpoint?`;
   }
   return message;
 }

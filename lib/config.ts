@@ -2,13 +2,18 @@
  * Deployment configuration from CDK context (`cdk.json` "context" or `-c key=value`), validated at synth.
  * Values given with `-c` arrive as strings, so numbers and JSON arrays are parsed from strings too.
  * Every problem is collected and thrown at once, each naming the key, the bad value and what is expected.
+ * The deployment-only keys (domain, certificate, DNS, truststore, API certificate secret) are read here;
+ * the function settings with the parsers of their table, functions/config/settings.ts.
  */
 import * as path from 'node:path';
-import { DEFAULTS } from '../functions/config/names';
+import {
+  CONTEXT_SETTING_NAMES,
+  type ContextSettingValues,
+  problemText,
+  readSettings,
+  show,
+} from '../functions/config/settings';
 import { readTruststore, type TruststorePem } from './truststore-pem';
-
-/** Intent type sent when Identity Plus asks for validation (see identityplus-api.md, Intents). */
-export type IntentType = 'validate' | 'discover';
 
 /** A Route 53 public hosted zone that gets an alias record for the domain. */
 export interface HostedZoneConfig {
@@ -17,8 +22,11 @@ export interface HostedZoneConfig {
   readonly name: string;
 }
 
-/** The validated configuration of one plusgate deployment. */
-export interface PlusgateConfig {
+/**
+ * The validated configuration of one plusgate deployment: the deployment-only keys below, and every
+ * function setting that is a context key (functions/config/settings.ts, where each is described).
+ */
+export interface PlusgateConfig extends ContextSettingValues {
   /** Custom domain of the edge API, e.g. `auth.example.com`. */
   readonly domainName: string;
   /** ACM certificate for `domainName`, in the account and region the stack deploys to. */
@@ -36,29 +44,7 @@ export interface PlusgateConfig {
   readonly truststoreWarnings: readonly string[];
   /** Secrets Manager name of the Identity Plus API certificate secret (created with `npm run put-api-cert`). */
   readonly apiCertSecretName: string;
-  readonly allowedRoles: readonly string[];
-  readonly allowedReturnOrigins: readonly string[];
-  readonly billingAnchorDay: number;
-  readonly pricePerUserYear: number;
-  readonly decisionCacheSeconds: number;
-  readonly staleIfErrorSeconds: number;
-  readonly identityPlusApiUrl: string;
-  readonly identityPlusSignonUrl: string;
-  readonly intentType: IntentType;
 }
-
-/** The context keys this app reads, with their defaults (undefined = required or optional without default). */
-export const CONFIG_DEFAULTS = {
-  allowedRoles: [] as string[],
-  allowedReturnOrigins: [] as string[],
-  billingAnchorDay: DEFAULTS.billingAnchorDay,
-  pricePerUserYear: DEFAULTS.pricePerUserYear,
-  decisionCacheSeconds: DEFAULTS.decisionCacheSeconds,
-  staleIfErrorSeconds: DEFAULTS.staleIfErrorSeconds,
-  identityPlusApiUrl: DEFAULTS.identityPlusApiUrl,
-  identityPlusSignonUrl: DEFAULTS.identityPlusSignonUrl,
-  intentType: DEFAULTS.intentType as IntentType,
-} as const;
 
 /** Thrown when the configuration is invalid; `problems` holds one line per problem. */
 export class ConfigError extends Error {
@@ -81,7 +67,8 @@ export interface LoadConfigOptions {
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const ACM_ARN = /^arn:(aws[a-z-]*):acm:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):certificate\/[A-Za-z0-9-]+$/;
 const HOSTED_ZONE_ID = /^[A-Z0-9]{1,32}$/;
-const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+/** A Secrets Manager secret name (not an ARN); `npm run put-api-cert` checks --secret-name with it too. */
+export const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 
 /**
  * Reads and validates the configuration. `get` is `node.tryGetContext`-like: it returns the raw context
@@ -90,7 +77,7 @@ const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 export function loadConfig(get: (key: string) => unknown, options: LoadConfigOptions = {}): PlusgateConfig {
   const problems: string[] = [];
   const bad = (key: string, value: unknown, expected: string): void => {
-    problems.push(`${key}: got ${show(value)}; expected ${expected}`);
+    problems.push(problemText(key, value, expected));
   };
   /** The raw value, with "" (an empty -c value) treated as not set. */
   const raw = (key: string): unknown => {
@@ -113,60 +100,6 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     if (typeof value !== 'string' || !pattern.test(value)) bad(key, value, expected);
     return String(value);
   };
-  const number = (key: string, fallback: number, check: (n: number) => boolean, expected: string): number => {
-    const value = raw(key);
-    if (value === undefined) return fallback;
-    const n =
-      typeof value === 'number'
-        ? value
-        : typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value)
-          ? Number(value)
-          : NaN;
-    if (!Number.isFinite(n) || !check(n)) {
-      bad(key, value, expected);
-      return fallback;
-    }
-    return n;
-  };
-  const stringArray = (key: string, expected: string, each: (s: string) => string | undefined): string[] => {
-    const value = raw(key);
-    if (value === undefined) return [];
-    let list: unknown = value;
-    if (typeof value === 'string') {
-      try {
-        list = JSON.parse(value);
-      } catch {
-        list = undefined;
-      }
-    }
-    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) {
-      bad(key, value, `${expected}, as a JSON array of strings`);
-      return [];
-    }
-    const out: string[] = [];
-    list.forEach((s: string, i) => {
-      const problem = each(s);
-      if (problem) bad(`${key}[${i}]`, s, problem);
-      else out.push(s);
-    });
-    return out;
-  };
-  const httpsUrl = (key: string, fallback: string): string => {
-    const value = raw(key) ?? fallback;
-    const expected = `an https URL without credentials, query or fragment, e.g. ${show(fallback)}`;
-    if (typeof value !== 'string') {
-      bad(key, value, expected);
-      return fallback;
-    }
-    try {
-      const url = new URL(value);
-      if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash)
-        bad(key, value, expected);
-    } catch {
-      bad(key, value, expected);
-    }
-    return value.replace(/\/+$/, '');
-  };
 
   const domainName = requiredString(
     'domainName',
@@ -178,7 +111,7 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     ACM_ARN,
     'an ACM certificate ARN such as "arn:aws:acm:eu-west-1:123456789012:certificate/<id>" for domainName, in the region you deploy to',
   );
-  const acm = ACM_ARN.exec(certificateArn);
+  const [, , region, account] = ACM_ARN.exec(certificateArn) ?? [];
 
   const hostedZoneId = optionalString(
     'hostedZoneId',
@@ -235,82 +168,20 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     SECRET_NAME,
     'the Secrets Manager secret *name* (not ARN) holding the Identity Plus API certificate, e.g. "plusgate/identity-plus-api-cert": 1-512 of A-Z a-z 0-9 / _ + = . @ -',
   );
-  const allowedRoles = stringArray(
-    'allowedRoles',
-    'role names such as ["org. administrator"] ([] = any valid certificate)',
-    (s) => (s.trim() === '' ? 'a non-empty role name' : undefined),
-  );
-  const allowedReturnOrigins = stringArray(
-    'allowedReturnOrigins',
-    'https origins such as ["https://app.example.com"] ([] = only this domain)',
-    (s) =>
-      isHttpsOrigin(s)
-        ? undefined
-        : 'an https origin: scheme and host, optional port, no path or trailing slash, e.g. "https://app.example.com"',
-  );
-  const billingAnchorDay = number(
-    'billingAnchorDay',
-    CONFIG_DEFAULTS.billingAnchorDay,
-    (n) => Number.isInteger(n) && n >= 1 && n <= 28,
-    'a whole number from 1 to 28 (the day each billing period starts)',
-  );
-  const pricePerUserYear = number(
-    'pricePerUserYear',
-    CONFIG_DEFAULTS.pricePerUserYear,
-    (n) => n >= 0,
-    'a number >= 0 (USD per user per year, e.g. 0.9)',
-  );
-  const decisionCacheSeconds = number(
-    'decisionCacheSeconds',
-    CONFIG_DEFAULTS.decisionCacheSeconds,
-    (n) => Number.isInteger(n) && n >= 0 && n <= 3600,
-    'a whole number of seconds from 0 to 3600',
-  );
-  const staleIfErrorSeconds = number(
-    'staleIfErrorSeconds',
-    CONFIG_DEFAULTS.staleIfErrorSeconds,
-    (n) => Number.isInteger(n) && n >= 0 && n <= 86_400,
-    'a whole number of seconds from 0 to 86400 (0 = fail closed)',
-  );
-  const identityPlusApiUrl = httpsUrl('identityPlusApiUrl', CONFIG_DEFAULTS.identityPlusApiUrl);
-  const identityPlusSignonUrl = httpsUrl('identityPlusSignonUrl', CONFIG_DEFAULTS.identityPlusSignonUrl);
-  const intentType = raw('intentType') ?? CONFIG_DEFAULTS.intentType;
-  if (intentType !== 'validate' && intentType !== 'discover') bad('intentType', intentType, '"validate" or "discover"');
+  const settings = readSettings(CONTEXT_SETTING_NAMES, { read: raw, label: (name) => name, strict: true }, problems);
 
-  if (problems.length > 0 || !truststore) throw new ConfigError(problems);
+  // A certificateArn without account and region has been reported above.
+  if (problems.length > 0 || !truststore || !account || !region) throw new ConfigError(problems);
   return {
+    ...settings,
     domainName,
     certificateArn,
-    account: acm![3],
-    region: acm![2],
+    account,
+    region,
     hostedZone,
     ownershipVerificationCertificateArn,
     truststore,
     truststoreWarnings,
     apiCertSecretName,
-    allowedRoles,
-    allowedReturnOrigins,
-    billingAnchorDay,
-    pricePerUserYear,
-    decisionCacheSeconds,
-    staleIfErrorSeconds,
-    identityPlusApiUrl,
-    identityPlusSignonUrl,
-    intentType: intentType as IntentType,
   };
-}
-
-function isHttpsOrigin(s: string): boolean {
-  try {
-    const url = new URL(s);
-    return url.protocol === 'https:' && url.origin === s;
-  } catch {
-    return false;
-  }
-}
-
-/** A value as it appears in a message: JSON, shortened. */
-function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

@@ -11,9 +11,10 @@ import {
   type QueryCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { setMaxListeners } from 'node:events';
+import { SETTINGS } from '../config/settings';
 import { RecordReadError } from '../domain/errors';
 import type { PeriodRecordsPort, UserRecord } from '../domain/report';
-import { DEFAULT_SHARDS, periodPartitionKey } from './records-table';
+import { periodPartitionKey } from './records-table';
 
 /** Options of {@link RecordsReader}. */
 export interface RecordsReaderOptions {
@@ -60,7 +61,7 @@ export class RecordsReader implements PeriodRecordsPort {
   constructor(options: RecordsReaderOptions) {
     this.#client = options.client;
     this.#tableName = options.tableName;
-    this.#shards = options.shards ?? DEFAULT_SHARDS;
+    this.#shards = options.shards ?? SETTINGS.shards.default;
     this.#pageSize = options.pageSize;
     this.#consistentRead = options.consistentRead ?? false;
     if (!Number.isInteger(this.#shards) || this.#shards < 1 || this.#shards > 1000) {

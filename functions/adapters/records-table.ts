@@ -6,14 +6,10 @@
  */
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
+import { SETTINGS } from '../config/settings';
 import type { AuthenticationRecord, RecordsPort } from '../domain/authenticate';
 import { addMonths } from '../domain/billing-period';
 import { RecordWriteError } from '../domain/errors';
-
-/** Default number of shards per period partition. */
-export const DEFAULT_SHARDS = 16;
-/** Default months a record is kept after its period ends. */
-export const DEFAULT_RETENTION_MONTHS = 25;
 
 export interface RecordsTableOptions {
   readonly client: DynamoDBClient;
@@ -48,8 +44,8 @@ export class RecordsTable implements RecordsPort {
   constructor(options: RecordsTableOptions) {
     this.#client = options.client;
     this.#tableName = options.tableName;
-    this.#shards = options.shards ?? DEFAULT_SHARDS;
-    this.#retentionMonths = options.retentionMonths ?? DEFAULT_RETENTION_MONTHS;
+    this.#shards = options.shards ?? SETTINGS.shards.default;
+    this.#retentionMonths = options.retentionMonths ?? SETTINGS.retentionMonths.default;
     if (!Number.isInteger(this.#shards) || this.#shards < 1 || this.#shards > 1000) {
       throw new RangeError(`shards must be a whole number from 1 to 1000, got ${this.#shards}`);
     }

@@ -1,6 +1,12 @@
 /**
  * Names shared by the infrastructure (lib/) and the runtime (functions/): environment variables and
- * route paths. This is the only module lib/ imports from functions/.
+ * route paths. With settings.ts (the deployment settings), the only modules lib/ imports from functions/.
+ */
+import { SETTINGS } from './settings';
+
+/**
+ * Every environment variable of the functions. Those of the deployment settings are defined in SETTINGS
+ * (settings.ts) and only named here; a new setting needs no line here (`SETTINGS.x.env`).
  */
 export const ENV = {
   /** DynamoDB table holding one record per (billing period, user). */
@@ -9,24 +15,19 @@ export const ENV = {
   API_CERT_SECRET: 'PLUSGATE_API_CERT_SECRET',
   /** Secrets Manager name/ARN of the generated state-signing key. */
   STATE_KEY_SECRET: 'PLUSGATE_STATE_KEY_SECRET',
-  IDENTITY_PLUS_API_URL: 'PLUSGATE_IDENTITY_PLUS_API_URL',
-  IDENTITY_PLUS_SIGNON_URL: 'PLUSGATE_IDENTITY_PLUS_SIGNON_URL',
+  IDENTITY_PLUS_API_URL: SETTINGS.identityPlusApiUrl.env,
+  IDENTITY_PLUS_SIGNON_URL: SETTINGS.identityPlusSignonUrl.env,
   /** PEM of an extra CA to trust for the API host (local simulator only); empty in AWS. */
   IDENTITY_PLUS_EXTRA_CA: 'PLUSGATE_IDENTITY_PLUS_EXTRA_CA',
-  /** Intent type sent for validation redirects: validate (default) or discover. */
-  INTENT_TYPE: 'PLUSGATE_INTENT_TYPE',
-  /** JSON array of roles; empty = any valid certificate. */
-  ALLOWED_ROLES: 'PLUSGATE_ALLOWED_ROLES',
-  /** JSON array of origins a `return` destination may be on; empty = the gateway's own origin. */
-  ALLOWED_RETURN_ORIGINS: 'PLUSGATE_ALLOWED_RETURN_ORIGINS',
-  BILLING_ANCHOR_DAY: 'PLUSGATE_BILLING_ANCHOR_DAY',
-  PRICE_PER_USER_YEAR: 'PLUSGATE_PRICE_PER_USER_YEAR',
-  DECISION_CACHE_SECONDS: 'PLUSGATE_DECISION_CACHE_SECONDS',
-  STALE_IF_ERROR_SECONDS: 'PLUSGATE_STALE_IF_ERROR_SECONDS',
-  /** Number of shards per billing period partition (default 16). */
-  SHARDS: 'PLUSGATE_SHARDS',
-  /** Months a record is kept after its period ends (default 25). */
-  RETENTION_MONTHS: 'PLUSGATE_RETENTION_MONTHS',
+  INTENT_TYPE: SETTINGS.intentType.env,
+  ALLOWED_ROLES: SETTINGS.allowedRoles.env,
+  ALLOWED_RETURN_ORIGINS: SETTINGS.allowedReturnOrigins.env,
+  BILLING_ANCHOR_DAY: SETTINGS.billingAnchorDay.env,
+  PRICE_PER_USER_YEAR: SETTINGS.pricePerUserYear.env,
+  DECISION_CACHE_SECONDS: SETTINGS.decisionCacheSeconds.env,
+  STALE_IF_ERROR_SECONDS: SETTINGS.staleIfErrorSeconds.env,
+  SHARDS: SETTINGS.shards.env,
+  RETENTION_MONTHS: SETTINGS.retentionMonths.env,
   /**
    * PEM file of the CAs a certificate given to /verify must chain to (the edge truststore). Relative paths
    * are resolved against the handler's folder: the CDK app copies the truststore into the bundle.
@@ -49,20 +50,4 @@ export const EDGE_ROUTES = {
 export const SERVICE_ROUTES = {
   VERIFY: '/verify',
   REPORT: '/report',
-} as const;
-
-/**
- * Defaults of the deployment settings, shared by the CDK app (lib/config.ts) and the functions
- * (functions/handlers/runtime-config.ts) so the two can never disagree.
- */
-export const DEFAULTS = {
-  identityPlusApiUrl: 'https://api.identity.plus/v1',
-  identityPlusSignonUrl: 'https://signon.identity.plus',
-  intentType: 'validate',
-  billingAnchorDay: 1,
-  pricePerUserYear: 0.9,
-  decisionCacheSeconds: 60,
-  staleIfErrorSeconds: 0,
-  shards: 16,
-  retentionMonths: 25,
 } as const;

@@ -5,7 +5,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { ENV } from '../../functions/config/names';
+import { CONTEXT_SETTING_NAMES, SETTING_NAMES, SETTINGS, type Setting } from '../../functions/config/settings';
+import { readReportConfig, readRuntimeConfig } from '../../functions/runtime/runtime-config';
 import { ConfigError, loadConfig } from '../../lib/config';
+import { decisionEnvironment, reportEnvironment } from '../../lib/runtime-environment';
 import { parseTruststore } from '../../lib/truststore-pem';
 import { testPki } from '../support/test-pki';
 import { CDK_JSON_CONTEXT, REPO_ROOT } from './plusgate-fixture';
@@ -139,7 +143,7 @@ describe('loadConfig', () => {
       const problems = problemsOf({ ...REQUIRED, [key]: value });
       expect(problems).toHaveLength(1);
       const prefix = start ?? `${key}: got ${JSON.stringify(value)}; expected `;
-      expect(problems[0].slice(0, prefix.length)).toBe(prefix);
+      expect(problems[0]!.slice(0, prefix.length)).toBe(prefix);
       expect(problems[0]).toContain(expected);
     },
   );
@@ -183,6 +187,50 @@ describe('loadConfig', () => {
       expect(e.message).toContain('4 problem(s)');
       for (const p of e.problems) expect(e.message).toContain(p);
     }
+  });
+});
+
+describe('from the CDK context to the functions', () => {
+  test('the functions read back every setting the CDK app gives them', () => {
+    const config = load({
+      ...REQUIRED,
+      allowedRoles: ['org. administrator', 'member'],
+      allowedReturnOrigins: '["https://app.example.com:8443"]',
+      billingAnchorDay: 15,
+      pricePerUserYear: '1e-7',
+      decisionCacheSeconds: 0,
+      staleIfErrorSeconds: '600',
+      identityPlusApiUrl: 'https://api.example.net/v1/',
+      identityPlusSignonUrl: 'https://signon.example.net',
+      intentType: 'discover',
+    });
+    const resources = { [ENV.TABLE_NAME]: 'records', [ENV.API_CERT_SECRET]: 'api-cert' };
+    const runtime = readRuntimeConfig({ ...decisionEnvironment(config), ...resources });
+    for (const name of CONTEXT_SETTING_NAMES) expect([name, runtime[name]]).toEqual([name, config[name]]);
+    expect(runtime).toMatchObject({ identityPlusApiUrl: 'https://api.example.net/v1', pricePerUserYear: 1e-7 });
+    expect(runtime.publicOrigin).toBe('https://auth.example.com');
+    expect(readReportConfig({ ...reportEnvironment(config), ...resources })).toMatchObject({
+      billingAnchorDay: 15,
+      pricePerUserYear: 1e-7,
+    });
+  });
+
+  test('only function settings without a context key are left out of the context', () => {
+    expect(SETTING_NAMES.filter((name) => !(CONTEXT_SETTING_NAMES as string[]).includes(name))).toEqual([
+      'shards',
+      'retentionMonths',
+    ]);
+  });
+
+  test.each(SETTING_NAMES)('the default of %s reads back as itself from its variable', (name) => {
+    const setting: Setting<unknown> = SETTINGS[name];
+    const problems: string[] = [];
+    const parsed = setting.parse(setting.format(setting.default), {
+      strict: true,
+      problem: (_, e) => problems.push(e),
+    });
+    expect(problems).toEqual([]);
+    expect(parsed).toEqual(setting.default);
   });
 });
 

@@ -14,8 +14,8 @@ import {
   describeApiCert,
   parsePutApiCertArgs,
   prepareApiCertSecret,
-  UsageError,
 } from '../../cli/api-cert-input';
+import { UsageError } from '../../cli/usage-error';
 import { testPki } from '../support/test-pki';
 import { REPO_ROOT } from './plusgate-fixture';
 

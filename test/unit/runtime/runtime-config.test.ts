@@ -47,11 +47,17 @@ describe('readRuntimeConfig', () => {
       expect(err).toBeInstanceOf(ConfigurationError);
       const message = (err as Error).message;
       expect(message).toContain(`${ENV.TABLE_NAME} is not set`);
-      expect(message).toContain(`${ENV.BILLING_ANCHOR_DAY} must be a whole number from 1 to 28, got "31"`);
-      expect(message).toContain(`${ENV.ALLOWED_ROLES} must be a JSON array of strings`);
-      expect(message).toContain(`${ENV.IDENTITY_PLUS_API_URL} must be an https URL`);
-      expect(message).toContain('http://app.example.com');
-      expect(message).toContain(`${ENV.INTENT_TYPE} must be validate or discover`);
+      expect(message).toContain(`${ENV.BILLING_ANCHOR_DAY}: got "31"; expected a whole number from 1 to 28`);
+      expect(message).toMatch(
+        new RegExp(`${ENV.ALLOWED_ROLES}: got "member"; expected [^;]*as a JSON array of strings`),
+      );
+      expect(message).toContain(
+        `${ENV.IDENTITY_PLUS_API_URL}: got "http://api.identity.plus/v1"; expected an https URL`,
+      );
+      expect(message).toContain(
+        `${ENV.ALLOWED_RETURN_ORIGINS}[0]: got "http://app.example.com"; expected an https origin`,
+      );
+      expect(message).toContain(`${ENV.INTENT_TYPE}: got "browse"; expected "validate" or "discover"`);
     }
   });
 });
