@@ -20,7 +20,8 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { RecordsReader, userRecordOf } from '../functions/adapters/records-reader';
-import { DEFAULT_SHARDS, periodPartitionKey, shardOf } from '../functions/adapters/records-table';
+import { periodPartitionKey, shardOf } from '../functions/adapters/records-table';
+import { SETTINGS } from '../functions/config/settings';
 import { periodById } from '../functions/domain/billing-period';
 import { type BillingReport, ReportAccumulator, type UserRecord } from '../functions/domain/report';
 import { ensureRecordsTable, localDynamoClient } from '../local/dynamodb-local';
@@ -256,7 +257,7 @@ function viaQuery(client: DynamoDBClient): Reader {
         return Reflect.get(target, prop, receiver);
       },
     });
-    const reader = new RecordsReader({ client: counting, tableName: TABLE, shards: DEFAULT_SHARDS });
+    const reader = new RecordsReader({ client: counting, tableName: TABLE, shards: SETTINGS.shards.default });
     for await (const record of reader.records(PERIOD.id)) onRecord(record);
     return requests;
   };
@@ -326,7 +327,7 @@ async function load(client: DynamoDBClient, periodId: string, count: number): Pr
     const userId = i % 2 ? `org:ref-${i}` : `local:user-${i}`;
     const seen = new Date(start + (i % 28) * 86_400_000 + (i % 86_400) * 1000).toISOString();
     return {
-      pk: { S: periodPartitionKey(periodId, shardOf(userId, DEFAULT_SHARDS)) },
+      pk: { S: periodPartitionKey(periodId, shardOf(userId, SETTINGS.shards.default)) },
       sk: { S: `USER#${userId}` },
       userId: { S: userId },
       period: { S: periodId },

@@ -13,6 +13,7 @@ import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-clo
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENV } from '../functions/config/names';
+import { settingsEnvironment } from '../functions/config/settings';
 import { PlusgateFunction } from './plusgate-function';
 import { privateBucket } from './private-bucket';
 
@@ -60,8 +61,7 @@ export class PeriodClose extends Construct {
       description: 'plusgate period close: exports the closed billing period report and user list to S3',
       timeout: props.timeout ?? Duration.minutes(15),
       environment: {
-        [ENV.BILLING_ANCHOR_DAY]: String(billingAnchorDay),
-        [ENV.PRICE_PER_USER_YEAR]: String(pricePerUserYear),
+        ...settingsEnvironment({ billingAnchorDay, pricePerUserYear }, ['billingAnchorDay', 'pricePerUserYear']),
         [ENV.REPORTS_BUCKET]: this.bucket.bucketName,
       },
     });
