@@ -1,7 +1,7 @@
 /**
  * Benchmark: inquiries per second through one pooled keep-alive client versus a new client (new TLS
  * connection, full mutual TLS handshake) per inquiry, against the simulator on loopback in this process.
- * The design expects pooling to be worth at least 20x (toolchain.md measured ~50x on loopback).
+ * The design expects pooling to be worth at least 20x (measured ~50x on loopback when it was chosen).
  */
 import { performance } from 'node:perf_hooks';
 import { IdentityPlusClient, type IdentityPlusClientOptions } from '../functions/adapters/identity-plus-client';

@@ -1,7 +1,7 @@
 /**
  * DynamoDB for local mode and the integration tests: dynalite (the DynamoDB API in Node on LevelDB, in
  * memory or on disk) plus the records table created the way the CDK stack declares it. dynalite has no
- * TTL API and no transactions (see toolchain.md), so nothing here configures TTL.
+ * TTL API and no transactions (see CONTRIBUTING.md, Pitfalls), so nothing here configures TTL.
  */
 import {
   CreateTableCommand,

@@ -2,7 +2,7 @@
  * The Identity Plus API client: mutual TLS with our API certificate over one pooled undici Agent,
  * explicit timeouts, one retry on a dropped pooled socket, and strict parsing of the answers into the
  * domain shapes of functions/domain/identity-plus.ts (identity-plus-wire.ts). Usable as a library on its
- * own. Wire API: shared docs identityplus-api.md.
+ * own. Wire API: docs/identityplus-api.md.
  */
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';

@@ -1,7 +1,7 @@
 /**
  * The Identity Plus wire format, pure: the request envelopes we send and strict parsing of the answer
  * envelopes into the domain shapes of functions/domain/identity-plus.ts. No I/O; the client in
- * identity-plus-client.ts sends and receives. Wire API: shared docs identityplus-api.md.
+ * identity-plus-client.ts sends and receives. Wire API: docs/identityplus-api.md.
  */
 import { isIP } from 'node:net';
 import { normalizeSerial } from '../domain/certificate';

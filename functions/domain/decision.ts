@@ -1,7 +1,7 @@
 /**
  * The decision: one pure function from an Identity Plus answer plus the deployment's role policy to
  * allow | validate | deny | error. Every entry point (edge pages, /verify, the authorizer) uses it, so
- * the same certificate gets the same answer everywhere. Codes and meanings: identityplus-api.md.
+ * the same certificate gets the same answer everywhere. Codes and meanings: docs/identityplus-api.md.
  */
 import { type IdentityProfile, type InquiryAnswer, outcomeCode } from './identity-plus';
 

@@ -1,6 +1,6 @@
 /**
  * One error hierarchy for plusgate. Domain code and adapters throw these; exactly one place
- * (functions/handlers/http-responses.ts) maps them to HTTP. Vendor errors are wrapped with `cause` kept.
+ * (functions/http/http-responses.ts) maps them to HTTP. Vendor errors are wrapped with `cause` kept.
  */
 export class PlusgateError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -1,7 +1,7 @@
 /**
  * The Identity Plus answers plusgate works with, in our own shapes (camelCase). The adapter turns the
  * wire envelopes (`Identity-Profile`, `Simple-Response`, `Intent-Reference`) into these; see
- * shared docs identityplus-api.md.
+ * docs/identityplus-api.md.
  */
 
 /** `Identity-Profile`: Identity Plus knows the certificate. `outcome` tells whether it is cleared. */
