@@ -256,6 +256,23 @@ export const SETTINGS = {
     default: 'validate',
     values: INTENT_TYPES,
   }),
+  identityPlusSelfAuthorityUrl: httpsUrl({
+    context: true,
+    env: 'PLUSGATE_IDENTITY_PLUS_SELF_AUTHORITY_URL',
+    description:
+      'Base URL of the Identity Plus self-authority API that renews the API certificate (POST <url>/api/v1, renew_certificate).',
+    default: 'https://selfauthority.identity.plus',
+  }),
+  apiCertRenewAtFraction: number(
+    {
+      context: true,
+      env: 'PLUSGATE_API_CERT_RENEW_AT_FRACTION',
+      description: "Share of the API certificate's lifetime after which the daily renewal renews it.",
+      default: 0.75,
+      expected: 'a number greater than 0 and less than 1 (0.75 = renew once 3/4 of the lifetime has passed)',
+    },
+    (n) => n > 0 && n < 1,
+  ),
   shards: wholeNumber({
     context: false,
     env: 'PLUSGATE_SHARDS',
