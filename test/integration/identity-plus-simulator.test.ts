@@ -4,7 +4,7 @@
  */
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import { DevPki, demoSeed } from '../../local/dev-pki';
+import { type DevPki, demoSeed } from '../../local/dev-pki';
 import { testPki } from '../support/test-pki';
 import { IdentityPlusSimulator } from '../../local/identity-plus-simulator';
 
@@ -108,8 +108,8 @@ async function admin(
 
 async function createIntent(returnUrl = 'https://auth.example.com/return?state=abc'): Promise<string> {
   const answer = await api('PUT', { Intent: { type: 'validate', 'return-url': returnUrl, 'strict-massl': true } });
-  expect(answer['Intent-Reference'].outcome).toBe('OK 0000 Acknowledged');
-  return answer['Intent-Reference'].value as string;
+  expect(answer['Intent-Reference']?.outcome).toBe('OK 0000 Acknowledged');
+  return answer['Intent-Reference']?.value as string;
 }
 
 function visitSignon(reference: string, device: ClientCert): Promise<Answer> {
@@ -133,7 +133,7 @@ describe('identity inquiry', () => {
 
   it('answers the same to an inquiry sent as GET with a body', async () => {
     const answer = await inquire(pki.devices.alice.serial, 'GET');
-    expect(answer['Identity-Profile'].outcome).toBe(OK_0001);
+    expect(answer['Identity-Profile']?.outcome).toBe(OK_0001);
   });
 
   it('answers OK 0002 with the local user id for a bound identity', async () => {
@@ -149,56 +149,56 @@ describe('identity inquiry', () => {
 
   it('answers a Simple-Response PB 0003 for a certificate that needs validation', async () => {
     const answer = await inquire(pki.devices.bob.serial, 'GET');
-    expect(answer['Simple-Response'].outcome).toMatch(/^PB 0003 /);
-    expect(answer['Simple-Response'].message).toEqual(expect.any(String));
+    expect(answer['Simple-Response']?.outcome).toMatch(/^PB 0003 /);
+    expect(answer['Simple-Response']?.message).toEqual(expect.any(String));
   });
 
   it('answers PB 0004 for a revoked certificate', async () => {
     const answer = await inquire(pki.devices.carol.serial);
-    expect(answer['Simple-Response'].outcome).toBe('PB 0004 Revoked Identity Plus anonymous certificate');
+    expect(answer['Simple-Response']?.outcome).toBe('PB 0004 Revoked Identity Plus anonymous certificate');
   });
 
   it('answers PB 0006 for a serial it does not know', async () => {
     const answer = await inquire(pki.devices.dave.serial);
-    expect(answer['Simple-Response'].outcome).toBe('PB 0006 Unknown Identity Plus anonymous certificate');
+    expect(answer['Simple-Response']?.outcome).toBe('PB 0006 Unknown Identity Plus anonymous certificate');
   });
 
   it('accepts a 0x-hex serial as the same certificate', async () => {
     const hex = `0x${BigInt(pki.devices.alice.serial).toString(16)}`;
     const answer = await inquire(hex);
-    expect(answer['Identity-Profile'].outcome).toBe(OK_0001);
+    expect(answer['Identity-Profile']?.outcome).toBe(OK_0001);
   });
 
   it('answers ER 0003 with a message for a malformed serial', async () => {
     const answer = await inquire('12ab');
-    expect(answer['Simple-Response'].outcome).toMatch(/^ER 0003 /);
-    expect(answer['Simple-Response'].message).toMatch(/serial-number/);
+    expect(answer['Simple-Response']?.outcome).toMatch(/^ER 0003 /);
+    expect(answer['Simple-Response']?.message).toMatch(/serial-number/);
   });
 
   it('spreads custom fields as extra profile keys', async () => {
     sim.setIdentity(pki.devices.alice.serial, { outcome: OK_0001, roles: [], customFields: { 'cost-center': 'R&D' } });
     const answer = await inquire(pki.devices.alice.serial);
-    expect(answer['Identity-Profile']['cost-center']).toBe('R&D');
+    expect(answer['Identity-Profile']?.['cost-center']).toBe('R&D');
   });
 });
 
 describe('envelopes and methods', () => {
   it('answers ER 0002 for an unknown envelope', async () => {
     const answer = await api('POST', { 'Something-Else': { a: 1 } });
-    expect(answer['Simple-Response'].outcome).toBe('ER 0002 No such operation');
+    expect(answer['Simple-Response']?.outcome).toBe('ER 0002 No such operation');
   });
 
   it('answers ER 0002 for a known envelope on the wrong method', async () => {
     const answer = await api('PUT', { 'Identity-Inquiry': { 'serial-number': pki.devices.alice.serial } });
-    expect(answer['Simple-Response'].outcome).toBe('ER 0002 No such operation');
+    expect(answer['Simple-Response']?.outcome).toBe('ER 0002 No such operation');
   });
 
   it('answers ER 0008 for malformed JSON and for more than one envelope', async () => {
     const malformed = await request('POST', sim.apiUrl, { body: '{"Identity-Inquiry": ' });
     expect(malformed.status).toBe(200);
-    expect((JSON.parse(malformed.text) as Envelope)['Simple-Response'].outcome).toBe('ER 0008 Parse error');
+    expect((JSON.parse(malformed.text) as Envelope)['Simple-Response']?.outcome).toBe('ER 0008 Parse error');
     const two = await api('POST', { 'Identity-Inquiry': {}, Intent: {} });
-    expect(two['Simple-Response'].outcome).toBe('ER 0008 Parse error');
+    expect(two['Simple-Response']?.outcome).toBe('ER 0008 Parse error');
   });
 
   it('serves the API on / and /v1/ too', async () => {
@@ -227,7 +227,7 @@ describe('intents', () => {
 
   it('refuses an unknown intent type and a return-url that is not absolute https', async () => {
     const badType = await api('PUT', { Intent: { type: 'launch', 'return-url': 'https://a.example/' } });
-    expect(badType['Simple-Response'].outcome).toMatch(/^ER 0003 /);
+    expect(badType['Simple-Response']?.outcome).toMatch(/^ER 0003 /);
     for (const url of ['http://a.example/return', '/return', 'not a url']) {
       const badUrl = await api('PUT', { Intent: { type: 'discover', 'return-url': url } });
       expect(badUrl['Simple-Response']).toMatchObject({
@@ -255,7 +255,7 @@ describe('sign-on page', () => {
     const visit = await visitSignon(reference, pki.devices.bob);
     expect(visit.status).toBe(410);
     expect(visit.text).toMatch(/expired/);
-    expect((await inquire(pki.devices.bob.serial))['Simple-Response'].outcome).toMatch(/^PB 0003 /);
+    expect((await inquire(pki.devices.bob.serial))['Simple-Response']?.outcome).toMatch(/^PB 0003 /);
   });
 
   it('answers 404 for a reference it never issued', async () => {
@@ -275,7 +275,7 @@ describe('sign-on page', () => {
     const visit = await visitSignon(reference, pki.devices.carol);
     expect(visit.status).toBe(403);
     expect(visit.headers.location).toBeUndefined();
-    expect((await inquire(pki.devices.carol.serial))['Simple-Response'].outcome).toMatch(/^PB 0004 /);
+    expect((await inquire(pki.devices.carol.serial))['Simple-Response']?.outcome).toMatch(/^PB 0004 /);
   });
 });
 
@@ -286,7 +286,7 @@ describe('only our API certificate may use the API and the admin API', () => {
       { 'Identity-Inquiry': { 'serial-number': pki.devices.alice.serial } },
       pki.devices.carol,
     );
-    expect(answer['Simple-Response'].outcome).toBe('ER 1101 Unknown service agent certificate');
+    expect(answer['Simple-Response']?.outcome).toBe('ER 1101 Unknown service agent certificate');
     expect(answer['Identity-Profile']).toBeUndefined();
   });
 
@@ -300,7 +300,7 @@ describe('only our API certificate may use the API and the admin API', () => {
       client: pki.devices.carol,
     });
     expect(answer.status).toBe(403);
-    expect((await inquire(pki.devices.carol.serial))['Simple-Response'].outcome).toMatch(/^PB 0004/);
+    expect((await inquire(pki.devices.carol.serial))['Simple-Response']?.outcome).toMatch(/^PB 0004/);
   });
 
   it('refuses to start without an API certificate to accept', () => {
@@ -430,7 +430,7 @@ describe('admin API', () => {
     const reference = await createIntent();
     await admin('POST', 'faults', { mode: 'http500' });
     expect((await admin('POST', 'reset')).status).toBe(200);
-    expect((await inquire(pki.devices.alice.serial))['Identity-Profile'].outcome).toBe(OK_0001);
+    expect((await inquire(pki.devices.alice.serial))['Identity-Profile']?.outcome).toBe(OK_0001);
     expect((await visitSignon(reference, pki.devices.bob)).status).toBe(404);
   });
 });
