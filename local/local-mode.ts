@@ -141,6 +141,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       [ENV.IDENTITY_PLUS_EXTRA_CA]: identityPlus.extraCa ?? '',
       [ENV.PUBLIC_ORIGIN]: `https://localhost:${gatewayPort}`,
       [ENV.TRUSTSTORE_FILE]: truststoreFile,
+      // No EMF on stdout here: local mode serves the same numbers at the service API's GET /metrics.
+      POWERTOOLS_METRICS_DISABLED: 'true',
       ...options.environment,
     });
     const edge = (await import('../functions/handlers/edge')).handler as unknown as (
@@ -163,11 +165,21 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     // The IAM-authorised service API of AWS, here on loopback without a signature check.
     const verify = (await import('../functions/handlers/verify')).handler as unknown as ProxyHandler;
     const report = (await import('../functions/handlers/report')).handler as unknown as ProxyHandler;
+    const { prometheusText } = await import('../functions/runtime/metrics');
     const service = new LocalGateway({
       routes: [
         { method: 'GET', path: SERVICE_ROUTES.VERIFY, handler: (event, context) => verify(event, context) },
         { method: 'POST', path: SERVICE_ROUTES.VERIFY, handler: (event, context) => verify(event, context) },
         { method: 'GET', path: SERVICE_ROUTES.REPORT, handler: (event, context) => report(event, context) },
+        {
+          method: 'GET',
+          path: '/metrics',
+          handler: async () => ({
+            statusCode: 200,
+            headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
+            body: prometheusText(),
+          }),
+        },
       ],
       host: '127.0.0.1',
       port: options.servicePort ?? 8445,
