@@ -1,12 +1,14 @@
 /**
  * The Identity Plus simulator: one loopback HTTPS server with mutual TLS that speaks the wire API of
  * `https://api.identity.plus/v1` (envelopes, outcome codes, intents), serves the browser sign-on page for
- * an intent, and offers an admin API under `/__admin/` to set identities and inject faults. Local mode and
- * the integration tests use it in place of the real service. See shared docs identityplus-api.md.
+ * an intent, the self-authority API that renews API certificates (`POST /api/v1`, renew_certificate), and
+ * an admin API under `/__admin/` to set identities and inject faults. Local mode and the integration tests
+ * use it in place of the real service. See docs/identityplus-api.md.
  *
  * This file is the server: TLS, routing, faults and the sign-on page. What it remembers is in
  * simulator-state.ts, what it accepts in simulator-input.ts, what it answers in simulator-wire.ts, the API
- * operations in simulator-api.ts and the admin API in simulator-admin.ts.
+ * operations in simulator-api.ts, renewals in simulator-self-authority.ts and the admin API in
+ * simulator-admin.ts.
  */
 import { X509Certificate } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
@@ -14,6 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { KeyPair } from './dev-pki';
 import { close, listen } from './server-lifecycle';
 import { SimulatorAdmin } from './simulator-admin';
 import { type ApiOperation, apiOperations, operationKey } from './simulator-api';
@@ -35,6 +38,7 @@ import {
   SimulatorState,
   type SimulatorStats,
 } from './simulator-state';
+import { SimulatorSelfAuthority } from './simulator-self-authority';
 import { SIMULATOR_OUTCOMES, forcedOutcome, isOkOutcome, needsValidation, simpleResponse } from './simulator-wire';
 
 // The public API of the simulator, as before the split: importers need only this file.
@@ -55,6 +59,13 @@ export interface IdentityPlusSimulatorOptions {
   readonly host?: string;
   /** @default 0 (any free port) */
   readonly port?: number;
+  /**
+   * The CA that renewals (`POST /api/v1`, renew_certificate) issue new API certificates from: the one that
+   * issued `apiClients`. @default - renewals are answered with an error
+   */
+  readonly issuer?: KeyPair;
+  /** Lifetime of a renewed API certificate. @default 365 */
+  readonly renewedLifetimeDays?: number;
   /** Identities present at start and after every reset. */
   readonly seed?: ReadonlyArray<SimulatorSeedEntry>;
   /** How long an intent can be used after creation. @default 30000 */
@@ -71,6 +82,8 @@ export interface IdentityPlusSimulatorOptions {
 
 const API_PATHS = new Set(['/', '/v1', '/v1/']);
 const ADMIN_PREFIX = '/__admin/';
+/** The self-authority API (the real service has it on its own host; here it shares the server). */
+const SELF_AUTHORITY_PATH = '/api/v1';
 const INTENT_REFERENCE = /^\/([A-Za-z0-9_-]{8,128})$/;
 
 /** The page a sign-on visit gets when its intent cannot be used. */
@@ -94,7 +107,9 @@ export class IdentityPlusSimulator {
   private boundPort?: number;
   private urlHost?: string;
 
-  private readonly apiClientFingerprints: ReadonlySet<string>;
+  /** Fingerprints of the API certificates accepted: the configured ones and every one renewed since. */
+  private readonly apiClientFingerprints: Set<string>;
+  private readonly selfAuthority: SimulatorSelfAuthority;
 
   constructor(opts: IdentityPlusSimulatorOptions) {
     this.opts = opts;
@@ -111,6 +126,11 @@ export class IdentityPlusSimulator {
     this.state = new SimulatorState({ seed, intentTtlMs: opts.intentTtlMs ?? 30_000, now: opts.now ?? Date.now });
     this.admin = new SimulatorAdmin(this.state, this.maxBodyBytes);
     this.operations = apiOperations(this.state, opts.acceptedIntentTypes ?? ['validate', 'discover']);
+    this.selfAuthority = new SimulatorSelfAuthority({
+      issuer: opts.issuer,
+      lifetimeDays: opts.renewedLifetimeDays,
+      now: opts.now,
+    });
   }
 
   /** Listens on the configured host and port. */
@@ -195,15 +215,24 @@ export class IdentityPlusSimulator {
     this.state.reset();
   }
 
+  /** Accepts another API certificate (PEM) from now on, as after a renewal. */
+  acceptApiClient(pem: string): void {
+    this.apiClientFingerprints.add(new X509Certificate(pem).fingerprint256);
+  }
+
   /** Counters since start or the last reset. */
   stats(): SimulatorStats {
     return this.state.stats();
   }
 
-  /** True when the request's client certificate is one of the configured API certificates. */
-  private isApiClient(req: IncomingMessage): boolean {
+  /** The request's client certificate when it is one of the accepted API certificates. */
+  private apiClient(req: IncomingMessage): X509Certificate | undefined {
     const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
-    return peer !== undefined && this.apiClientFingerprints.has(peer.fingerprint256);
+    return peer !== undefined && this.apiClientFingerprints.has(peer.fingerprint256) ? peer : undefined;
+  }
+
+  private isApiClient(req: IncomingMessage): boolean {
+    return this.apiClient(req) !== undefined;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -222,6 +251,10 @@ export class IdentityPlusSimulator {
         return;
       }
       await this.handleApi(req, res, this.operations);
+      return;
+    }
+    if (path === SELF_AUTHORITY_PATH) {
+      await this.handleSelfAuthority(req, res);
       return;
     }
     if (path.startsWith(ADMIN_PREFIX)) {
@@ -286,6 +319,40 @@ export class IdentityPlusSimulator {
     sendJson(res, 200, forced ? forcedOutcome(fault.outcome) : operation.answer(envelope.body));
   }
 
+  // ---- self-authority API (/api/v1) ---------------------------------------------------------------------
+
+  /** Renews the calling API certificate; faults apply as on `/v1`, plus the `renewal` mode. */
+  private async handleSelfAuthority(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.state.count('renewals');
+    const caller = this.apiClient(req);
+    if (!caller) {
+      sendJson(res, 403, { error: 'only a service agent certificate may renew itself', result: null });
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      sendJson(res, 405, { error: 'the self-authority API takes POST', result: null });
+      return;
+    }
+    let raw: Buffer;
+    try {
+      raw = await readBodyOrThrow(req, this.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        res.setHeader('Connection', 'close');
+        sendJson(res, 413, { error: 'the request body is too large', result: null });
+        return;
+      }
+      throw err;
+    }
+    const fault = this.state.fault;
+    if (await this.answeredByFault(fault, req, res)) return;
+    const answer = await this.selfAuthority.answer(caller, raw, fault.mode === 'renewal' ? fault.renewal : undefined);
+    if (answer.issued !== undefined) this.acceptApiClient(answer.issued);
+    res.writeHead(answer.status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    res.end(answer.body);
+  }
+
   /**
    * Applies the transport side of a fault: true when it answered (or dropped) the request itself. The
    * `outcome` fault changes the answer instead, per operation (see {@link ApiOperation.outcomeFault}).
@@ -294,6 +361,7 @@ export class IdentityPlusSimulator {
     switch (fault.mode) {
       case 'none':
       case 'outcome':
+      case 'renewal':
         return false;
       case 'latency':
         await this.sleep(fault.latencyMs);

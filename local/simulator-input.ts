@@ -5,6 +5,7 @@
  */
 import { PROFILE_KEYS } from './simulator-wire';
 import type { SimulatedIdentity, SimulatorFault } from './simulator-state';
+import { RENEWAL_FAULTS, type RenewalFault } from './simulator-self-authority';
 
 /** A checked value, or the message that says what is wrong with it. */
 export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
@@ -45,7 +46,7 @@ const IDENTITY_KEYS = new Set<string>([
   ...IDENTITY_STRING_FIELDS,
   ...IDENTITY_NUMBER_FIELDS,
 ]);
-const FAULT_KEYS = ['mode', 'latencyMs', 'outcome'];
+const FAULT_KEYS = ['mode', 'latencyMs', 'outcome', 'renewal'];
 /** Every fault mode, in the order messages list them; a Record, so a mode added to the type cannot be missed. */
 const FAULT_MODES: Readonly<Record<SimulatorFault['mode'], true>> = {
   none: true,
@@ -54,6 +55,7 @@ const FAULT_MODES: Readonly<Record<SimulatorFault['mode'], true>> = {
   drop: true,
   garbage: true,
   outcome: true,
+  renewal: true,
 };
 
 // ---- API envelopes ------------------------------------------------------------------------------------
@@ -178,7 +180,7 @@ export function parseFault(input: unknown): Validated<SimulatorFault> {
   if (unknownKey !== undefined) {
     return fail(`Unknown field ${JSON.stringify(unknownKey)}; expected ${FAULT_KEYS.join(', ')}.`);
   }
-  const { mode, latencyMs, outcome } = input;
+  const { mode, latencyMs, outcome, renewal } = input;
   switch (mode) {
     case 'none':
     case 'http500':
@@ -200,6 +202,11 @@ export function parseFault(input: unknown): Validated<SimulatorFault> {
         return fail('outcome must be a code and words, e.g. "ER 1103 Revoked API certificate".');
       }
       return { ok: true, value: { mode, outcome } };
+    case 'renewal':
+      if (typeof renewal !== 'string' || !(RENEWAL_FAULTS as readonly string[]).includes(renewal)) {
+        return fail(`renewal must be one of ${RENEWAL_FAULTS.join(', ')}.`);
+      }
+      return { ok: true, value: { mode, renewal: renewal as RenewalFault } };
     default:
       return fail(`mode must be one of ${Object.keys(FAULT_MODES).join(', ')}.`);
   }

@@ -4,6 +4,7 @@
  * already normalised and identities already validated (see simulator-input.ts).
  */
 import { randomBytes } from 'node:crypto';
+import type { RenewalFault } from './simulator-self-authority';
 
 /** What the simulator knows about one device certificate serial (admin and seed shape, camelCase). */
 export interface SimulatedIdentity {
@@ -27,14 +28,19 @@ export interface SimulatedIdentity {
   readonly customFields?: Readonly<Record<string, unknown>>;
 }
 
-/** A fault injected into API answers (`/v1` only; the admin API and sign-on page are never faulted). */
+/**
+ * A fault injected into API answers (`/v1` and the self-authority `/api/v1`; the admin API and sign-on page
+ * are never faulted). `outcome` changes `/v1` answers only, `renewal` self-authority renewals only; the
+ * transport faults apply to both.
+ */
 export type SimulatorFault =
   | { readonly mode: 'none' }
   | { readonly mode: 'latency'; readonly latencyMs: number }
   | { readonly mode: 'http500' }
   | { readonly mode: 'drop' }
   | { readonly mode: 'garbage' }
-  | { readonly mode: 'outcome'; readonly outcome: string };
+  | { readonly mode: 'outcome'; readonly outcome: string }
+  | { readonly mode: 'renewal'; readonly renewal: RenewalFault };
 
 /** Requests the simulator received since start or the last reset, including those answered by a fault. */
 export interface SimulatorStats {
@@ -46,6 +52,8 @@ export interface SimulatorStats {
   readonly intents: number;
   /** Visits to a sign-on page `/<intent-reference>`. */
   readonly signons: number;
+  /** Requests to the self-authority API (`POST /api/v1`), renewals or not. */
+  readonly renewals: number;
 }
 
 /** The name of one counter in {@link SimulatorStats}. */
@@ -176,5 +184,5 @@ export class SimulatorState {
 }
 
 function emptyStats(): Record<SimulatorCounter, number> {
-  return { apiRequests: 0, inquiries: 0, intents: 0, signons: 0 };
+  return { apiRequests: 0, inquiries: 0, intents: 0, signons: 0, renewals: 0 };
 }

@@ -75,3 +75,20 @@ export class SecretUnavailableError extends PlusgateError {}
 
 /** Deployment configuration is missing or wrong (cold start or synth). */
 export class ConfigurationError extends PlusgateError {}
+
+/** Where a renewal of the Identity Plus API certificate failed; nothing was stored, the old certificate stays. */
+export type RenewalFailureKind =
+  | 'unreachable' // the self-authority API could not be reached or did not answer in time
+  | 'refused' // it answered with an error
+  | 'not-renewed' // it answered, but did not issue a certificate
+  | 'unusable' // it issued something that failed our checks (key, validity, chain)
+  | 'store'; // the new certificate could not be stored
+
+/** A renewal of the API certificate failed. Messages never contain key material or passwords. */
+export class RenewalError extends PlusgateError {
+  readonly kind: RenewalFailureKind;
+  constructor(kind: RenewalFailureKind, message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.kind = kind;
+  }
+}

@@ -69,6 +69,28 @@ export function readReportConfig(env: Env = process.env): ReportConfig {
   return config;
 }
 
+const RENEWAL_SETTINGS = ['identityPlusSelfAuthorityUrl', 'apiCertRenewAtFraction'] as const;
+
+/** The settings of the API certificate renewal: its secret, the self-authority API and when to renew. */
+export interface RenewalConfig extends Pick<SettingValues, (typeof RENEWAL_SETTINGS)[number]> {
+  readonly apiCertSecret: string;
+  /** Extra CA for the self-authority host (local simulator only). */
+  readonly identityPlusExtraCa?: string;
+}
+
+/** Reads and validates the renewal function's configuration; throws one ConfigurationError listing every problem. */
+export function readRenewalConfig(env: Env = process.env): RenewalConfig {
+  const problems: string[] = [];
+  const { required, optional } = envReader(env, problems);
+  const config: RenewalConfig = {
+    apiCertSecret: required(ENV.API_CERT_SECRET),
+    identityPlusExtraCa: optional(ENV.IDENTITY_PLUS_EXTRA_CA),
+    ...readSettings(RENEWAL_SETTINGS, settingsFrom(env), problems),
+  };
+  if (problems.length) throw new ConfigurationError(`plusgate configuration: ${problems.join('; ')}`);
+  return config;
+}
+
 /** The settings as their environment variables hold them: trimmed, an empty variable counts as unset. */
 function settingsFrom(env: Env) {
   const variable = (name: SettingName) => SETTINGS[name].env;

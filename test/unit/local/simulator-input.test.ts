@@ -166,6 +166,8 @@ describe('parseFault', () => {
     { mode: 'latency', latencyMs: 0 },
     { mode: 'latency', latencyMs: MAX_LATENCY_MS },
     { mode: 'outcome', outcome: 'ER 1103 Revoked API certificate' },
+    { mode: 'renewal', renewal: 'refuse' },
+    { mode: 'renewal', renewal: 'mismatched-key' },
   ])('accepts %j', (fault) => {
     expect(parseFault(fault)).toEqual({ ok: true, value: fault });
   });
@@ -176,17 +178,27 @@ describe('parseFault', () => {
 
   it.each([
     ['not an object', 'drop', /The fault must be a JSON object/],
-    ['an unknown field', { mode: 'none', delay: 1 }, /Unknown field "delay"; expected mode, latencyMs, outcome\./],
+    [
+      'an unknown field',
+      { mode: 'none', delay: 1 },
+      /Unknown field "delay"; expected mode, latencyMs, outcome, renewal\./,
+    ],
     [
       'an unknown mode, listing the modes',
       { mode: 'meltdown' },
-      /^mode must be one of none, latency, http500, drop, garbage, outcome\.$/,
+      /^mode must be one of none, latency, http500, drop, garbage, outcome, renewal\.$/,
     ],
     ['latency without latencyMs', { mode: 'latency' }, /latencyMs must be an integer from 0 to 60000/],
     ['a negative latency', { mode: 'latency', latencyMs: -1 }, /latencyMs/],
     ['a fractional latency', { mode: 'latency', latencyMs: 1.5 }, /latencyMs/],
     ['a latency over the limit', { mode: 'latency', latencyMs: MAX_LATENCY_MS + 1 }, /latencyMs/],
     ['an outcome without a code', { mode: 'outcome', outcome: 'revoked' }, /outcome must be a code and words/],
+    [
+      'a renewal fault it does not know',
+      { mode: 'renewal', renewal: 'explode' },
+      /^renewal must be one of refuse, not-renewed, garbage, mismatched-key, expired\.$/,
+    ],
+    ['a renewal fault without its kind', { mode: 'renewal' }, /^renewal must be one of/],
   ])('refuses %s', (_name, input, message) => {
     const checked = parseFault(input);
     expect(checked.ok).toBe(false);

@@ -38,10 +38,10 @@ describe('identities and reset', () => {
     state.count('apiRequests');
     state.count('apiRequests');
     state.count('signons');
-    expect(state.stats()).toEqual({ apiRequests: 2, inquiries: 0, intents: 0, signons: 1 });
+    expect(state.stats()).toEqual({ apiRequests: 2, inquiries: 0, intents: 0, signons: 1, renewals: 0 });
     state.reset();
     expect(state.fault).toEqual({ mode: 'none' });
-    expect(state.stats()).toEqual({ apiRequests: 0, inquiries: 0, intents: 0, signons: 0 });
+    expect(state.stats()).toEqual({ apiRequests: 0, inquiries: 0, intents: 0, signons: 0, renewals: 0 });
   });
 
   it('hands out a copy of the counters', () => {
