@@ -7,7 +7,7 @@
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
 import { SETTINGS } from '../config/settings';
-import type { AuthenticationRecord, RecordsPort } from '../domain/authenticate';
+import type { AuthenticationRecord, RecordedAuthentication, RecordsPort } from '../domain/authenticate';
 import { addMonths } from '../domain/billing-period';
 import { RecordWriteError } from '../domain/errors';
 
@@ -51,8 +51,12 @@ export class RecordsTable implements RecordsPort {
     }
   }
 
-  /** Records one authentication; throws RecordWriteError (the request must then fail with 503). */
-  async recordAuthentication(record: AuthenticationRecord): Promise<void> {
+  /**
+   * Records one authentication and says whether this write created the user's item for the period (read
+   * from the write's own old values: no extra read, and exactly one of concurrent first writes sees no
+   * previous `authCount`). Throws RecordWriteError (the request must then fail with 503).
+   */
+  async recordAuthentication(record: AuthenticationRecord): Promise<RecordedAuthentication> {
     const key = recordKey(record.period.id, record.userId, this.#shards);
     const at = record.at.toISOString();
     const expiresAt = Math.floor(addMonths(record.period.end, this.#retentionMonths).getTime() / 1000);
@@ -97,15 +101,18 @@ export class RecordsTable implements RecordsPort {
     }
 
     try {
-      await this.#client.send(
+      const written = await this.#client.send(
         new UpdateItemCommand({
           TableName: this.#tableName,
           Key: { pk: { S: key.pk }, sk: { S: key.sk } },
           UpdateExpression: `SET ${sets.join(', ')} ADD #authCount :one, #devices :device`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
+          // The old values of the attributes written: none (no authCount) when the item did not exist.
+          ReturnValues: 'UPDATED_OLD',
         }),
       );
+      return { created: written.Attributes?.authCount === undefined };
     } catch (cause) {
       const name = cause instanceof Error ? cause.name : 'Error';
       throw new RecordWriteError(`could not record the authentication of ${record.userId} (${name})`, { cause });

@@ -4,7 +4,14 @@
  * the billing ledger *before* the allow is answered. Outside world behind ports; time comes in as a clock.
  */
 import { type BillingPeriod, periodOf } from './billing-period';
-import { type Decision, type RolePolicy, decide, unavailableDecision } from './decision';
+import {
+  type Decision,
+  type DecisionKind,
+  type DecisionReason,
+  type RolePolicy,
+  decide,
+  unavailableDecision,
+} from './decision';
 import type { DecisionCache } from './decision-cache';
 import { IdentityPlusError } from './errors';
 import type { InquiryAnswer } from './identity-plus';
@@ -25,13 +32,33 @@ export interface AuthenticationRecord {
   readonly at: Date;
 }
 
+/** What one ledger write did. */
+export interface RecordedAuthentication {
+  /** The write created the user's item for the period: the user is billed for the first time this period. */
+  readonly created: boolean;
+}
+
 /** Port: the billing ledger. Throws RecordWriteError when the write fails. */
 export interface RecordsPort {
-  recordAuthentication(record: AuthenticationRecord): Promise<void>;
+  recordAuthentication(record: AuthenticationRecord): Promise<RecordedAuthentication>;
 }
 
 /** What happened, for logs and metrics (no secrets, no certificates). */
 export type AuthenticationEvent =
+  /** Every answered decision, once (a failed ledger write answers none). */
+  | {
+      readonly type: 'decision';
+      readonly serial: string;
+      readonly decision: DecisionKind;
+      readonly reason: DecisionReason;
+      /** From this container's fresh cache (not the stale grace: that one is `degraded`). */
+      readonly cached: boolean;
+      readonly degraded: boolean;
+    }
+  /** The ledger write created the user's item: a new billable user of the period. */
+  | { readonly type: 'new-billable-user'; readonly userId: string; readonly period: string }
+  /** The ledger write failed; the authentication fails with it. */
+  | { readonly type: 'ledger-write-failed'; readonly userId: string; readonly period: string; readonly failure: string }
   | { readonly type: 'degraded'; readonly serial: string; readonly failure: string }
   | { readonly type: 'red-flag'; readonly serial: string; readonly outcome?: string }
   | { readonly type: 'alarm'; readonly serial: string; readonly outcome?: string }
@@ -70,6 +97,19 @@ export class Authenticator {
     serial: string,
     options: { bypassCache?: boolean; ip?: string } = {},
   ): Promise<AuthenticationResult> {
+    const result = await this.#decide(serial, options);
+    this.deps.onEvent?.({
+      type: 'decision',
+      serial,
+      decision: result.decision,
+      reason: result.reason,
+      cached: result.cached && !result.degraded,
+      degraded: result.degraded,
+    });
+    return result;
+  }
+
+  async #decide(serial: string, options: { bypassCache?: boolean; ip?: string }): Promise<AuthenticationResult> {
     const { identityPlus, cache, now, onEvent } = this.deps;
     const started = now();
     const period = periodOf(new Date(started), this.deps.billingAnchorDay);
@@ -107,15 +147,24 @@ export class Authenticator {
     }
 
     if (decision.decision === 'allow' && decision.user) {
-      await this.deps.records.recordAuthentication({
-        period,
-        userId: decision.user.id,
-        name: decision.user.name,
-        email: decision.user.email,
-        serial,
-        roles: decision.roles,
-        at: new Date(started),
-      });
+      const userId = decision.user.id;
+      let recorded: RecordedAuthentication;
+      try {
+        recorded = await this.deps.records.recordAuthentication({
+          period,
+          userId,
+          name: decision.user.name,
+          email: decision.user.email,
+          serial,
+          roles: decision.roles,
+          at: new Date(started),
+        });
+      } catch (err) {
+        const failure = err instanceof Error ? err.message : String(err);
+        onEvent?.({ type: 'ledger-write-failed', userId, period: period.id, failure });
+        throw err;
+      }
+      if (recorded.created) onEvent?.({ type: 'new-billable-user', userId, period: period.id });
     }
     // ER answers say nothing about the certificate: keep a previous allow for the stale grace.
     if (decision.decision !== 'error') cache.remember(serial, decision, now());

@@ -7,6 +7,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createAuthorizer, denyAll } from './authorizer-app';
 import { type SecretContext, loadTruststore, runtimeConfig, secretsMiddleware, services } from '../runtime/composition';
+import { metricsMiddleware } from '../runtime/metrics';
 import { decisionLog, logger } from '../runtime/observability';
 
 const config = runtimeConfig();
@@ -19,6 +20,7 @@ export const handler = middy<
   Context & SecretContext
 >()
   .use(injectLambdaContext(logger))
+  .use(metricsMiddleware())
   .use(secretsMiddleware(config, { stateKey: false }))
   .use({
     // Fail closed with a Deny (403) rather than an authorizer error (500) when e.g. the secret is unreadable.

@@ -1,6 +1,6 @@
 /**
  * Lambda entry of the edge (mutual TLS) API: GET /signin, /return, /whoami.
- * middy chain: logger context → secrets (API certificate, state key) → error mapper → the edge app.
+ * middy chain: logger context → metrics flush → secrets (API certificate, state key) → error mapper → the edge app.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -13,19 +13,21 @@ import {
   secretsMiddleware,
   services,
 } from '../runtime/composition';
+import { metricsMiddleware } from '../runtime/metrics';
 import { decisionLog, errorMapper, logger } from '../runtime/observability';
 
 const config = runtimeConfig();
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context & SecretContext>()
   .use(injectLambdaContext(logger))
+  .use(metricsMiddleware())
   .use(secretsMiddleware(config, { stateKey: true }))
   .use(errorMapper())
   .handler(async (event, context) => {
-    const { client, authenticator, stateKey } = services(context);
+    const { intents, authenticator, stateKey } = services(context);
     return createEdgeHandler({
       authenticator,
-      intents: client,
+      intents,
       stateKey: requireStateKey(stateKey),
       allowedReturnOrigins: config.allowedReturnOrigins,
       publicOrigin: config.publicOrigin,

@@ -16,6 +16,7 @@ import { RecordsReader } from '../adapters/records-reader';
 import { ReportStore } from '../adapters/report-store';
 import { ENV } from '../config/names';
 import { ConfigurationError } from '../domain/errors';
+import { metricsMiddleware } from '../runtime/metrics';
 import { logger, safeError } from '../runtime/observability';
 import { readReportConfig } from '../runtime/runtime-config';
 import { type PeriodCloseEvent, type PeriodCloseResult, createPeriodCloseHandler } from './period-close-app';
@@ -39,6 +40,7 @@ function compose(env = process.env): (event: PeriodCloseEvent) => Promise<Period
 /** EventBridge → export; a failure is logged and rethrown, so Lambda's async retries and the Errors metric see it. */
 export const handler = middy<PeriodCloseEvent, PeriodCloseResult>()
   .use(injectLambdaContext(logger))
+  .use(metricsMiddleware())
   .handler(async (event) => {
     try {
       app ??= compose();

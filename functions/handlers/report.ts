@@ -1,6 +1,6 @@
 /**
- * Lambda entry of `GET /report` on the service (IAM) API. middy chain: logger context → error mapper →
- * the report app. No secrets: the function reads the ledger (dynamodb:Query) and nothing else.
+ * Lambda entry of `GET /report` on the service (IAM) API. middy chain: logger context → metrics flush →
+ * error mapper → the report app. No secrets: the function reads the ledger (dynamodb:Query) and nothing else.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -8,6 +8,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { RecordsReader } from '../adapters/records-reader';
 import { type ReportLog, createReportHandler, reportErrorResponse } from './report-app';
+import { metricsMiddleware } from '../runtime/metrics';
 import { logger, safeError } from '../runtime/observability';
 import { readReportConfig } from '../runtime/runtime-config';
 
@@ -30,6 +31,7 @@ const app = createReportHandler({
 /** The Lambda handler (API Gateway REST proxy event → response). */
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
   .use(injectLambdaContext(logger))
+  .use(metricsMiddleware())
   // Last line of defence: anything that escaped becomes a clean JSON answer.
   .use({
     onError: async (request) => {

@@ -1,7 +1,7 @@
 /**
  * Lambda entry of the service API's verify routes (IAM-authorised): POST /verify (JSON) and GET /verify
- * (forward-auth). middy chain: logger context → secrets → error mapper (JSON; 503 for any server error,
- * since proxies take only 200/401/403/503) → the verify app.
+ * (forward-auth). middy chain: logger context → metrics flush → secrets → error mapper (JSON; 503 for any
+ * server error, since proxies take only 200/401/403/503) → the verify app.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -17,6 +17,7 @@ import {
   secretsMiddleware,
   services,
 } from '../runtime/composition';
+import { metricsMiddleware } from '../runtime/metrics';
 import { decisionLog, errorMapper, logger } from '../runtime/observability';
 
 const config = runtimeConfig();
@@ -25,17 +26,18 @@ const edgeOrigin = config.publicOrigin;
 
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context & SecretContext>()
   .use(injectLambdaContext(logger))
+  .use(metricsMiddleware())
   .use(secretsMiddleware(config, { stateKey: true }))
   .use(errorMapper({ json: true, serviceUnavailableOnly: true }))
   .handler(async (event, context) => {
-    const { client, authenticator, stateKey } = services(context);
+    const { intents, authenticator, stateKey } = services(context);
     if (!edgeOrigin)
       throw new ConfigurationError(
         `${ENV.PUBLIC_ORIGIN} is not set: /verify needs the edge origin for validation links`,
       );
     return createVerifyHandler({
       authenticator,
-      intents: client,
+      intents,
       stateKey: requireStateKey(stateKey),
       truststore,
       edgeOrigin,

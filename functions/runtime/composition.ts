@@ -6,7 +6,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { refreshingSecrets } from './secrets-middleware';
 import { logger, safeError } from './observability';
-import { type AuthenticationEvent, Authenticator } from '../domain/authenticate';
+import { type AuthenticationEvent, Authenticator, type IdentityPlusPort } from '../domain/authenticate';
+import { type InquiryAnswer, type IntentPort, type IntentReference, outcomeCode } from '../domain/identity-plus';
+import { METRIC } from '../config/metrics';
+import { emitMetric } from './metrics';
 import { DecisionCache } from '../domain/decision-cache';
 import { Truststore } from '../domain/certificate-chain';
 import { readFileSync } from 'node:fs';
@@ -31,6 +34,8 @@ let built:
       fingerprint: string;
       secrets: SecretContext;
       client: IdentityPlusClient;
+      /** The client's intents, counted and timed: what the edge and verify apps create intents with. */
+      intents: IntentPort;
       authenticator: Authenticator;
       stateKey?: Buffer;
     }
@@ -68,8 +73,9 @@ export function services(secrets: SecretContext) {
     shards: cfg.shards,
     retentionMonths: cfg.retentionMonths,
   });
+  const measured = measuredIdentityPlus(client, () => performance.now());
   const authenticator = new Authenticator({
-    identityPlus: client,
+    identityPlus: measured,
     records,
     cache,
     policy: { allowedRoles: cfg.allowedRoles },
@@ -81,6 +87,7 @@ export function services(secrets: SecretContext) {
     fingerprint,
     secrets: { apiCert: secrets.apiCert, stateKey: secrets.stateKey },
     client,
+    intents: measured,
     authenticator,
     stateKey: secrets.stateKey === undefined ? undefined : stateKeyFromSecret(secrets.stateKey),
   };
@@ -94,25 +101,72 @@ function dynamo(): DynamoDBClient {
   return dynamoClient;
 }
 
-const METRIC_NAMES: Record<AuthenticationEvent['type'], string> = {
-  degraded: 'DegradedAllow',
-  'red-flag': 'RedFlag',
-  alarm: 'ApiCertificateAlarm',
-  unavailable: 'IdentityPlusUnavailable',
-};
-
-/** Logs an authentication event with an embedded CloudWatch metric (EMF), so it can be counted and alarmed on. */
+/**
+ * Turns an authentication event into its metrics and, for what an operator must see (degraded, red flag,
+ * API certificate alarm, Identity Plus unavailable), a structured log line.
+ */
 export function reportEvent(event: AuthenticationEvent): void {
-  const metric = METRIC_NAMES[event.type];
-  const emf = {
-    _aws: {
-      Timestamp: Date.now(),
-      CloudWatchMetrics: [{ Namespace: 'plusgate', Dimensions: [[]], Metrics: [{ Name: metric, Unit: 'Count' }] }],
+  switch (event.type) {
+    case 'decision':
+      emitMetric(METRIC.DECISIONS, 1, { dimensions: { decision: event.decision, reason: event.reason } });
+      if (event.cached) emitMetric(METRIC.CACHE_HITS, 1);
+      return;
+    case 'new-billable-user':
+      emitMetric(METRIC.NEW_BILLABLE_USERS, 1);
+      return;
+    case 'ledger-write-failed':
+      emitMetric(METRIC.LEDGER_WRITE_FAILURES, 1);
+      return;
+    case 'degraded':
+      emitMetric(METRIC.DEGRADED_ALLOWS, 1);
+      logger.warn(`authentication event: ${event.type}`, { ...event });
+      return;
+    case 'red-flag':
+      logger.warn(`authentication event: ${event.type}`, { ...event });
+      return;
+    case 'alarm':
+    case 'unavailable':
+      logger.error(`authentication event: ${event.type}`, { ...event });
+      return;
+  }
+}
+
+/**
+ * Identity Plus with every call timed and counted: `IdentityPlusLatency` for each inquiry and intent,
+ * answered or not; `IdentityPlusFailures` when a call gets no usable answer (it throws) or an ER code;
+ * `IntentsCreated` for each intent Identity Plus created. `clock` is in milliseconds.
+ */
+export function measuredIdentityPlus(
+  identityPlus: IdentityPlusPort & IntentPort,
+  clock: () => number,
+): IdentityPlusPort & IntentPort {
+  async function timed<T>(call: () => Promise<T>, failed: (answer: T) => boolean): Promise<T> {
+    const started = clock();
+    let ok = false;
+    try {
+      const answer = await call();
+      ok = !failed(answer);
+      return answer;
+    } finally {
+      emitMetric(METRIC.IDENTITY_PLUS_LATENCY, clock() - started, { unit: 'Milliseconds' });
+      if (!ok) emitMetric(METRIC.IDENTITY_PLUS_FAILURES, 1);
+    }
+  }
+  return {
+    inquire: (serial: string, options?: { ip?: string }): Promise<InquiryAnswer> =>
+      timed(
+        () => identityPlus.inquire(serial, options),
+        (answer) => answer.kind === 'problem' && outcomeCode(answer.outcome).startsWith('ER'),
+      ),
+    createIntent: async (options: { returnUrl: string }): Promise<IntentReference> => {
+      const intent = await timed(
+        () => identityPlus.createIntent(options),
+        () => false,
+      );
+      emitMetric(METRIC.INTENTS_CREATED, 1);
+      return intent;
     },
-    [metric]: 1,
   };
-  const level = event.type === 'degraded' ? 'warn' : 'error';
-  logger[event.type === 'red-flag' ? 'warn' : level](`authentication event: ${event.type}`, { ...event, ...emf });
 }
 
 /** The state-signing key of this container; a ConfigurationError where the function was not given one. */

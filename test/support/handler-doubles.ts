@@ -47,9 +47,11 @@ export class FakeIdentityPlus implements IdentityPlusPort {
 export class MemoryRecords implements RecordsPort {
   readonly records: AuthenticationRecord[] = [];
   fail = false;
-  async recordAuthentication(record: AuthenticationRecord): Promise<void> {
+  async recordAuthentication(record: AuthenticationRecord): Promise<{ created: boolean }> {
     if (this.fail) throw new RecordWriteError('table unavailable');
+    const created = !this.records.some((r) => r.userId === record.userId && r.period.id === record.period.id);
     this.records.push(record);
+    return { created };
   }
 }
 

@@ -2,6 +2,7 @@ import {
   type AuthenticationEvent,
   type AuthenticationRecord,
   Authenticator,
+  type RecordedAuthentication,
   type IdentityPlusPort,
   type RecordsPort,
 } from '../../../functions/domain/authenticate';
@@ -34,14 +35,21 @@ class ScriptedIdentityPlus implements IdentityPlusPort {
   }
 }
 
+/** The ledger in memory: an item per (period, user), created by the first write, as DynamoDB's UpdateItem does. */
 class MemoryRecords implements RecordsPort {
   records: AuthenticationRecord[] = [];
   failNext = false;
-  async recordAuthentication(record: AuthenticationRecord): Promise<void> {
+  async recordAuthentication(record: AuthenticationRecord): Promise<RecordedAuthentication> {
     if (this.failNext) throw new RecordWriteError('table unavailable');
+    const created = !this.records.some((r) => r.userId === record.userId && r.period.id === record.period.id);
     this.records.push(record);
+    return { created };
   }
 }
+
+/** The events other than the per-decision ones (which every test would otherwise list). */
+const notable = (events: AuthenticationEvent[]) => events.filter((e) => e.type !== 'decision').map((e) => e.type);
+const decisions = (events: AuthenticationEvent[]) => events.filter((e) => e.type === 'decision');
 
 function setup(script: Array<InquiryAnswer | Error>, options: { ttlMs?: number; staleMs?: number } = {}) {
   let now = Date.UTC(2026, 10, 26, 12);
@@ -120,7 +128,7 @@ describe('Authenticator', () => {
       reason: 'identity-plus-unavailable',
       failure: down.message,
     });
-    expect(events.map((e) => e.type)).toEqual(['unavailable']);
+    expect(notable(events)).toEqual(['new-billable-user', 'unavailable']);
   });
 
   it('allows a certificate allowed within the stale-if-error window, marked degraded and reported', async () => {
@@ -128,7 +136,10 @@ describe('Authenticator', () => {
     await auth.authenticate(SERIAL);
     advance(120_000);
     expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'allow', degraded: true, cached: true });
-    expect(events).toEqual([{ type: 'degraded', serial: SERIAL, failure: down.message }]);
+    expect(events.filter((e) => e.type === 'degraded')).toEqual([
+      { type: 'degraded', serial: SERIAL, failure: down.message },
+    ]);
+    expect(decisions(events).at(-1)).toMatchObject({ decision: 'allow', cached: false, degraded: true });
     expect(records.records).toHaveLength(1);
   });
 
@@ -138,7 +149,7 @@ describe('Authenticator', () => {
     await auth.authenticate(SERIAL);
     advance(5000);
     expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'allow', degraded: true });
-    expect(events.map((e) => e.type)).toEqual(['alarm', 'degraded']);
+    expect(notable(events)).toEqual(['new-billable-user', 'alarm', 'degraded']);
   });
 
   it('fails closed on an ER code without a recent allow', async () => {
@@ -171,7 +182,70 @@ describe('Authenticator', () => {
     const { auth, events } = setup([revoked, { kind: 'problem', outcome: 'ER 1103 API certificate revoked' }]);
     await auth.authenticate(SERIAL);
     await auth.authenticate(SERIAL);
-    expect(events.map((e) => e.type)).toEqual(['red-flag', 'alarm']);
+    expect(notable(events)).toEqual(['red-flag', 'alarm']);
+  });
+
+  it('reports every answered decision once, by decision and reason, and whether the fresh cache answered it', async () => {
+    const { auth, events, advance } = setup([cleared, revoked]);
+    await auth.authenticate(SERIAL);
+    advance(1000);
+    await auth.authenticate(SERIAL);
+    advance(60_000);
+    await auth.authenticate(SERIAL);
+    expect(decisions(events)).toEqual([
+      { type: 'decision', serial: SERIAL, decision: 'allow', reason: 'cleared', cached: false, degraded: false },
+      { type: 'decision', serial: SERIAL, decision: 'allow', reason: 'cleared', cached: true, degraded: false },
+      { type: 'decision', serial: SERIAL, decision: 'deny', reason: 'revoked', cached: false, degraded: false },
+    ]);
+    expect(notable(events)).toEqual(['new-billable-user', 'red-flag']); // the cache hit wrote nothing
+  });
+
+  it('reports an error decision when Identity Plus cannot answer', async () => {
+    const { auth, events } = setup([down]);
+    await auth.authenticate(SERIAL);
+    expect(decisions(events)).toEqual([
+      {
+        type: 'decision',
+        serial: SERIAL,
+        decision: 'error',
+        reason: 'identity-plus-unavailable',
+        cached: false,
+        degraded: false,
+      },
+    ]);
+  });
+
+  it('reports a new billable user only when the ledger write created the item: once per user per period', async () => {
+    const { auth, events, advance } = setup([cleared], { ttlMs: 0 });
+    await auth.authenticate(SERIAL);
+    advance(1000);
+    await auth.authenticate(SERIAL, { bypassCache: true });
+    await auth.authenticate('999', { bypassCache: true }); // another device of the same user
+    expect(events.filter((e) => e.type === 'new-billable-user')).toEqual([
+      { type: 'new-billable-user', userId: 'org:ref-a', period: '2026-11' },
+    ]);
+    advance(5 * 24 * 3600_000); // into December
+    await auth.authenticate(SERIAL, { bypassCache: true });
+    expect(events.filter((e) => e.type === 'new-billable-user')).toEqual([
+      { type: 'new-billable-user', userId: 'org:ref-a', period: '2026-11' },
+      { type: 'new-billable-user', userId: 'org:ref-a', period: '2026-12' },
+    ]);
+  });
+
+  it('reports a failed ledger write, answers no decision, and still fails the authentication', async () => {
+    const { auth, records, events } = setup([cleared]);
+    records.failNext = true;
+    await expect(auth.authenticate(SERIAL)).rejects.toBeInstanceOf(RecordWriteError);
+    expect(events).toEqual([
+      { type: 'ledger-write-failed', userId: 'org:ref-a', period: '2026-11', failure: 'table unavailable' },
+    ]);
+  });
+
+  it('reports no new billable user for a decision that is not an allow', async () => {
+    const { auth, events } = setup([revoked, { kind: 'problem', outcome: 'PB 0003 needs validation' }]);
+    await auth.authenticate(SERIAL);
+    await auth.authenticate(SERIAL);
+    expect(notable(events)).toEqual(['red-flag']);
   });
 
   it('lets unexpected (programming) errors through instead of hiding them as unavailability', async () => {

@@ -45,3 +45,140 @@ describe('services', () => {
     await newStateKey.client.close();
   });
 });
+
+/** A fresh composition and the metrics registry it writes to (one module graph). */
+function freshWithMetrics(): {
+  composition: Composition;
+  metrics: typeof import('../../../functions/runtime/metrics');
+} {
+  let loaded: ReturnType<typeof freshWithMetrics> | undefined;
+  jest.isolateModules(() => {
+    loaded = {
+      composition: require('../../../functions/runtime/composition'),
+      metrics: require('../../../functions/runtime/metrics'),
+    };
+  });
+  return loaded!;
+}
+
+/** The value of one sample line of the Prometheus text, or undefined when it is not there. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** Lines written to stdout and stderr while `run` runs. */
+function logsOf(run: () => void): string[] {
+  const written: string[] = [];
+  const spies = (['stdout', 'stderr'] as const).map((stream) =>
+    jest.spyOn(process[stream], 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    }),
+  );
+  try {
+    run();
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  return written.join('').split('\n').filter(Boolean);
+}
+
+describe('reportEvent: authentication events → metrics and logs', () => {
+  beforeEach(() => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  });
+
+  it('counts decisions by decision and reason, fresh cache hits, new billable users, ledger write failures and degraded allows', () => {
+    const { composition, metrics } = freshWithMetrics();
+    const decision = { type: 'decision', serial: '1', cached: false, degraded: false } as const;
+    logsOf(() => {
+      composition.reportEvent({ ...decision, decision: 'allow', reason: 'cleared' });
+      composition.reportEvent({ ...decision, decision: 'allow', reason: 'cleared', cached: true });
+      composition.reportEvent({ ...decision, decision: 'validate', reason: 'needs-validation' });
+      composition.reportEvent({ ...decision, decision: 'allow', reason: 'cleared', degraded: true });
+      composition.reportEvent({ type: 'degraded', serial: '1', failure: 'timeout' });
+      composition.reportEvent({ type: 'new-billable-user', userId: 'org:a', period: '2026-11' });
+      composition.reportEvent({ type: 'ledger-write-failed', userId: 'org:b', period: '2026-11', failure: 'x' });
+    });
+    const text = metrics.prometheusText();
+    expect(sample(text, 'plusgate_decisions_total{decision="allow",reason="cleared"}')).toBe(3);
+    expect(sample(text, 'plusgate_decisions_total{decision="validate",reason="needs-validation"}')).toBe(1);
+    expect(sample(text, 'plusgate_decision_cache_hits_total')).toBe(1);
+    expect(sample(text, 'plusgate_degraded_allows_total')).toBe(1);
+    expect(sample(text, 'plusgate_new_billable_users_total')).toBe(1);
+    expect(sample(text, 'plusgate_ledger_write_failures_total')).toBe(1);
+  });
+
+  it('logs red flags, alarms, unavailability and degraded allows as plain structured lines (no hand-written EMF)', () => {
+    delete process.env.POWERTOOLS_LOG_LEVEL;
+    const { composition } = freshWithMetrics();
+    const lines = logsOf(() => {
+      composition.reportEvent({ type: 'red-flag', serial: '7', outcome: 'PB 0004 Revoked' });
+      composition.reportEvent({ type: 'alarm', serial: '7', outcome: 'ER 1102 Expired' });
+      composition.reportEvent({ type: 'unavailable', serial: '7', failure: 'timeout' });
+      composition.reportEvent({ type: 'degraded', serial: '7', failure: 'timeout' });
+    }).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((l) => [l.level, l.message, l.type, l.serial])).toEqual([
+      ['WARN', 'authentication event: red-flag', 'red-flag', '7'],
+      ['ERROR', 'authentication event: alarm', 'alarm', '7'],
+      ['ERROR', 'authentication event: unavailable', 'unavailable', '7'],
+      ['WARN', 'authentication event: degraded', 'degraded', '7'],
+    ]);
+    for (const line of lines) expect(line).not.toHaveProperty('_aws');
+  });
+});
+
+describe('measuredIdentityPlus', () => {
+  beforeEach(() => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  });
+
+  it('times every inquiry and intent, counts failures (thrown or ER) and the intents created', async () => {
+    const { composition, metrics } = freshWithMetrics();
+    const { IdentityPlusError } =
+      require('../../../functions/domain/errors') as typeof import('../../../functions/domain/errors');
+    const answers: Array<() => Promise<unknown>> = [
+      async () => ({ kind: 'profile', profile: { outcome: 'OK 0001 valid', serviceRoles: [], customFields: {} } }),
+      async () => ({ kind: 'problem', outcome: 'PB 0004 Revoked' }),
+      async () => ({ kind: 'problem', outcome: 'ER 1102 Expired service agent certificate' }),
+      async () => {
+        throw new IdentityPlusError('timeout', 'no answer in 3000 ms');
+      },
+    ];
+    const intents: Array<() => Promise<unknown>> = [
+      async () => ({ reference: 'r', outcome: 'OK 0000', signonUrl: 'https://signon.example/r' }),
+      async () => {
+        throw new IdentityPlusError('rejected', 'refused');
+      },
+    ];
+    let clock = 0;
+    const port = {
+      inquire: async () => {
+        clock += 100;
+        return (answers.shift() as () => Promise<never>)();
+      },
+      createIntent: async () => {
+        clock += 250;
+        return (intents.shift() as () => Promise<never>)();
+      },
+    };
+    const measured = composition.measuredIdentityPlus(port, () => clock);
+
+    expect(await measured.inquire('1')).toMatchObject({ kind: 'profile' });
+    expect(await measured.inquire('1')).toMatchObject({ outcome: 'PB 0004 Revoked' });
+    expect(await measured.inquire('1')).toMatchObject({ outcome: expect.stringMatching(/^ER 1102/) });
+    await expect(measured.inquire('1')).rejects.toThrow('no answer in 3000 ms');
+    expect(await measured.createIntent({ returnUrl: 'https://auth.example.com/return' })).toMatchObject({
+      reference: 'r',
+    });
+    await expect(measured.createIntent({ returnUrl: 'https://auth.example.com/return' })).rejects.toThrow('refused');
+
+    const text = metrics.prometheusText();
+    expect(sample(text, 'plusgate_identity_plus_latency_seconds_count')).toBe(6);
+    expect(sample(text, 'plusgate_identity_plus_latency_seconds_sum')).toBeCloseTo(0.9, 6);
+    expect(sample(text, 'plusgate_identity_plus_latency_seconds_bucket{le="0.1"}')).toBe(4);
+    expect(sample(text, 'plusgate_identity_plus_failures_total')).toBe(3);
+    expect(sample(text, 'plusgate_intents_created_total')).toBe(1);
+  });
+});
