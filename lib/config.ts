@@ -2,8 +2,8 @@
  * Deployment configuration from CDK context (`cdk.json` "context" or `-c key=value`), validated at synth.
  * Values given with `-c` arrive as strings, so numbers and JSON arrays are parsed from strings too.
  * Every problem is collected and thrown at once, each naming the key, the bad value and what is expected.
- * The deployment-only keys (domain, certificate, DNS, truststore, API certificate secret) are read here;
- * the function settings with the parsers of their table, functions/config/settings.ts.
+ * The deployment-only keys (domain, certificate, DNS, truststore, API certificate secret, alarms) are read
+ * here; the function settings with the parsers of their table, functions/config/settings.ts.
  */
 import * as path from 'node:path';
 import {
@@ -13,6 +13,7 @@ import {
   readSettings,
   show,
 } from '../functions/config/settings';
+import { DEFAULT_API_CERT_EXPIRY_ALARM_DAYS } from './monitoring';
 import { readTruststore, type TruststorePem } from './truststore-pem';
 
 /** A Route 53 public hosted zone that gets an alias record for the domain. */
@@ -44,6 +45,17 @@ export interface PlusgateConfig extends ContextSettingValues {
   readonly truststoreWarnings: readonly string[];
   /** Secrets Manager name of the Identity Plus API certificate secret (created with `npm run put-api-cert`). */
   readonly apiCertSecretName: string;
+  /** The API certificate alarm fires when it has fewer days left than this (1–365). @default 21 */
+  readonly apiCertExpiryAlarmDays: number;
+  /** Alarm when the billable users of the period exceed this (a budget). @default - no budget alarm */
+  readonly billableUsersAlarmThreshold?: number;
+  /** Subscribed by email to the alarm topic the stack creates. @default - nobody is subscribed */
+  readonly alarmEmail?: string;
+  /**
+   * An existing SNS topic (same region) the alarms notify instead of a topic the stack creates.
+   * @default - the stack creates an encrypted topic (output AlarmTopicArn)
+   */
+  readonly alarmTopicArn?: string;
 }
 
 /** Thrown when the configuration is invalid; `problems` holds one line per problem. */
@@ -69,6 +81,12 @@ const ACM_ARN = /^arn:(aws[a-z-]*):acm:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):certif
 const HOSTED_ZONE_ID = /^[A-Z0-9]{1,32}$/;
 /** A Secrets Manager secret name (not an ARN); `npm run put-api-cert` checks --secret-name with it too. */
 export const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+/** One address, as SNS takes it for an email subscription: no display name, no list. */
+const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+/** A standard SNS topic ARN (CloudWatch alarms cannot publish to FIFO topics). */
+const SNS_TOPIC_ARN = /^arn:(aws[a-z-]*):sns:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):([A-Za-z0-9_-]{1,256})$/;
+/** A whole number, as JSON (21) or as a `-c` string ("21"). */
+const WHOLE_NUMBER = /^\s*\d+\s*$/;
 
 /**
  * Reads and validates the configuration. `get` is `node.tryGetContext`-like: it returns the raw context
@@ -170,6 +188,52 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
   );
   const settings = readSettings(CONTEXT_SETTING_NAMES, { read: raw, label: (name) => name, strict: true }, problems);
 
+  /** A whole number in [min, max]; undefined when not set. */
+  const optionalWholeNumber = (key: string, min: number, max: number, expected: string): number | undefined => {
+    const value = raw(key);
+    if (value === undefined) return undefined;
+    const n = typeof value === 'number' ? value : typeof value === 'string' && WHOLE_NUMBER.test(value) ? +value : NaN;
+    if (Number.isInteger(n) && n >= min && n <= max) return n;
+    bad(key, value, expected);
+    return undefined;
+  };
+  const apiCertExpiryAlarmDays =
+    optionalWholeNumber(
+      'apiCertExpiryAlarmDays',
+      1,
+      365,
+      `a whole number of days from 1 to 365 (the API certificate alarm fires when fewer days are left; default ${DEFAULT_API_CERT_EXPIRY_ALARM_DAYS})`,
+    ) ?? DEFAULT_API_CERT_EXPIRY_ALARM_DAYS;
+  const billableUsersAlarmThreshold = optionalWholeNumber(
+    'billableUsersAlarmThreshold',
+    1,
+    Number.MAX_SAFE_INTEGER,
+    'a whole number >= 1 (alarm when the billing period has more billable users than this), or leave it unset for no budget alarm',
+  );
+  const alarmEmail = optionalString(
+    'alarmEmail',
+    EMAIL,
+    'one email address such as "oncall@example.com" (subscribed to the alarm topic; it must confirm the subscription)',
+  );
+  const alarmTopicArn = optionalString(
+    'alarmTopicArn',
+    SNS_TOPIC_ARN,
+    'a standard (not FIFO) SNS topic ARN such as "arn:aws:sns:eu-west-1:123456789012:oncall"',
+  );
+  const topicRegion = alarmTopicArn === undefined ? undefined : SNS_TOPIC_ARN.exec(alarmTopicArn)?.[2];
+  if (topicRegion !== undefined && region !== undefined && topicRegion !== region) {
+    bad(
+      'alarmTopicArn',
+      alarmTopicArn,
+      `a topic in ${region}, the region of certificateArn where the stack deploys (CloudWatch alarms notify topics in their own region only)`,
+    );
+  }
+  if (alarmEmail !== undefined && alarmTopicArn !== undefined) {
+    problems.push(
+      'alarmEmail and alarmTopicArn: got both; expected at most one: alarmEmail subscribes an address to the topic the stack creates, alarmTopicArn sends the alarms to your own topic instead (subscribe people to that one yourself)',
+    );
+  }
+
   // A certificateArn without account and region has been reported above.
   if (problems.length > 0 || !truststore || !account || !region) throw new ConfigError(problems);
   return {
@@ -183,5 +247,9 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     truststore,
     truststoreWarnings,
     apiCertSecretName,
+    apiCertExpiryAlarmDays,
+    billableUsersAlarmThreshold,
+    alarmEmail,
+    alarmTopicArn,
   };
 }

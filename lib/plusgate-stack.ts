@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
 import type { PlusgateConfig } from './config';
@@ -20,6 +21,10 @@ import { ServiceApi } from './service-api';
 
 import { decisionEnvironment, reportEnvironment } from './runtime-environment';
 import { PeriodClose } from './period-close';
+import { ApiCertRenewal } from './api-cert-renewal';
+import { BillableUsersGauge } from './billable-users-gauge';
+import { Monitoring, type WatchedFunction } from './monitoring';
+import { PlusgateDashboard } from './dashboard';
 
 /** Name of the truststore file inside the verify and authorizer bundles. */
 const BUNDLED_TRUSTSTORE = 'truststore.pem';
@@ -39,7 +44,8 @@ export interface PlusgateStackProps extends StackProps {
 
 /**
  * Edge API (mutual TLS) and its function, the IAM service API (verify, report), the authorizer function,
- * the records table, period close, and the secrets.
+ * the records table, period close, the secrets, and day-2 operations: the daily API certificate renewal, the
+ * hourly billable-users gauge, the alarms with their topic, and the dashboard.
  */
 export class PlusgateStack extends Stack {
   public readonly records: LedgerTable;
@@ -51,6 +57,10 @@ export class PlusgateStack extends Stack {
   public readonly reportFunction: PlusgateFunction;
   public readonly periodClose: PeriodClose;
   public readonly service: ServiceApi;
+  public readonly apiCertRenewal: ApiCertRenewal;
+  public readonly billableUsers: BillableUsersGauge;
+  public readonly monitoring: Monitoring;
+  public readonly dashboard: PlusgateDashboard;
 
   constructor(scope: Construct, id: string, props: PlusgateStackProps) {
     super(scope, id, props);
@@ -142,6 +152,56 @@ export class PlusgateStack extends Stack {
     const account = this.edge.api.node.tryFindChild('Account');
     if (account) this.service.api.deploymentStage.node.addDependency(account);
 
+    // Renews the API certificate before it expires (reads it, puts a new version; nothing else).
+    this.apiCertRenewal = new ApiCertRenewal(this, 'ApiCertRenewal', {
+      secret: this.secrets.apiCertificate,
+      identityPlusSelfAuthorityUrl: config.identityPlusSelfAuthorityUrl,
+      apiCertRenewAtFraction: config.apiCertRenewAtFraction,
+    });
+    // Counts this period's billable users every hour (Query only).
+    this.billableUsers = new BillableUsersGauge(this, 'BillableUsers', {
+      table: this.records.table,
+      billingAnchorDay: config.billingAnchorDay,
+    });
+
+    const watched = (name: string, fn: PlusgateFunction): WatchedFunction => ({
+      name,
+      lambda: fn.lambda,
+      logGroup: fn.logGroup,
+    });
+    const decidingFunctions = [
+      watched('Edge', this.edgeFunction),
+      watched('Verify', this.verifyFunction),
+      watched('Authorizer', this.authorizerFunction),
+    ];
+    const renewalFunction = watched('ApiCertRenewal', this.apiCertRenewal.renewer);
+    const otherFunctions = [
+      watched('Report', this.reportFunction),
+      // Period close has its own alarm on its errors: it is sent to the topic instead of a second one.
+      { ...watched('PeriodClose', this.periodClose.exporter), errorsAlarm: this.periodClose.failures },
+      watched('BillableUsers', this.billableUsers.counter),
+    ];
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      decidingFunctions,
+      renewalFunction,
+      otherFunctions,
+      apis: [
+        { name: 'Edge', stage: this.edge.api.deploymentStage, accessLogs: this.edge.accessLogs },
+        { name: 'Service', stage: this.service.api.deploymentStage, accessLogs: this.service.accessLogs },
+      ],
+      table: this.records.table,
+      apiCertSecret: this.secrets.apiCertificate,
+      apiCertExpiryAlarmDays: config.apiCertExpiryAlarmDays,
+      billableUsersAlarmThreshold: config.billableUsersAlarmThreshold,
+      alarmEmail: config.alarmEmail,
+      alarmTopic:
+        config.alarmTopicArn === undefined ? undefined : Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn),
+    });
+    this.dashboard = new PlusgateDashboard(this, 'Dashboard', {
+      functions: [...decidingFunctions, renewalFunction, ...otherFunctions],
+      alarms: this.monitoring.alarms,
+    });
+
     new CfnOutput(this, 'EdgeUrl', {
       description: 'Where browsers with an Identity Plus certificate sign in',
       value: `https://${config.domainName}${EDGE_ROUTES.SIGNIN}`,
@@ -191,6 +251,21 @@ export class PlusgateStack extends Stack {
     new CfnOutput(this, 'PeriodCloseFunctionName', {
       description: 'Run by hand to export a closed period again: aws lambda invoke --payload \'{"period":"YYYY-MM"}\'',
       value: this.periodClose.exporter.lambda.functionName,
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      description: 'The plusgate dashboard in the CloudWatch console (README: Operating plusgate)',
+      value: this.dashboard.url,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: config.alarmEmail
+        ? `Every alarm notifies this topic; ${config.alarmEmail} must confirm the subscription email`
+        : 'Every alarm notifies this topic: subscribe the on-call people to it',
+      value: this.monitoring.topic.topicArn,
+    });
+    new CfnOutput(this, 'ApiCertRenewalFunctionName', {
+      description:
+        'Renews the Identity Plus API certificate daily when due; aws lambda invoke --payload \'{"force":true}\' renews now',
+      value: this.apiCertRenewal.renewer.lambda.functionName,
     });
     new CfnOutput(this, 'AuthorizerFunctionArn', {
       description: 'Attach to other mTLS REST APIs with PlusgateAuthorizer (README: Guard another API)',

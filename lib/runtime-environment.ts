@@ -2,20 +2,79 @@
  * The function settings derived from the deployment configuration, as the environment variables of their
  * table (functions/config/settings.ts), read back by functions/runtime/runtime-config.ts. Plain values
  * only: resources (table, secrets) are added with their grants by `PlusgateFunction.bind*`.
+ *
+ * Each function gets only the settings it reads. {@link READ_BY} says which those are, for every context
+ * setting: a new context setting in settings.ts does not compile until it names its readers here, so adding
+ * a setting stays "its entry in the table plus its use".
  */
 import { ENV } from '../functions/config/names';
-import { CONTEXT_SETTING_NAMES, settingsEnvironment } from '../functions/config/settings';
+import { type ContextSettingName, type SettingValues, settingsEnvironment } from '../functions/config/settings';
 import type { PlusgateConfig } from './config';
 
-/** Settings every function that decides on a certificate needs: every context setting, and the public origin. */
+/**
+ * The groups of functions that read settings: `decision` (edge, verify, authorizer: they ask Identity Plus
+ * and record allows), `report` (GET /report, period close), `renewal` (the daily API certificate renewal),
+ * `billableUsers` (the hourly billable-users gauge).
+ */
+export type SettingsReader = 'decision' | 'report' | 'renewal' | 'billableUsers';
+
+/** Which functions read each context setting (every context setting reaches at least one). */
+export const READ_BY = {
+  allowedRoles: ['decision'],
+  allowedReturnOrigins: ['decision'],
+  // The ledger write and every reader compute billing periods from it.
+  billingAnchorDay: ['decision', 'report', 'billableUsers'],
+  pricePerUserYear: ['report'],
+  decisionCacheSeconds: ['decision'],
+  staleIfErrorSeconds: ['decision'],
+  identityPlusApiUrl: ['decision'],
+  identityPlusSignonUrl: ['decision'],
+  intentType: ['decision'],
+  identityPlusSelfAuthorityUrl: ['renewal'],
+  apiCertRenewAtFraction: ['renewal'],
+} as const satisfies { readonly [K in ContextSettingName]: readonly [SettingsReader, ...SettingsReader[]] };
+
+/** The context settings `R` reads. */
+export type SettingsReadBy<R extends SettingsReader> = {
+  [K in ContextSettingName]: R extends (typeof READ_BY)[K][number] ? K : never;
+}[ContextSettingName];
+
+/** The names of the context settings `reader` reads, in table order. */
+export function settingsReadBy<R extends SettingsReader>(reader: R): SettingsReadBy<R>[] {
+  return (Object.keys(READ_BY) as ContextSettingName[]).filter((name): name is SettingsReadBy<R> =>
+    (READ_BY[name] as readonly SettingsReader[]).includes(reader),
+  );
+}
+
+/** The settings `reader` reads, as environment variables. */
+function environmentOf<R extends SettingsReader>(
+  reader: R,
+  values: Pick<SettingValues, SettingsReadBy<R>>,
+): Record<string, string> {
+  return settingsEnvironment(values, settingsReadBy(reader));
+}
+
+/** Settings of the functions that decide on a certificate (edge, verify, authorizer), and the public origin. */
 export function decisionEnvironment(config: PlusgateConfig): Record<string, string> {
   return {
-    ...settingsEnvironment(config, CONTEXT_SETTING_NAMES),
+    ...environmentOf('decision', config),
     [ENV.PUBLIC_ORIGIN]: `https://${config.domainName}`,
   };
 }
 
 /** Settings of the functions that read the ledger for reports (GET /report, period close). */
-export function reportEnvironment(config: PlusgateConfig): Record<string, string> {
-  return settingsEnvironment(config, ['billingAnchorDay', 'pricePerUserYear']);
+export function reportEnvironment(values: Pick<SettingValues, SettingsReadBy<'report'>>): Record<string, string> {
+  return environmentOf('report', values);
+}
+
+/** Settings of the daily API certificate renewal (the secret itself comes with `bindSecret`). */
+export function renewalEnvironment(values: Pick<SettingValues, SettingsReadBy<'renewal'>>): Record<string, string> {
+  return environmentOf('renewal', values);
+}
+
+/** Settings of the hourly billable-users gauge (the table comes with `bindTable`). */
+export function billableUsersEnvironment(
+  values: Pick<SettingValues, SettingsReadBy<'billableUsers'>>,
+): Record<string, string> {
+  return environmentOf('billableUsers', values);
 }

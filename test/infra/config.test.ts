@@ -9,7 +9,15 @@ import { ENV } from '../../functions/config/names';
 import { CONTEXT_SETTING_NAMES, SETTING_NAMES, SETTINGS, type Setting } from '../../functions/config/settings';
 import { readReportConfig, readRuntimeConfig } from '../../functions/runtime/runtime-config';
 import { ConfigError, loadConfig } from '../../lib/config';
-import { decisionEnvironment, reportEnvironment } from '../../lib/runtime-environment';
+import {
+  billableUsersEnvironment,
+  decisionEnvironment,
+  READ_BY,
+  renewalEnvironment,
+  reportEnvironment,
+  type SettingsReader,
+  settingsReadBy,
+} from '../../lib/runtime-environment';
 import { parseTruststore } from '../../lib/truststore-pem';
 import { testPki } from '../support/test-pki';
 import { CDK_JSON_CONTEXT, REPO_ROOT } from './plusgate-fixture';
@@ -69,7 +77,56 @@ describe('loadConfig', () => {
       identityPlusApiUrl: 'https://api.identity.plus/v1',
       identityPlusSignonUrl: 'https://signon.identity.plus',
       intentType: 'validate',
+      identityPlusSelfAuthorityUrl: SETTINGS.identityPlusSelfAuthorityUrl.default,
+      apiCertRenewAtFraction: 0.75,
+      apiCertExpiryAlarmDays: 21,
+      billableUsersAlarmThreshold: undefined,
+      alarmEmail: undefined,
+      alarmTopicArn: undefined,
     });
+  });
+
+  test('reads the alarm keys, numbers also as strings (-c key=value)', () => {
+    expect(
+      load({
+        ...REQUIRED,
+        apiCertExpiryAlarmDays: '30',
+        billableUsersAlarmThreshold: '5000',
+        alarmEmail: 'on-call+plusgate@example.co.uk',
+      }),
+    ).toMatchObject({
+      apiCertExpiryAlarmDays: 30,
+      billableUsersAlarmThreshold: 5000,
+      alarmEmail: 'on-call+plusgate@example.co.uk',
+    });
+    expect(
+      load({
+        ...REQUIRED,
+        apiCertExpiryAlarmDays: 1,
+        billableUsersAlarmThreshold: 1,
+        alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall',
+      }),
+    ).toMatchObject({
+      apiCertExpiryAlarmDays: 1,
+      billableUsersAlarmThreshold: 1,
+      alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall',
+    });
+    expect(load({ ...REQUIRED, apiCertExpiryAlarmDays: 365, billableUsersAlarmThreshold: '' })).toMatchObject({
+      apiCertExpiryAlarmDays: 365,
+      billableUsersAlarmThreshold: undefined,
+    });
+  });
+
+  test('alarmEmail and alarmTopicArn together are refused, saying why', () => {
+    expect(
+      problemsOf({
+        ...REQUIRED,
+        alarmEmail: 'oncall@example.com',
+        alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall',
+      }),
+    ).toEqual([
+      'alarmEmail and alarmTopicArn: got both; expected at most one: alarmEmail subscribes an address to the topic the stack creates, alarmTopicArn sends the alarms to your own topic instead (subscribe people to that one yourself)',
+    ]);
   });
 
   test('parses numbers and JSON arrays given as strings (-c key=value)', () => {
@@ -136,6 +193,27 @@ describe('loadConfig', () => {
     ['identityPlusApiUrl', 'http://api.identity.plus/v1', 'an https URL'],
     ['identityPlusSignonUrl', 'not a url', 'an https URL'],
     ['intentType', 'login', '"validate" or "discover"'],
+    ['identityPlusSelfAuthorityUrl', 'http://selfauthority.identity.plus', 'an https URL'],
+    ['apiCertRenewAtFraction', 1, 'less than 1'],
+    ['apiCertRenewAtFraction', '0', 'greater than 0'],
+    ['apiCertExpiryAlarmDays', 0, 'a whole number of days from 1 to 365'],
+    ['apiCertExpiryAlarmDays', '366', 'a whole number of days from 1 to 365'],
+    ['apiCertExpiryAlarmDays', 7.5, 'a whole number of days from 1 to 365'],
+    ['apiCertExpiryAlarmDays', 'three weeks', 'a whole number of days from 1 to 365'],
+    ['billableUsersAlarmThreshold', 0, 'a whole number >= 1'],
+    ['billableUsersAlarmThreshold', '-5', 'a whole number >= 1'],
+    ['billableUsersAlarmThreshold', '1e3', 'a whole number >= 1'],
+    ['alarmEmail', 'oncall', 'one email address'],
+    ['alarmEmail', 'a@example.com, b@example.com', 'one email address'],
+    ['alarmEmail', 'On Call <oncall@example.com>', 'one email address'],
+    ['alarmTopicArn', 'oncall', 'a standard (not FIFO) SNS topic ARN'],
+    ['alarmTopicArn', 'arn:aws:sns:eu-west-1:123456789012:oncall.fifo', 'a standard (not FIFO) SNS topic ARN'],
+    ['alarmTopicArn', 'arn:aws:sqs:eu-west-1:123456789012:oncall', 'a standard (not FIFO) SNS topic ARN'],
+    [
+      'alarmTopicArn',
+      'arn:aws:sns:us-east-1:123456789012:oncall',
+      'a topic in eu-west-1, the region of certificateArn where the stack deploys',
+    ],
   ] as Array<[string, unknown, string, string?]>)(
     '%s = %j is refused with the key, the value and what is expected',
     (...[key, value, expected, start]) => {
@@ -191,28 +269,60 @@ describe('loadConfig', () => {
 });
 
 describe('from the CDK context to the functions', () => {
-  test('the functions read back every setting the CDK app gives them', () => {
-    const config = load({
-      ...REQUIRED,
-      allowedRoles: ['org. administrator', 'member'],
-      allowedReturnOrigins: '["https://app.example.com:8443"]',
-      billingAnchorDay: 15,
-      pricePerUserYear: '1e-7',
-      decisionCacheSeconds: 0,
-      staleIfErrorSeconds: '600',
-      identityPlusApiUrl: 'https://api.example.net/v1/',
-      identityPlusSignonUrl: 'https://signon.example.net',
-      intentType: 'discover',
-    });
-    const resources = { [ENV.TABLE_NAME]: 'records', [ENV.API_CERT_SECRET]: 'api-cert' };
-    const runtime = readRuntimeConfig({ ...decisionEnvironment(config), ...resources });
-    for (const name of CONTEXT_SETTING_NAMES) expect([name, runtime[name]]).toEqual([name, config[name]]);
-    expect(runtime).toMatchObject({ identityPlusApiUrl: 'https://api.example.net/v1', pricePerUserYear: 1e-7 });
+  const config = load({
+    ...REQUIRED,
+    allowedRoles: ['org. administrator', 'member'],
+    allowedReturnOrigins: '["https://app.example.com:8443"]',
+    billingAnchorDay: 15,
+    pricePerUserYear: '1e-7',
+    decisionCacheSeconds: 0,
+    staleIfErrorSeconds: '600',
+    identityPlusApiUrl: 'https://api.example.net/v1/',
+    identityPlusSignonUrl: 'https://signon.example.net',
+    intentType: 'discover',
+    identityPlusSelfAuthorityUrl: 'https://selfauthority.example.net/',
+    apiCertRenewAtFraction: '0.5',
+  });
+  const resources = { [ENV.TABLE_NAME]: 'records', [ENV.API_CERT_SECRET]: 'api-cert' };
+  const environments: Record<SettingsReader, Record<string, string>> = {
+    decision: decisionEnvironment(config),
+    report: reportEnvironment(config),
+    renewal: renewalEnvironment(config),
+    billableUsers: billableUsersEnvironment(config),
+  };
+
+  test.each(Object.keys(environments) as SettingsReader[])(
+    'the %s functions read back exactly the settings the CDK app gives them',
+    (reader) => {
+      const names = settingsReadBy(reader);
+      const runtime = readRuntimeConfig({ ...environments[reader], ...resources });
+      for (const name of names) expect([name, runtime[name]]).toEqual([name, config[name]]);
+      const variables = Object.keys(environments[reader]).filter((v) => v !== ENV.PUBLIC_ORIGIN);
+      expect(variables.sort()).toEqual(names.map((name) => SETTINGS[name].env).sort());
+    },
+  );
+
+  test('values are parsed and normalised on the way', () => {
+    const runtime = readRuntimeConfig({ ...environments.decision, ...resources });
+    expect(runtime).toMatchObject({ identityPlusApiUrl: 'https://api.example.net/v1', billingAnchorDay: 15 });
     expect(runtime.publicOrigin).toBe('https://auth.example.com');
-    expect(readReportConfig({ ...reportEnvironment(config), ...resources })).toMatchObject({
+    expect(readReportConfig({ ...environments.report, ...resources })).toMatchObject({
       billingAnchorDay: 15,
       pricePerUserYear: 1e-7,
     });
+    expect(readRuntimeConfig({ ...environments.renewal, ...resources })).toMatchObject({
+      identityPlusSelfAuthorityUrl: 'https://selfauthority.example.net',
+      apiCertRenewAtFraction: 0.5,
+    });
+  });
+
+  test('every context setting reaches a function that reads it; the renewal settings reach only the renewal', () => {
+    for (const name of CONTEXT_SETTING_NAMES) expect([name, READ_BY[name].length > 0]).toEqual([name, true]);
+    expect(settingsReadBy('renewal')).toEqual(['identityPlusSelfAuthorityUrl', 'apiCertRenewAtFraction']);
+    expect(settingsReadBy('decision')).not.toContain('identityPlusSelfAuthorityUrl');
+    expect(settingsReadBy('decision')).not.toContain('apiCertRenewAtFraction');
+    expect(settingsReadBy('decision')).not.toContain('pricePerUserYear');
+    expect(settingsReadBy('billableUsers')).toEqual(['billingAnchorDay']);
   });
 
   test('only function settings without a context key are left out of the context', () => {

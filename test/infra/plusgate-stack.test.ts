@@ -9,6 +9,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsCustomResource } from 'aws-cdk-lib/custom-resources';
 import { EDGE_ROUTES, ENV } from '../../functions/config/names';
+import { SETTINGS } from '../../functions/config/settings';
 import { addPlusgate } from '../../lib/plusgate-app';
 import type { PlusgateStack } from '../../lib/plusgate-stack';
 import { readTruststore } from '../../lib/truststore-pem';
@@ -197,8 +198,13 @@ describe('functions', () => {
   test("every plusgate function runs nodejs22.x on arm64 (the only other function is CDK's truststore writer)", () => {
     expect(plusgateFunctions.length).toBeGreaterThan(0);
     for (const [id, fn] of plusgateFunctions) {
-      // Behind API Gateway: under its 29 s limit. Period close runs from a schedule: up to Lambda's 15 minutes.
-      const timeout = id.startsWith('PeriodClose') ? 900 : 25;
+      // Behind API Gateway: under its 29 s limit. Period close runs from a schedule: up to Lambda's 15 minutes;
+      // the renewal and the billable-users count run from schedules too: a minute each.
+      const timeout = id.startsWith('PeriodClose')
+        ? 900
+        : id.startsWith('ApiCertRenewal') || id.startsWith('BillableUsers')
+          ? 60
+          : 25;
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
@@ -234,11 +240,42 @@ describe('functions', () => {
       [ENV.ALLOWED_ROLES]: '[]',
       [ENV.ALLOWED_RETURN_ORIGINS]: '[]',
       [ENV.BILLING_ANCHOR_DAY]: '1',
-      [ENV.PRICE_PER_USER_YEAR]: '0.9',
       [ENV.DECISION_CACHE_SECONDS]: '60',
       [ENV.STALE_IF_ERROR_SECONDS]: '0',
       [ENV.PUBLIC_ORIGIN]: `https://${CDK_JSON_CONTEXT.domainName}`,
     });
+  });
+
+  test('each function gets the settings it reads and no others', () => {
+    const settingVariables = new Set<string>(Object.values(SETTINGS).map((setting) => setting.env));
+    const settingsOf = (prefix: string) =>
+      Object.keys(
+        defined(
+          plusgateFunctions.find(([id]) => id.startsWith(prefix)),
+          `a ${prefix}* function`,
+        )[1].Properties.Environment.Variables,
+      )
+        .filter((v) => settingVariables.has(v))
+        .sort();
+    const decision = [
+      ENV.ALLOWED_ROLES,
+      ENV.ALLOWED_RETURN_ORIGINS,
+      ENV.BILLING_ANCHOR_DAY,
+      ENV.DECISION_CACHE_SECONDS,
+      ENV.STALE_IF_ERROR_SECONDS,
+      ENV.IDENTITY_PLUS_API_URL,
+      ENV.IDENTITY_PLUS_SIGNON_URL,
+      ENV.INTENT_TYPE,
+    ].sort();
+    expect(settingsOf('EdgeFunction')).toEqual(decision);
+    expect(settingsOf('VerifyFunction')).toEqual(decision);
+    expect(settingsOf('AuthorizerFunction')).toEqual(decision);
+    expect(settingsOf('ReportFunction')).toEqual([ENV.BILLING_ANCHOR_DAY, ENV.PRICE_PER_USER_YEAR].sort());
+    expect(settingsOf('PeriodClose')).toEqual([ENV.BILLING_ANCHOR_DAY, ENV.PRICE_PER_USER_YEAR].sort());
+    expect(settingsOf('ApiCertRenewal')).toEqual(
+      [SETTINGS.identityPlusSelfAuthorityUrl.env, SETTINGS.apiCertRenewAtFraction.env].sort(),
+    );
+    expect(settingsOf('BillableUsers')).toEqual([ENV.BILLING_ANCHOR_DAY]);
   });
 
   test('no secret value is in any function environment: secrets travel as a name or an ARN', () => {
@@ -290,6 +327,66 @@ describe('least privilege', () => {
           `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${CDK_JSON_CONTEXT.apiCertSecretName}-??????`,
           { Ref: stateKeyId },
         ],
+      },
+    ]);
+  });
+});
+
+describe('least privilege of the scheduled operations functions', () => {
+  const apiCertArn = `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${CDK_JSON_CONTEXT.apiCertSecretName}-??????`;
+  /** The statements of the one policy attached to the role of the function whose logical id starts with `prefix`. */
+  const statementsOf = (prefix: string) => {
+    const [, fn] = defined(
+      plusgateFunctions.find(([id]) => id.startsWith(prefix)),
+      `a ${prefix}* function`,
+    );
+    const roleRef = fn.Properties.Role['Fn::GetAtt'][0];
+    const [, policy] = onlyOf(
+      ofType('AWS::IAM::Policy').filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleRef)),
+      `policy of the ${prefix} role`,
+    );
+    const logs = {
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: { 'Fn::GetAtt': [fn.Properties.LoggingConfig.LogGroup.Ref, 'Arn'] },
+    };
+    return { statements: policy.Properties.PolicyDocument.Statement as unknown[], logs };
+  };
+
+  test('the renewal role may read the API certificate secret and put a new version of it: nothing else', () => {
+    const { statements: renewal, logs } = statementsOf('ApiCertRenewal');
+    expect(renewal).toEqual([
+      logs,
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+        Resource: apiCertArn,
+      },
+      { Effect: 'Allow', Action: 'secretsmanager:PutSecretValue', Resource: apiCertArn },
+    ]);
+  });
+
+  test('only the renewal role may write a secret, and only with PutSecretValue', () => {
+    const writes = allPolicyStatements(template).filter(({ statement }) =>
+      asList(statement.Action as string[]).some(
+        (a) =>
+          a.startsWith('secretsmanager:') &&
+          !['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'].includes(a),
+      ),
+    );
+    expect(writes.map(({ logicalId, statement }) => [logicalId.replace(/[0-9A-F]{8}$/, ''), statement.Action])).toEqual(
+      [['ApiCertRenewalFunctionRoleDefaultPolicy', 'secretsmanager:PutSecretValue']],
+    );
+  });
+
+  test('the billable-users role may only Query the table', () => {
+    const { statements: gauge, logs } = statementsOf('BillableUsers');
+    expect(gauge).toEqual([
+      logs,
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::GetAtt': [only('AWS::DynamoDB::GlobalTable')[0], 'Arn'] },
       },
     ]);
   });

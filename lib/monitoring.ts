@@ -1,0 +1,413 @@
+/**
+ * Monitoring: the CloudWatch alarms that tell an on-call person plusgate needs them, and the SNS topic they
+ * notify. Each alarm's description says what it means and what to do (README, "Operating plusgate"). The
+ * plusgate metrics come from the functions through Powertools (names, namespace and dimensions:
+ * functions/config/metrics.ts); the others are Lambda's, API Gateway's and DynamoDB's own.
+ */
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { IStage } from 'aws-cdk-lib/aws-apigateway';
+import {
+  Alarm,
+  type AlarmBase,
+  ComparisonOperator,
+  type IAlarm,
+  type IMetric,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { DIMENSION, METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from '../functions/config/metrics';
+
+/** Where the alarm descriptions point for what to do. */
+const RUNBOOK = 'README, Operating plusgate';
+
+/** The API certificate alarm fires when it has fewer days left than this, unless told otherwise. */
+export const DEFAULT_API_CERT_EXPIRY_ALARM_DAYS = 21;
+
+/**
+ * The window of the API certificate alarm: the daily reading plus two hours of slack for a late run, so the
+ * hours between two runs always hold a reading. No reading in it means the daily function did not run.
+ */
+export const API_CERT_DAYS_LEFT_WINDOW = Duration.hours(26);
+
+/** Options of {@link plusgateMetric}. */
+export interface PlusgateMetricOptions {
+  readonly statistic: string;
+  readonly period: Duration;
+  /** Dimensions besides `service` (only `Decisions` has any: `decision`, and `decision` + `reason`). @default - none */
+  readonly dimensions?: Readonly<Record<string, string>>;
+  /** @default - the metric name */
+  readonly label?: string;
+  /** @default - automatic */
+  readonly color?: string;
+}
+
+/** A metric the plusgate functions emit: namespace `plusgate`, dimension `service` = `plusgate`. */
+export function plusgateMetric(name: MetricName, options: PlusgateMetricOptions): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { [DIMENSION.SERVICE]: METRICS_SERVICE, ...options.dimensions },
+    statistic: options.statistic,
+    period: options.period,
+    label: options.label,
+    color: options.color,
+  });
+}
+
+/** A plusgate function, as the alarms and the dashboard name it. */
+export interface WatchedFunction {
+  /** Short PascalCase name, e.g. `Edge`: part of its alarms' construct IDs and names, so keep it stable. */
+  readonly name: string;
+  readonly lambda: IFunction;
+  /** Where it logs: named in its alarms' descriptions. */
+  readonly logGroup: ILogGroup;
+  /**
+   * An alarm that already watches this function's errors (period close has one). It is sent to the topic
+   * instead of a second alarm on the same errors. @default - an Errors alarm is created
+   */
+  readonly errorsAlarm?: AlarmBase;
+}
+
+/** A REST API stage, watched for 5xx answers. */
+export interface WatchedApi {
+  /** Short PascalCase name, e.g. `Edge` (the alarm is `<name>Api5xx`). */
+  readonly name: string;
+  readonly stage: IStage;
+  /** Its access logs: named in the alarm's description. */
+  readonly accessLogs: ILogGroup;
+}
+
+/** Props of {@link Monitoring}. */
+export interface MonitoringProps {
+  /** The functions that decide on certificates (edge, verify, authorizer): they emit the decision metrics. */
+  readonly decidingFunctions: readonly WatchedFunction[];
+  /** The daily API certificate renewal: it emits `ApiCertDaysLeft` and the renewal metrics. */
+  readonly renewalFunction: WatchedFunction;
+  /** Every other plusgate function, watched for errors and throttles. @default - none */
+  readonly otherFunctions?: readonly WatchedFunction[];
+  /** The APIs, watched for 5xx answers. */
+  readonly apis: readonly WatchedApi[];
+  /** The records table, watched for throttling. */
+  readonly table: ITableV2;
+  /** The API certificate secret: named in the descriptions (how to renew by hand). */
+  readonly apiCertSecret: ISecret;
+  /** Alarm when the API certificate has fewer days left than this. @default DEFAULT_API_CERT_EXPIRY_ALARM_DAYS (21) */
+  readonly apiCertExpiryAlarmDays?: number;
+  /** Identity Plus failures per minute that count as an unavailable minute. @default 5 */
+  readonly identityPlusFailuresPerMinute?: number;
+  /** Consecutive unavailable minutes before the alarm. @default 3 */
+  readonly identityPlusFailureMinutes?: number;
+  /** 5xx answers of one API in 5 minutes before its alarm. @default 5 */
+  readonly api5xxThreshold?: number;
+  /** Alarm when the period has more billable users than this. @default - no budget alarm */
+  readonly billableUsersAlarmThreshold?: number;
+  /** The topic the alarms notify. @default - a new topic, encrypted with a key of its own, TLS only */
+  readonly alarmTopic?: ITopic;
+  /** Subscribed by email to the created topic (not allowed with `alarmTopic`). @default - nobody */
+  readonly alarmEmail?: string;
+}
+
+/** The alarm topic and every alarm. */
+export class Monitoring extends Construct {
+  /** Every alarm notifies it. */
+  public readonly topic: ITopic;
+  /** The key of the created topic. @default - none when an `alarmTopic` was given */
+  public readonly topicKey?: Key;
+  /** The alarms on plusgate's own metrics, by construct ID. */
+  public readonly apiCertExpiring: Alarm;
+  public readonly apiCertRenewalFailed: Alarm;
+  public readonly identityPlusUnavailable: Alarm;
+  public readonly ledgerWriteFailures: Alarm;
+  public readonly degradedAllows: Alarm;
+  /** Only with `billableUsersAlarmThreshold`. */
+  public readonly billableUsersAboveThreshold?: Alarm;
+
+  private readonly watched: IAlarm[] = [];
+  private readonly action: SnsAction;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const days = props.apiCertExpiryAlarmDays ?? DEFAULT_API_CERT_EXPIRY_ALARM_DAYS;
+    const perMinute = props.identityPlusFailuresPerMinute ?? 5;
+    const minutes = props.identityPlusFailureMinutes ?? 3;
+    const api5xx = props.api5xxThreshold ?? 5;
+    wholeNumber('apiCertExpiryAlarmDays', days, 1, 365);
+    wholeNumber('identityPlusFailuresPerMinute', perMinute, 1, 1_000_000);
+    wholeNumber('identityPlusFailureMinutes', minutes, 1, 1440);
+    wholeNumber('api5xxThreshold', api5xx, 1, 1_000_000);
+    if (props.billableUsersAlarmThreshold !== undefined) {
+      wholeNumber('billableUsersAlarmThreshold', props.billableUsersAlarmThreshold, 1, Number.MAX_SAFE_INTEGER);
+    }
+
+    if (props.alarmTopic) {
+      if (props.alarmEmail !== undefined) {
+        throw new Error(
+          'Monitoring: alarmEmail subscribes to the topic this construct creates; with alarmTopic, subscribe people to that topic yourself',
+        );
+      }
+      this.topic = props.alarmTopic;
+    } else {
+      const { topic, key } = this.createTopic();
+      if (props.alarmEmail !== undefined) topic.addSubscription(new EmailSubscription(props.alarmEmail));
+      this.topic = topic;
+      this.topicKey = key;
+    }
+    this.action = new SnsAction(this.topic);
+
+    const deciding = props.decidingFunctions;
+    const decidingLogs = deciding.map((f) => f.logGroup.logGroupName).join(', ');
+    const renewalLogs = props.renewalFunction.logGroup.logGroupName;
+    const renewByHand = `npm run renew-api-cert -- --secret-name ${props.apiCertSecret.secretName} --region ${stack.region}`;
+
+    // Paging alarms notify on ALARM and on OK (the on-call person learns it is over); notices only on ALARM.
+    this.apiCertExpiring = this.alarm('ApiCertExpiring', {
+      metric: plusgateMetric(METRIC.API_CERT_DAYS_LEFT, { statistic: 'Minimum', period: API_CERT_DAYS_LEFT_WINDOW }),
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      threshold: days,
+      // No reading for 26 hours: the daily renewal function is not running, and nothing renews the certificate.
+      treatMissingData: TreatMissingData.BREACHING,
+      page: true,
+      description:
+        `The Identity Plus API certificate expires in under ${days} days, or the daily renewal function reported nothing for 26 hours (ApiCertDaysLeft). ` +
+        'When it expires every sign-in fails closed. ' +
+        `Renew now: ${renewByHand} --force (or store a new certificate: npm run put-api-cert). ` +
+        `Why the daily renewal did not: aws logs tail ${renewalLogs} --since 2d. ${RUNBOOK}, API certificate.`,
+    });
+    this.apiCertRenewalFailed = this.alarm('ApiCertRenewalFailed', {
+      metric: plusgateMetric(METRIC.API_CERT_RENEWAL_FAILURES, { statistic: 'Sum', period: Duration.days(1) }),
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      threshold: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      page: true,
+      description:
+        'Renewing the Identity Plus API certificate failed (ApiCertRenewalFailures in the last day). Nothing was stored: ' +
+        'the current certificate stays in use until it expires, and the next daily run (04:00 UTC) tries again. ' +
+        `Why: aws logs tail ${renewalLogs} --since 1d --filter-pattern ERROR. ` +
+        `After fixing, renew by hand: ${renewByHand}. ${RUNBOOK}, API certificate.`,
+    });
+    this.identityPlusUnavailable = this.alarm('IdentityPlusUnavailable', {
+      metric: plusgateMetric(METRIC.IDENTITY_PLUS_FAILURES, { statistic: 'Sum', period: Duration.minutes(1) }),
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      threshold: perMinute,
+      evaluationPeriods: minutes,
+      datapointsToAlarm: minutes,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      page: true,
+      description:
+        `Identity Plus is failing: ${perMinute} or more calls a minute got no usable answer or an ER code, for ${minutes} minutes (IdentityPlusFailures). ` +
+        'Sign-ins fail closed with 503 (or use the stale grace if staleIfErrorSeconds > 0). ' +
+        'Reason api-certificate-problem (ER 1100-1106) means our API certificate is refused: check ApiCertDaysLeft and renew. ' +
+        'Others (identity-plus-unavailable): Identity Plus is down or unreachable from this region. ' +
+        `Logs (decision, reason): ${decidingLogs}. ${RUNBOOK}, Identity Plus unavailable.`,
+    });
+    this.ledgerWriteFailures = this.alarm('LedgerWriteFailures', {
+      metric: plusgateMetric(METRIC.LEDGER_WRITE_FAILURES, { statistic: 'Sum', period: Duration.minutes(5) }),
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      threshold: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      page: true,
+      description:
+        'Writes to the billing ledger failed (LedgerWriteFailures in 5 minutes). Those sign-ins were answered 503, so ' +
+        'nobody got in unrecorded, but they could not sign in. See the TableThrottles alarm and DynamoDB health in ' +
+        `the region; the error is logged as "request failed" in ${decidingLogs}. ${RUNBOOK}, Ledger.`,
+    });
+    this.degradedAllows = this.alarm('DegradedAllows', {
+      metric: plusgateMetric(METRIC.DEGRADED_ALLOWS, { statistic: 'Sum', period: Duration.minutes(5) }),
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      threshold: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      page: true,
+      description:
+        'People were let in on the stale grace (DegradedAllows in 5 minutes): Identity Plus could not answer, so ' +
+        'certificates allowed within staleIfErrorSeconds were allowed again unchecked; a revocation is not seen ' +
+        'meanwhile. Treat as Identity Plus unavailable; to fail closed instead deploy with -c staleIfErrorSeconds=0. ' +
+        `Logs (degraded: true): ${decidingLogs}. ${RUNBOOK}, Degraded allows.`,
+    });
+
+    for (const fn of [...deciding, props.renewalFunction, ...(props.otherFunctions ?? [])]) {
+      const logs = fn.logGroup.logGroupName;
+      if (fn.errorsAlarm) {
+        // Alarm action only: its OK comes when its window has passed, whether or not anyone fixed the cause.
+        fn.errorsAlarm.addAlarmAction(this.action);
+        this.watched.push(fn.errorsAlarm);
+      } else {
+        this.alarm(`${fn.name}Errors`, {
+          metric: fn.lambda.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          threshold: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+          page: true,
+          description:
+            `The ${fn.name} function failed (Lambda Errors in 5 minutes): an invocation threw or timed out. ` +
+            `Read: aws logs tail ${logs} --since 30m --filter-pattern '?ERROR ?"timed out"'. ` +
+            `A recent deploy or configuration change is the usual cause: fix or roll back. ${RUNBOOK}, Function errors.`,
+        });
+      }
+      this.alarm(`${fn.name}Throttles`, {
+        metric: fn.lambda.metricThrottles({ statistic: 'Sum', period: Duration.minutes(5) }),
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        page: true,
+        description:
+          `Lambda throttled the ${fn.name} function (Throttles in 5 minutes): the region's concurrency limit is ` +
+          'reached (every function of the account counts) and those requests failed. See ' +
+          `aws lambda get-account-settings --region ${stack.region}; ask AWS for a higher limit, or find the ` +
+          `function using it. Its logs: ${logs}. ${RUNBOOK}, Throttling.`,
+      });
+    }
+
+    const throttleEvents = (name: string) =>
+      props.table.metric(name, { statistic: 'Sum', period: Duration.minutes(5) });
+    this.alarm('TableThrottles', {
+      metric: new MathExpression({
+        expression: 'FILL(reads, 0) + FILL(writes, 0)',
+        usingMetrics: { reads: throttleEvents('ReadThrottleEvents'), writes: throttleEvents('WriteThrottleEvents') },
+        period: Duration.minutes(5),
+        label: 'ledger throttle events',
+      }),
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      threshold: 1,
+      // (CloudWatch keeps the state of alarms on AWS/DynamoDB metrics while they have no data, whatever this says.)
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      page: true,
+      description:
+        `DynamoDB throttled the ledger table ${props.table.tableName} (ReadThrottleEvents + WriteThrottleEvents in 5 minutes). ` +
+        'Throttled writes fail sign-ins with 503 (LedgerWriteFailures); throttled Queries slow or fail reports. ' +
+        'An on-demand table throttles a sudden rise above twice its previous peak, or a hot partition; it ' +
+        `usually clears within minutes. If it persists, open the table's Monitor tab. ${RUNBOOK}, Throttling.`,
+    });
+
+    for (const api of props.apis) {
+      this.alarm(`${api.name}Api5xx`, {
+        metric: new Metric({
+          namespace: 'AWS/ApiGateway',
+          metricName: '5XXError',
+          dimensionsMap: { ApiName: api.stage.restApi.restApiName, Stage: api.stage.stageName },
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        // One 5xx heals on the caller's retry (a cold start, a dropped connection); several in 5 minutes is a
+        // pattern, and few enough to see an outage at low traffic.
+        threshold: api5xx,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        page: true,
+        description:
+          `The ${api.name} API answered ${api5xx} or more 5xx in 5 minutes (API Gateway 5XXError). plusgate's own ` +
+          '503s count too: check the Identity Plus, ledger and function alarms first. Access logs (status, ' +
+          `integrationStatus, errorMessage): ${api.accessLogs.logGroupName}. ${RUNBOOK}, API 5xx.`,
+      });
+    }
+
+    if (props.billableUsersAlarmThreshold !== undefined) {
+      const threshold = props.billableUsersAlarmThreshold;
+      this.billableUsersAboveThreshold = this.alarm('BillableUsersAboveThreshold', {
+        metric: plusgateMetric(METRIC.BILLABLE_USERS_THIS_PERIOD, { statistic: 'Maximum', period: Duration.hours(1) }),
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        threshold,
+        // An hourly gauge: a gap between two counts keeps the state instead of flapping.
+        treatMissingData: TreatMissingData.IGNORE,
+        page: false,
+        description:
+          `This billing period has more than ${threshold} billable users (BillableUsersThisPeriod, counted hourly): ` +
+          `Identity Plus bills each. Who: npm run report -- --table ${props.table.tableName} --region ${stack.region}. ` +
+          `If expected, raise billableUsersAlarmThreshold. ${RUNBOOK}, Billable users.`,
+      });
+    }
+  }
+
+  /** Every alarm sent to the topic (the ones made here and the `errorsAlarm`s given), for the dashboard. */
+  public get alarms(): readonly IAlarm[] {
+    return this.watched;
+  }
+
+  /** The alarm topic: encrypted with a key CloudWatch may use, TLS only, publishable by this account's alarms. */
+  private createTopic(): { topic: Topic; key: Key } {
+    const stack = Stack.of(this);
+    // Not the AWS-managed aws/sns key: its policy cannot let CloudWatch encrypt, so alarms could not publish.
+    const key = new Key(this, 'TopicKey', {
+      description: 'plusgate: encrypts the alarm topic',
+      enableKeyRotation: true,
+      // It protects notifications in transit only: nothing is left to decrypt once the stack is gone.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublishToTheTopic',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    const topic = new Topic(this, 'Topic', {
+      displayName: 'plusgate alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    // A topic policy replaces SNS's default one: say that this account's alarms may publish.
+    topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisAccount',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
+        },
+      }),
+    );
+    return { topic, key };
+  }
+
+  /** An alarm named `<stack>-<id>` that notifies the topic (and on OK too when `page`). */
+  private alarm(
+    id: string,
+    spec: {
+      metric: IMetric;
+      comparisonOperator: ComparisonOperator;
+      threshold: number;
+      evaluationPeriods?: number;
+      datapointsToAlarm?: number;
+      treatMissingData: TreatMissingData;
+      page: boolean;
+      description: string;
+    },
+  ): Alarm {
+    const alarm = new Alarm(this, id, {
+      alarmName: `${Stack.of(this).stackName}-${id}`,
+      alarmDescription: spec.description,
+      metric: spec.metric,
+      comparisonOperator: spec.comparisonOperator,
+      threshold: spec.threshold,
+      evaluationPeriods: spec.evaluationPeriods ?? 1,
+      datapointsToAlarm: spec.datapointsToAlarm,
+      treatMissingData: spec.treatMissingData,
+    });
+    alarm.addAlarmAction(this.action);
+    if (spec.page) alarm.addOkAction(this.action);
+    this.watched.push(alarm);
+    return alarm;
+  }
+}
+
+/** Throws unless `value` is a whole number in [min, max], naming the prop. */
+function wholeNumber(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`Monitoring: ${name} must be a whole number from ${min} to ${max}, got ${value}`);
+  }
+}
