@@ -134,6 +134,59 @@ describe('local mode, driven by curl', () => {
     expect(res.body).toMatch(reason);
   });
 
+  it("counts on the service API's GET /metrics: 3 new billable users (alice, erin, bob) and the decisions by outcome", async () => {
+    const res = await curl(['-D', '-', `http://127.0.0.1:${ports.service}/metrics`]);
+    expect(res.status).toBe(200);
+    const split = res.body.indexOf('\r\n\r\n');
+    const head = res.body.slice(0, split);
+    const text = res.body.slice(split + 4);
+    expect(head).toMatch(/^content-type: text\/plain; version=0\.0\.4; charset=utf-8\r?$/im);
+    const value = (series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    expect(value('plusgate_new_billable_users_total')).toBe(3);
+    // alice signed in at least twice (the banner's command and the test), erin once, bob after validating.
+    expect(value('plusgate_decisions_total{decision="allow",reason="cleared"}')).toBeGreaterThanOrEqual(3);
+    expect(value('plusgate_decisions_total{decision="allow",reason="cleared-local-user"}')).toBe(1);
+    expect(value('plusgate_decisions_total{decision="validate",reason="needs-validation"}')).toBe(2);
+    expect(value('plusgate_decisions_total{decision="deny",reason="revoked"}')).toBe(1);
+    expect(value('plusgate_decisions_total{decision="deny",reason="unknown-certificate"}')).toBe(1);
+    expect(value('plusgate_intents_created_total')).toBe(2); // bob's two /signin calls
+    expect(value('plusgate_identity_plus_failures_total')).toBe(0);
+    expect(value('plusgate_ledger_write_failures_total')).toBe(0);
+    expect(value('plusgate_identity_plus_latency_seconds_count')).toBeGreaterThanOrEqual(8);
+    expect(text).toMatch(/^# TYPE plusgate_identity_plus_latency_seconds histogram$/m);
+    // Local mode prints no EMF: the numbers are here, not on its stdout.
+    expect(running!.output()).not.toContain('"_aws"');
+  });
+
+  it('answers /metrics like the other service routes whatever the method, query string or Host', async () => {
+    const service = `http://127.0.0.1:${ports.service}`;
+    const status = async (path: string, extra: string[] = []) => (await curl([...extra, `${service}${path}`])).status;
+    for (const method of [
+      ['-X', 'POST', '--data', 'x=1'],
+      ['-X', 'PUT'],
+      ['-X', 'DELETE'],
+      ['-X', 'OPTIONS'],
+      ['-I'],
+    ]) {
+      // API Gateway (and the local gateway) answer an undeclared method with 403, on /report as on /metrics.
+      expect(await status('/metrics', method)).toBe(await status('/report', method));
+      expect(await status('/metrics', method)).toBe(403);
+    }
+    for (const path of ['/metrics/', '/Metrics', '/metrics%2F', '/metrics/../metrics%00'])
+      expect(await status(path)).toBe(403);
+    for (const query of ['?format=json', '?%ZZ', '?a=%00&a=b&a', `?${'x'.repeat(8000)}`])
+      expect(await status(`/metrics${query}`)).toBe(200);
+    for (const host of ['evil.example', 'a"b<c>', '[::1]:1', 'x'.repeat(4000)])
+      expect(await status('/metrics', ['-H', `Host: ${host}`])).toBe(200);
+    const after = await curl([`${service}/metrics`]);
+    expect(after.status).toBe(200);
+    expect(after.body).toMatch(/^plusgate_new_billable_users_total 3$/m);
+    expect(running!.output()).not.toMatch(/\/metrics: (handler failed|malformed)/);
+  });
+
   it.each([
     ['frank', 'CERT_HAS_EXPIRED'],
     ['mallory', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
@@ -222,6 +275,11 @@ describe('local mode, driven by curl', () => {
       const dave = await as('dave', '/signin');
       expect(dave.status).toBe(503);
       expect(dave.body).toContain('try again');
+
+      const metrics = (await curl([`http://127.0.0.1:${ports.service}/metrics`])).body;
+      expect(metrics).toMatch(/^plusgate_degraded_allows_total 1$/m);
+      expect(metrics).toMatch(/^plusgate_identity_plus_failures_total 2$/m); // alice's and dave's inquiries
+      expect(metrics).toMatch(/^plusgate_decisions_total\{decision="error",reason="identity-plus-unavailable"\} 1$/m);
     } finally {
       await admin('faults', { mode: 'none' });
     }

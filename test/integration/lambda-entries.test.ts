@@ -1,6 +1,7 @@
 /**
  * The Lambda entries themselves (middy chain and all), when Secrets Manager cannot be reached at all:
- * every one fails closed with an answer its caller understands, never a crash or a bare 500.
+ * every one fails closed with an answer its caller understands, never a crash or a bare 500. And the
+ * scheduled billable-users count, against dynalite, flushing its gauge as CloudWatch EMF.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createServer } from 'node:net';
@@ -10,6 +11,9 @@ import { clearCache } from '@middy/util';
 import { type DevPki, devPkiPaths } from '../../local/dev-pki';
 import { proxyEvent } from '../support/handler-doubles';
 import { SecretsManagerEmulator } from '../../local/secrets-manager-emulator';
+import { RecordsTable } from '../../functions/adapters/records-table';
+import { periodOf, previousPeriod } from '../../functions/domain/billing-period';
+import { type RunningDynalite, ensureRecordsTable, localDynamoClient, startDynalite } from '../../local/dynamodb-local';
 import { testPki } from '../support/test-pki';
 
 type Entry = (event: unknown, context: Context) => Promise<unknown>;
@@ -131,5 +135,85 @@ describe('with a malformed API certificate secret (a configuration error)', () =
     expect(res.statusCode).toBe(500);
     expect(res.body).toContain('not configured correctly');
     expect(res.body).not.toContain('not pem');
+  });
+});
+
+/** What `run` wrote to stdout, as lines (EMF documents are JSON lines with `_aws`). */
+async function stdoutOf(run: () => Promise<unknown>): Promise<string[]> {
+  const written: string[] = [];
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  });
+  try {
+    await run();
+  } finally {
+    spy.mockRestore();
+  }
+  return written.join('').split('\n').filter(Boolean);
+}
+
+describe('the billable-users count (hourly schedule)', () => {
+  const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', time: new Date().toISOString() };
+
+  it('fails the invocation (so the Errors metric and the retry see it) when the ledger cannot be read', async () => {
+    await expect(entry('billable-users')(scheduled, context)).rejects.toThrow(/could not read billing period/);
+  });
+
+  describe('against dynalite', () => {
+    let dynalite: RunningDynalite;
+    let endpoint: string | undefined;
+    beforeAll(async () => {
+      dynalite = await startDynalite({ port: 0 });
+      endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+      process.env.AWS_ENDPOINT_URL_DYNAMODB = dynalite.endpoint;
+      const client = localDynamoClient(dynalite.endpoint);
+      try {
+        await ensureRecordsTable(client, 'records');
+        const table = new RecordsTable({ client, tableName: 'records' });
+        const now = new Date();
+        const period = periodOf(now);
+        for (const userId of ['org:a', 'org:b', 'local:c'])
+          await table.recordAuthentication({ period, userId, serial: '1', roles: [], at: now });
+        await table.recordAuthentication({
+          period: previousPeriod(period),
+          userId: 'org:last-period-only',
+          serial: '2',
+          roles: [],
+          at: previousPeriod(period).start,
+        });
+      } finally {
+        client.destroy();
+      }
+    });
+    afterAll(async () => {
+      process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
+      await dynalite.stop();
+    });
+
+    it("counts this period's users and flushes BillableUsersThisPeriod as EMF when the invocation ends", async () => {
+      let result: unknown;
+      const lines = await stdoutOf(async () => {
+        result = await entry('billable-users')(scheduled, context);
+      });
+      expect(result).toMatchObject({ period: periodOf(new Date()).id, billableUsers: 3, expiredIgnored: 0 });
+      const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => '_aws' in o);
+      expect(emf).toEqual([
+        {
+          _aws: {
+            Timestamp: expect.any(Number),
+            CloudWatchMetrics: [
+              {
+                Namespace: 'plusgate',
+                Dimensions: [['service']],
+                Metrics: [{ Name: 'BillableUsersThisPeriod', Unit: 'Count' }],
+              },
+            ],
+          },
+          service: 'plusgate',
+          BillableUsersThisPeriod: 3,
+        },
+      ]);
+    });
   });
 });

@@ -1,21 +1,34 @@
 import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import type { AuthenticationRecord } from '../../functions/domain/authenticate';
+import {
+  type AuthenticationEvent,
+  type AuthenticationRecord,
+  Authenticator,
+  type IdentityPlusPort,
+} from '../../functions/domain/authenticate';
+import { DecisionCache } from '../../functions/domain/decision-cache';
+import type { InquiryAnswer } from '../../functions/domain/identity-plus';
+import { reportEvent } from '../../functions/runtime/composition';
+import { prometheusText, resetLocalMetrics } from '../../functions/runtime/metrics';
 import { periodOf } from '../../functions/domain/billing-period';
 import { RecordWriteError } from '../../functions/domain/errors';
 import { RecordsTable, periodPartitionKey, recordKey, shardOf } from '../../functions/adapters/records-table';
 import { type RunningDynalite, ensureRecordsTable, localDynamoClient, startDynalite } from '../../local/dynamodb-local';
-import { first } from '../support/only';
+import { defined, first } from '../support/only';
 
 const TABLE = 'records-test';
 let dynalite: RunningDynalite;
 let client: ReturnType<typeof localDynamoClient>;
 
+const saved = { ...process.env };
 beforeAll(async () => {
+  // The registry counts; Powertools' EMF (stdout) is what Lambda would print and is off here, as in local mode.
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   dynalite = await startDynalite({ port: 0 });
   client = localDynamoClient(dynalite.endpoint);
   await ensureRecordsTable(client, TABLE);
 });
 afterAll(async () => {
+  process.env = saved;
   client.destroy();
   await dynalite.stop();
 });
@@ -119,5 +132,78 @@ describe('RecordsTable', () => {
     const table = new RecordsTable({ client, tableName: 'no-such-table' });
     await expect(table.recordAuthentication(record())).rejects.toThrow(RecordWriteError);
     await expect(table.recordAuthentication(record())).rejects.toThrow(/org:ref-alice \(ResourceNotFoundException\)/);
+  });
+});
+
+describe('new billable users', () => {
+  it('says the write created the item exactly once per user and period, however many writes race', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE });
+    const race = (period: ReturnType<typeof periodOf>) =>
+      Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          table.recordAuthentication(record({ userId: `org:ref-new-${i % 5}`, serial: String(5000 + i), period })),
+        ),
+      );
+    const november = await race(periodOf(at));
+    expect(november.filter((r) => r.created)).toHaveLength(5);
+    const again = await race(periodOf(at));
+    expect(again.filter((r) => r.created)).toHaveLength(0);
+    const december = await race(periodOf(new Date('2026-12-03T00:00:00Z')));
+    expect(december.filter((r) => r.created)).toHaveLength(5);
+    expect((await item('org:ref-new-0'))?.authCount).toEqual({ N: '8' });
+  });
+
+  it('counts NewBillableUsers once per user per period under concurrent sign-ins from two containers', async () => {
+    resetLocalMetrics();
+    const users = 5;
+    // Identity Plus clears 20 devices belonging to 5 people (4 devices each).
+    const identityPlus: IdentityPlusPort = {
+      inquire: async (serial): Promise<InquiryAnswer> => ({
+        kind: 'profile',
+        profile: {
+          outcome: 'OK 0001 Subject anonymous certificate valid',
+          serviceRoles: ['member'],
+          organizationalReference: `ref-concurrent-${Number(serial) % users}`,
+          customFields: {},
+        },
+      }),
+    };
+    let now = Date.parse('2027-03-10T09:00:00Z');
+    const events: AuthenticationEvent[] = [];
+    // Two containers: each its own cache, the same table.
+    const containers = [0, 1].map(
+      () =>
+        new Authenticator({
+          identityPlus,
+          records: new RecordsTable({ client, tableName: TABLE }),
+          cache: new DecisionCache({ ttlMs: 60_000, staleMs: 0 }),
+          policy: { allowedRoles: [] },
+          billingAnchorDay: 1,
+          now: () => now,
+          onEvent: (event) => {
+            events.push(event);
+            reportEvent(event);
+          },
+        }),
+    );
+    const signIns = () =>
+      Promise.all(
+        Array.from({ length: 20 }, (_, i) => defined(containers[i % 2], 'container').authenticate(String(7000 + i))),
+      );
+    const newUsers = () => Number(/^plusgate_new_billable_users_total (\d+)$/m.exec(prometheusText())?.[1]);
+
+    const march = await signIns();
+    expect(march.every((r) => r.decision === 'allow' && r.period === '2027-03')).toBe(true);
+    expect(newUsers()).toBe(users);
+    expect(new Set(events.flatMap((e) => (e.type === 'new-billable-user' ? [e.userId] : []))).size).toBe(users);
+
+    now += 3600_000; // past the decision cache: Identity Plus confirms again, the ledger is written again
+    await signIns();
+    expect(newUsers()).toBe(users);
+
+    now = Date.parse('2027-04-01T00:00:05Z'); // a new period
+    await signIns();
+    expect(newUsers()).toBe(2 * users);
+    expect(prometheusText()).toMatch(/^plusgate_decisions_total\{decision="allow",reason="cleared"\} 60$/m);
   });
 });
