@@ -149,13 +149,14 @@ async function main(): Promise<void> {
     [
       'plusgate local ready',
       `  gateway (mutual TLS)   ${running.gatewayUrl}   routes: /signin?return=URL  /return?state=…  /whoami`,
-      `  service API            ${running.serviceUrl}   routes: POST/GET /verify, GET /report   (loopback only; no IAM signature check here)`,
+      `  service API            ${running.serviceUrl}   routes: POST/GET /verify, GET /report, GET /metrics   (loopback only; no IAM signature check here)`,
       running.simulator
         ? `  Identity Plus sim      ${running.simulator.apiUrl}   admin: ${running.simulator.signonUrl}/__admin/`
         : `  Identity Plus          ${running.identityPlusApiUrl}   API certificate: ${identityPlus?.summary}`,
       `  device truststore      ${running.truststoreFile}`,
       `  DynamoDB               ${running.dynamodbEndpoint}   table ${LOCAL_TABLE_NAME}`,
       `  dev PKI                ${pki}/   (PKCS#12 files for browsers: password "plusgate")`,
+      `  ${running.apiCertificate}`,
       '',
       ...(running.simulator
         ? [

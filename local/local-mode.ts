@@ -5,14 +5,16 @@
  * secrets through the same middleware and SDK).
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, unwatchFile, watchFile } from 'node:fs';
 import * as path from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
+import { SETTINGS } from '../functions/config/settings';
 import { type DevPki, demoSeed, devPkiPaths, loadOrCreateDevPki } from './dev-pki';
 import { ensureRecordsTable, localDynamoClient, startDynalite } from './dynamodb-local';
 import { type GatewayRoute, LocalGateway, type ProxyHandler } from './gateway';
 import { IdentityPlusSimulator } from './identity-plus-simulator';
+import { LocalApiCertSecret, describeApiCertificate, localApiCertFiles } from './local-api-cert';
 import { SecretsManagerEmulator } from './secrets-manager-emulator';
 
 /** Table local mode uses (and creates when missing). */
@@ -62,6 +64,8 @@ export interface RunningLocalMode {
   readonly identityPlusApiUrl: string;
   /** The device truststore file the gateway and /verify use. */
   readonly truststoreFile: string;
+  /** One line on the API certificate in use: serial, expiry, days left and when it is renewed. */
+  readonly apiCertificate: string;
   readonly dynamodbEndpoint: string;
   stop(): Promise<void>;
 }
@@ -80,13 +84,23 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     const truststore = await fs.readFile(truststoreFile, 'utf8');
 
     let simulator: IdentityPlusSimulator | undefined;
-    let identityPlus: { apiUrl: string; signonUrl: string; apiCertSecret: string; extraCa?: string };
+    let identityPlus: {
+      apiUrl: string;
+      signonUrl: string;
+      apiCertSecret: string;
+      extraCa?: string;
+      selfAuthorityUrl?: string;
+    };
+    // The simulator's API certificate: the dev PKI's, or the one `npm run renew-api-cert` renewed it to.
+    let localApiCert: LocalApiCertSecret | undefined;
     if (options.identityPlus) {
       identityPlus = options.identityPlus;
     } else {
+      localApiCert = new LocalApiCertSecret(options.dataDir, pki);
       simulator = new IdentityPlusSimulator({
         tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
-        apiClients: [pki.api.cert],
+        apiClients: await localApiCert.acceptedCertificates(),
+        issuer: pki.intermediate,
         port: options.simulatorPort ?? 8444,
         seed: demoSeed(pki),
       });
@@ -96,8 +110,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       identityPlus = {
         apiUrl: simulator.apiUrl,
         signonUrl: simulator.signonUrl,
-        apiCertSecret: JSON.stringify({ p12: pki.api.p12.toString('base64'), password: pki.api.p12Password }),
+        apiCertSecret: await localApiCert.text(),
         extraCa: pki.caChain,
+        selfAuthorityUrl: simulator.signonUrl,
       };
     }
 
@@ -123,6 +138,24 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     });
     await secrets.start();
     stops.push(() => secrets.stop());
+    if (localApiCert && simulator) {
+      // A renewal from another process (npm run renew-api-cert) lands in the data folder: serve it as the
+      // secret's new version (the functions pick it up on their next refresh) and accept it at the simulator.
+      const file = localApiCertFiles(options.dataDir).current;
+      const sim = simulator;
+      const reload = () => {
+        void (async () => {
+          const text = await localApiCert.text();
+          secrets.setSecret(API_CERT_SECRET, text);
+          for (const pem of await localApiCert.acceptedCertificates()) sim.acceptApiClient(pem);
+          log(describeApiCertificate(JSON.parse(text), SETTINGS.apiCertRenewAtFraction.default));
+        })().catch((err: unknown) => log(`could not reload the renewed API certificate: ${(err as Error).message}`));
+      };
+      watchFile(file, { interval: 1000 }, (now, before) => {
+        if (now.mtimeMs !== before.mtimeMs && now.size > 0) reload();
+      });
+      stops.push(async () => unwatchFile(file));
+    }
 
     const gatewayPort = options.gatewayPort ?? 8443;
     // The handler module reads these at import, exactly as in Lambda.
@@ -139,6 +172,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       [ENV.IDENTITY_PLUS_API_URL]: identityPlus.apiUrl,
       [ENV.IDENTITY_PLUS_SIGNON_URL]: identityPlus.signonUrl,
       [ENV.IDENTITY_PLUS_EXTRA_CA]: identityPlus.extraCa ?? '',
+      ...(identityPlus.selfAuthorityUrl
+        ? { [SETTINGS.identityPlusSelfAuthorityUrl.env]: identityPlus.selfAuthorityUrl }
+        : {}),
       [ENV.PUBLIC_ORIGIN]: `https://localhost:${gatewayPort}`,
       [ENV.TRUSTSTORE_FILE]: truststoreFile,
       // No EMF on stdout here: local mode serves the same numbers at the service API's GET /metrics.
@@ -197,6 +233,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       identityPlusApiUrl: identityPlus.apiUrl,
       truststoreFile,
       dynamodbEndpoint,
+      apiCertificate: describeApiCertificate(
+        JSON.parse(identityPlus.apiCertSecret),
+        SETTINGS.apiCertRenewAtFraction.default,
+      ),
       stop: stopAll,
     };
   } catch (err) {
