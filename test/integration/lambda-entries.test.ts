@@ -6,14 +6,17 @@
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
+import { METRIC } from '../../functions/config/metrics';
 import { ENV } from '../../functions/config/names';
 import { clearCache } from '@middy/util';
-import { type DevPki, devPkiPaths } from '../../local/dev-pki';
+import type { DevPki } from '../../local/dev-pki';
+import { devPkiPaths } from '../../local/dev-pki-files';
 import { proxyEvent } from '../support/handler-doubles';
 import { SecretsManagerEmulator } from '../../local/secrets-manager-emulator';
 import { RecordsTable } from '../../functions/adapters/records-table';
 import { periodOf, previousPeriod } from '../../functions/domain/billing-period';
 import { type RunningDynalite, ensureRecordsTable, localDynamoClient, startDynalite } from '../../local/dynamodb-local';
+import { defined } from '../support/only';
 import { testPki } from '../support/test-pki';
 
 type Entry = (event: unknown, context: Context) => Promise<unknown>;
@@ -152,6 +155,46 @@ async function stdoutOf(run: () => Promise<unknown>): Promise<string[]> {
   }
   return written.join('').split('\n').filter(Boolean);
 }
+
+describe('metrics', () => {
+  /** A fresh entry and the metrics facade of the same module graph. */
+  function entryWithMetrics(module: string) {
+    let loaded: { handler: Entry; metrics: typeof import('../../functions/runtime/metrics') } | undefined;
+    jest.isolateModules(() => {
+      loaded = {
+        handler: require(`../../functions/handlers/${module}`).handler,
+        metrics: require('../../functions/runtime/metrics'),
+      };
+    });
+    return loaded!;
+  }
+
+  const events: Record<string, () => unknown> = {
+    edge: () => proxyEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }),
+    verify: () => proxyEvent({ path: '/verify', method: 'POST', body: JSON.stringify({ serial: '1' }) }),
+    authorizer: () => ({
+      ...proxyEvent({ path: '/orders', clientCertPem: pki.devices.alice.cert }),
+      type: 'REQUEST',
+      methodArn: 'arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/orders',
+    }),
+    report: () => proxyEvent({ path: '/report' }),
+    'period-close': () => ({ period: '2020-01' }),
+    'billable-users': () => ({ time: new Date().toISOString() }),
+  };
+
+  it.each(Object.keys(events))(
+    '%s flushes the stored metrics as EMF when the invocation ends, also when it fails',
+    async (module) => {
+      const { handler, metrics } = entryWithMetrics(module);
+      const lines = await stdoutOf(async () => {
+        metrics.emitMetric(METRIC.LEDGER_WRITE_FAILURES, 1); // stored: only the entry's middleware publishes it
+        await handler(defined(events[module], module)(), context).catch(() => undefined);
+      });
+      const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => '_aws' in o);
+      expect(emf).toEqual([expect.objectContaining({ service: 'plusgate', LedgerWriteFailures: 1 })]);
+    },
+  );
+});
 
 describe('the billable-users count (hourly schedule)', () => {
   const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', time: new Date().toISOString() };
