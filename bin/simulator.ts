@@ -4,7 +4,8 @@
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { demoSeed, loadOrCreateDevPki } from '../local/dev-pki';
+import { demoSeed } from '../local/dev-pki';
+import { loadOrCreateDevPki } from '../local/dev-pki-files';
 import { IdentityPlusSimulator } from '../local/identity-plus-simulator';
 
 const USAGE = `usage: tsx bin/simulator.ts [--data-dir <dir>] [--port <port>] [--host <address>] [--verbose]

@@ -14,7 +14,7 @@ import { SETTINGS, show } from '../functions/config/settings';
 import type { ApiCertSecretPort, RenewalOutcome } from '../functions/domain/api-cert-renewal';
 import { RenewalError } from '../functions/domain/errors';
 import { renewApiCertificate } from '../functions/handlers/renew-api-cert-app';
-import { devPkiPaths, loadDevPki } from '../local/dev-pki';
+import { devPkiPaths, loadDevPki } from '../local/dev-pki-files';
 import { IdentityPlusSimulator } from '../local/identity-plus-simulator';
 import { LocalApiCertSecret } from '../local/local-api-cert';
 import { UsageError } from './usage-error';

@@ -11,7 +11,6 @@
  * simulator-admin.ts.
  */
 import { X509Certificate } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +19,16 @@ import type { KeyPair } from './dev-pki';
 import { close, listen } from './server-lifecycle';
 import { SimulatorAdmin } from './simulator-admin';
 import { type ApiOperation, apiOperations, operationKey } from './simulator-api';
-import { BodyTooLargeError, ClientGoneError, readBodyOrThrow, sendJson, sendPage, sendText } from './simulator-http';
+import {
+  ClientGoneError,
+  chooseUrlHost,
+  pathOf,
+  peerSerial,
+  readBodyOr413,
+  sendJson,
+  sendPage,
+  sendText,
+} from './simulator-http';
 import { parseEnvelope, parseFault, requireIdentity, requireSerial } from './simulator-input';
 import {
   EXPIRED_INTENT_PAGE,
@@ -231,15 +239,11 @@ export class IdentityPlusSimulator {
     return peer !== undefined && this.apiClientFingerprints.has(peer.fingerprint256) ? peer : undefined;
   }
 
-  private isApiClient(req: IncomingMessage): boolean {
-    return this.apiClient(req) !== undefined;
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req.url);
     res.on('finish', () => this.log(`${req.method ?? '?'} ${path} -> ${res.statusCode}`));
     if (API_PATHS.has(path)) {
-      if (!this.isApiClient(req)) {
+      if (!this.apiClient(req)) {
         sendJson(
           res,
           200,
@@ -258,7 +262,7 @@ export class IdentityPlusSimulator {
       return;
     }
     if (path.startsWith(ADMIN_PREFIX)) {
-      if (!this.isApiClient(req)) {
+      if (!this.apiClient(req)) {
         sendJson(res, 403, { error: 'the admin API takes the API (service agent) certificate only' });
         return;
       }
@@ -283,17 +287,13 @@ export class IdentityPlusSimulator {
     operations: ReadonlyMap<string, ApiOperation>,
   ): Promise<void> {
     this.state.count('apiRequests');
-    let raw: Buffer;
-    try {
-      raw = await readBodyOrThrow(req, this.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) {
-        res.setHeader('Connection', 'close');
-        sendJson(res, 413, simpleResponse(SIMULATOR_OUTCOMES.PARSE_ERROR, 'The request body is too large.'));
-        return;
-      }
-      throw err;
-    }
+    const raw = await readBodyOr413(
+      req,
+      res,
+      this.maxBodyBytes,
+      simpleResponse(SIMULATOR_OUTCOMES.PARSE_ERROR, 'The request body is too large.'),
+    );
+    if (raw === undefined) return;
     const envelope = parseEnvelope(raw);
     const operation = envelope && operations.get(operationKey(req.method ?? '', envelope.name));
     // Counted before any fault, so a test can see how many requests a faulted client made.
@@ -321,36 +321,17 @@ export class IdentityPlusSimulator {
 
   // ---- self-authority API (/api/v1) ---------------------------------------------------------------------
 
-  /** Renews the calling API certificate; faults apply as on `/v1`, plus the `renewal` mode. */
+  /** Renews the calling API certificate (see simulator-self-authority.ts); faults apply as on `/v1`. */
   private async handleSelfAuthority(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.state.count('renewals');
-    const caller = this.apiClient(req);
-    if (!caller) {
-      sendJson(res, 403, { error: 'only a service agent certificate may renew itself', result: null });
-      return;
-    }
-    if (req.method !== 'POST') {
-      res.setHeader('Allow', 'POST');
-      sendJson(res, 405, { error: 'the self-authority API takes POST', result: null });
-      return;
-    }
-    let raw: Buffer;
-    try {
-      raw = await readBodyOrThrow(req, this.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) {
-        res.setHeader('Connection', 'close');
-        sendJson(res, 413, { error: 'the request body is too large', result: null });
-        return;
-      }
-      throw err;
-    }
     const fault = this.state.fault;
-    if (await this.answeredByFault(fault, req, res)) return;
-    const answer = await this.selfAuthority.answer(caller, raw, fault.mode === 'renewal' ? fault.renewal : undefined);
-    if (answer.issued !== undefined) this.acceptApiClient(answer.issued);
-    res.writeHead(answer.status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-    res.end(answer.body);
+    await this.selfAuthority.serve(req, res, {
+      caller: this.apiClient(req),
+      maxBodyBytes: this.maxBodyBytes,
+      renewalFault: fault.mode === 'renewal' ? fault.renewal : undefined,
+      transportFault: () => this.answeredByFault(fault, req, res),
+      accept: (pem) => this.acceptApiClient(pem),
+    });
   }
 
   /**
@@ -415,33 +396,4 @@ export class IdentityPlusSimulator {
       this.pendingTimers.add(timer);
     });
   }
-}
-
-// ---- helpers ------------------------------------------------------------------------------------------
-
-/** `localhost` when it resolves only to the address we listen on (nicer for browsers), else the address. */
-async function chooseUrlHost(host: string): Promise<string> {
-  if (host === '127.0.0.1' || host === '0.0.0.0') {
-    try {
-      const addresses = await lookup('localhost', { all: true });
-      if (addresses.length > 0 && addresses.every((a) => a.address === '127.0.0.1')) return 'localhost';
-    } catch {
-      // no resolver answer: fall back to the literal address
-    }
-    return '127.0.0.1';
-  }
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-function pathOf(url: string | undefined): string {
-  const raw = url ?? '/';
-  const query = raw.indexOf('?');
-  return query === -1 ? raw : raw.slice(0, query);
-}
-
-/** Serial of the TLS peer's certificate, decimal. */
-function peerSerial(req: IncomingMessage): string | undefined {
-  const hex = (req.socket as TLSSocket).getPeerCertificate?.()?.serialNumber;
-  if (typeof hex !== 'string' || !/^[0-9a-fA-F]+$/.test(hex)) return undefined;
-  return BigInt(`0x${hex}`).toString(10);
 }

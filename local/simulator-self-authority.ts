@@ -10,7 +10,9 @@
  * (functions/adapters/self-authority-client.ts), which it is the oracle for.
  */
 import type { X509Certificate } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type KeyPair, issueCertificate } from './dev-pki';
+import { readBodyOr413, sendJson } from './simulator-http';
 
 /** What a renewal can be told to do wrong (the `renewal` fault mode). */
 export type RenewalFault =
@@ -55,6 +57,41 @@ export class SimulatorSelfAuthority {
     this.#issuer = options.issuer;
     this.#lifetimeMs = (options.lifetimeDays ?? 365) * DAY_MS;
     this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Serves one `/api/v1` request: only an accepted API certificate (`caller`) may renew itself, by POST;
+   * `transportFault` answers for a latency/http500/drop/garbage fault, `accept` is told of a new certificate.
+   */
+  async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: {
+      readonly caller: X509Certificate | undefined;
+      readonly maxBodyBytes: number;
+      readonly renewalFault: RenewalFault | undefined;
+      readonly transportFault: () => Promise<boolean>;
+      readonly accept: (pem: string) => void;
+    },
+  ): Promise<void> {
+    if (!ctx.caller) {
+      sendJson(res, 403, { error: 'only a service agent certificate may renew itself', result: null });
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      sendJson(res, 405, { error: 'the self-authority API takes POST', result: null });
+      return;
+    }
+    const raw = await readBodyOr413(req, res, ctx.maxBodyBytes, {
+      error: 'the request body is too large',
+      result: null,
+    });
+    if (raw === undefined || (await ctx.transportFault())) return;
+    const answer = await this.answer(ctx.caller, raw, ctx.renewalFault);
+    if (answer.issued !== undefined) ctx.accept(answer.issued);
+    res.writeHead(answer.status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    res.end(answer.body);
   }
 
   /** Answers one self-authority request from the API certificate `caller`. */

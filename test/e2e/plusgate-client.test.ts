@@ -10,7 +10,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
 import { createHash, createHmac } from 'node:crypto';
 import { PlusgateClient, PlusgateClientError } from '../../functions/client/plusgate-client';
-import { loadDevPki, type DevPki } from '../../local/dev-pki';
+import type { DevPki } from '../../local/dev-pki';
+import { loadDevPki } from '../../local/dev-pki-files';
 import { type RunningProcess, freePorts, startNpm } from '../support/processes';
 import { defined } from '../support/only';
 

@@ -5,7 +5,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { generateDevPki, writeDevPki } from '../../local/dev-pki';
+import { generateDevPki } from '../../local/dev-pki';
+import { writeDevPki } from '../../local/dev-pki-files';
 
 export default async function globalSetup(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'plusgate-test-pki-'));

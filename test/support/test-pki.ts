@@ -1,4 +1,5 @@
-import { type DevPki, generateDevPki, loadDevPki } from '../../local/dev-pki';
+import { type DevPki, generateDevPki } from '../../local/dev-pki';
+import { loadDevPki } from '../../local/dev-pki-files';
 
 let cached: Promise<DevPki> | undefined;
 

@@ -125,6 +125,7 @@ describe('reading a renewal answer', () => {
   });
 
   it('keeps control characters from Identity Plus out of the message', () => {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters is the point
     expect(failure(200, { error: 'bad\r\nInjected: line\u001b[31m' }).message).not.toMatch(/[\r\n\u001b]/);
   });
 });
