@@ -170,6 +170,7 @@ export class Monitoring extends Construct {
     const decidingLogs = deciding.map((f) => f.logGroup.logGroupName).join(', ');
     const renewalLogs = props.renewalFunction.logGroup.logGroupName;
     const renewByHand = `npm run renew-api-cert -- --secret-name ${props.apiCertSecret.secretName} --region ${stack.region}`;
+    const invokeRenewal = `aws lambda invoke --function-name ${props.renewalFunction.lambda.functionName} --cli-binary-format raw-in-base64-out --payload '{"force":true}' out.json`;
 
     // Paging alarms notify on ALARM and on OK (the on-call person learns it is over); notices only on ALARM.
     this.apiCertExpiring = this.alarm('ApiCertExpiring', {
@@ -182,7 +183,7 @@ export class Monitoring extends Construct {
       description:
         `The Identity Plus API certificate expires in under ${days} days, or the daily renewal function reported nothing for 26 hours (ApiCertDaysLeft). ` +
         'When it expires every sign-in fails closed. ' +
-        `Renew now: ${renewByHand} --force (or store a new certificate: npm run put-api-cert). ` +
+        `Renew now: ${renewByHand} --force, or ${invokeRenewal}; or store a new certificate (npm run put-api-cert). ` +
         `Why the daily renewal did not: aws logs tail ${renewalLogs} --since 2d. ${RUNBOOK}, API certificate.`,
     });
     this.apiCertRenewalFailed = this.alarm('ApiCertRenewalFailed', {
@@ -195,7 +196,7 @@ export class Monitoring extends Construct {
         'Renewing the Identity Plus API certificate failed (ApiCertRenewalFailures in the last day). Nothing was stored: ' +
         'the current certificate stays in use until it expires, and the next daily run (04:00 UTC) tries again. ' +
         `Why: aws logs tail ${renewalLogs} --since 1d --filter-pattern ERROR. ` +
-        `After fixing, renew by hand: ${renewByHand}. ${RUNBOOK}, API certificate.`,
+        `After fixing, renew by hand: ${renewByHand} (or ${invokeRenewal}). ${RUNBOOK}, API certificate.`,
     });
     this.identityPlusUnavailable = this.alarm('IdentityPlusUnavailable', {
       metric: plusgateMetric(METRIC.IDENTITY_PLUS_FAILURES, { statistic: 'Sum', period: Duration.minutes(1) }),
@@ -221,7 +222,7 @@ export class Monitoring extends Construct {
       description:
         'Writes to the billing ledger failed (LedgerWriteFailures in 5 minutes). Those sign-ins were answered 503, so ' +
         'nobody got in unrecorded, but they could not sign in. See the TableThrottles alarm and DynamoDB health in ' +
-        `the region; the error is logged as "request failed" in ${decidingLogs}. ${RUNBOOK}, Ledger.`,
+        `the region; the error (RecordWriteError, level ERROR) is in ${decidingLogs}. ${RUNBOOK}, Ledger.`,
     });
     this.degradedAllows = this.alarm('DegradedAllows', {
       metric: plusgateMetric(METRIC.DEGRADED_ALLOWS, { statistic: 'Sum', period: Duration.minutes(5) }),
@@ -252,7 +253,8 @@ export class Monitoring extends Construct {
           description:
             `The ${fn.name} function failed (Lambda Errors in 5 minutes): an invocation threw or timed out. ` +
             `Read: aws logs tail ${logs} --since 30m --filter-pattern '?ERROR ?"timed out"'. ` +
-            `A recent deploy or configuration change is the usual cause: fix or roll back. ${RUNBOOK}, Function errors.`,
+            'Usual causes: a timeout, a configuration or secret it cannot read, a recent deploy (roll back). ' +
+            `${RUNBOOK}, Function errors.`,
         });
       }
       this.alarm(`${fn.name}Throttles`, {
@@ -264,8 +266,8 @@ export class Monitoring extends Construct {
         description:
           `Lambda throttled the ${fn.name} function (Throttles in 5 minutes): the region's concurrency limit is ` +
           'reached (every function of the account counts) and those requests failed. See ' +
-          `aws lambda get-account-settings --region ${stack.region}; ask AWS for a higher limit, or find the ` +
-          `function using it. Its logs: ${logs}. ${RUNBOOK}, Throttling.`,
+          `aws lambda get-account-settings --region ${stack.region} (ConcurrentExecutions) and the account's ` +
+          `ConcurrentExecutions metric; ask AWS for a higher limit, or cap the function using it. ${RUNBOOK}, Throttling.`,
       });
     }
 

@@ -282,6 +282,10 @@ describe('where the alarms go', () => {
     expect(text(alarm('ApiCertExpiring').AlarmDescription)).toContain(
       'npm run renew-api-cert -- --secret-name plusgate/identity-plus-api-cert --region eu-west-1 --force',
     );
+    const renewalFunction = full.idOf('AWS::Lambda::Function', 'ApiCertRenewalFunction');
+    expect(text(alarm('ApiCertExpiring').AlarmDescription)).toContain(
+      `aws lambda invoke --function-name {"Ref":"${renewalFunction}"} --cli-binary-format raw-in-base64-out --payload '{"force":true}'`,
+    );
     const renewalLogs = full.idOf('AWS::Logs::LogGroup', 'ApiCertRenewalFunctionLogs');
     expect(text(alarm('ApiCertRenewalFailed').AlarmDescription)).toContain(`aws logs tail {"Ref":"${renewalLogs}"}`);
     expect(text(alarm('IdentityPlusUnavailable').AlarmDescription)).toContain(
