@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { RecordsReader, userRecordOf } from '../functions/adapters/records-reader';
+import { PROJECTION, RecordsReader, userRecordOf } from '../functions/adapters/records-reader';
 import { periodPartitionKey, shardOf } from '../functions/adapters/records-table';
 import { SETTINGS } from '../functions/config/settings';
 import { periodById } from '../functions/domain/billing-period';
@@ -268,18 +268,7 @@ function viaScan(client: DynamoDBClient): Reader {
   return async (onRecord) => {
     let requests = 0;
     let startKey: Record<string, AttributeValue> | undefined;
-    const attributes = [
-      'sk',
-      'userId',
-      'period',
-      'name',
-      'email',
-      'firstSeenAt',
-      'lastSeenAt',
-      'authCount',
-      'devices',
-      'expiresAt',
-    ];
+    const attributes = PROJECTION;
     do {
       const page = await client.send(
         new ScanCommand({

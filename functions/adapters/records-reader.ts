@@ -36,8 +36,8 @@ interface Entry {
 
 type Item = Record<string, AttributeValue>;
 
-// Only what the report shows: `roles` and `pk` stay in the table (a projection trims the transfer, not the read cost).
-const PROJECTION = [
+/** Only what the report shows: `roles` and `pk` stay in the table (a projection trims the transfer, not the read cost). */
+export const PROJECTION = [
   'sk',
   'userId',
   'period',
