@@ -1,15 +1,27 @@
 import { checkRenewedCertificate, commonNameOf, openApiCertificate } from '../../../functions/adapters/api-certificate';
 import { RenewalError } from '../../../functions/domain/errors';
-import { type DevPki, issueCertificate } from '../../../local/dev-pki';
+import { type DevPki, type IssuedCert, issueCertificate } from '../../../local/dev-pki';
 import { testPki } from '../../support/test-pki';
 
 const DAY = 86_400_000;
 const SUBJECT = 'O=plusgate dev,OU=Service Agent,CN=plusgate dev service agent';
 let pki: DevPki;
 const now = new Date();
+/** Renewed certificates, each made once (an RSA key takes a while), in parallel. */
+let made: Record<'renewed' | 'expired' | 'future' | 'shorter' | 'foreign' | 'impostor', IssuedCert>;
 
 beforeAll(async () => {
   pki = await testPki();
+  const [renewed, expired, future, shorter, foreign, impostor] = await Promise.all([
+    renewedFrom(pki.intermediate),
+    renewedFrom(pki.intermediate, 1, now.getTime() - 3 * DAY),
+    renewedFrom(pki.intermediate, 400, now.getTime() + 2 * DAY),
+    renewedFrom(pki.intermediate, 30),
+    renewedFrom(pki.foreignCa),
+    // Signed by the foreign CA's key under the intermediate's name: what a forged chain looks like.
+    renewedFrom({ cert: pki.intermediate.cert, key: pki.foreignCa.key }),
+  ]);
+  made = { renewed, expired, future, shorter, foreign, impostor };
 });
 
 const pem = (c: { cert: string; key: string }) => ({ certificate: c.cert, privateKey: c.key });
@@ -58,7 +70,7 @@ describe('opening API credentials', () => {
 
 describe('checking a renewed certificate before it is stored', () => {
   it('accepts a fresh certificate from the same CA that expires later', async () => {
-    const renewed = await renewedFrom(pki.intermediate);
+    const renewed = made.renewed;
     const next = checkRenewedCertificate(
       { certificate: renewed.cert + pki.intermediate.cert, privateKey: renewed.key },
       openApiCertificate(pem(pki.api)),
@@ -68,7 +80,7 @@ describe('checking a renewed certificate before it is stored', () => {
   });
 
   it('accepts it by issuer name when no CA certificate came with either', async () => {
-    const renewed = await renewedFrom(pki.intermediate);
+    const renewed = made.renewed;
     expect(checkRenewedCertificate(pem(renewed), openApiCertificate(pem(pki.api)), now).serial).toBe(renewed.serial);
   });
 
@@ -79,7 +91,7 @@ describe('checking a renewed certificate before it is stored', () => {
   });
 
   it('refuses a certificate whose key does not match', async () => {
-    const renewed = await renewedFrom(pki.intermediate);
+    const renewed = made.renewed;
     expect(
       unusable(() =>
         checkRenewedCertificate(
@@ -92,43 +104,34 @@ describe('checking a renewed certificate before it is stored', () => {
   });
 
   it('refuses an expired certificate and one not valid yet', async () => {
-    const expired = await renewedFrom(pki.intermediate, 1, now.getTime() - 3 * DAY);
+    const expired = made.expired;
     expect(unusable(() => checkRenewedCertificate(pem(expired), openApiCertificate(pem(pki.api)), now))).toMatch(
       /has expired/,
     );
-    const future = await renewedFrom(pki.intermediate, 400, now.getTime() + 2 * DAY);
+    const future = made.future;
     expect(unusable(() => checkRenewedCertificate(pem(future), openApiCertificate(pem(pki.api)), now))).toMatch(
       /not valid yet/,
     );
   });
 
   it('refuses one that expires no later than the current one', async () => {
-    const shorter = await renewedFrom(pki.intermediate, 30);
+    const shorter = made.shorter;
     expect(unusable(() => checkRenewedCertificate(pem(shorter), openApiCertificate(pem(pki.api)), now))).toMatch(
       /not later than the current one/,
     );
   });
 
   it('refuses one from another CA', async () => {
-    const foreign = await renewedFrom(pki.foreignCa);
+    const foreign = made.foreign;
     expect(unusable(() => checkRenewedCertificate(pem(foreign), openApiCertificate(pem(pki.api)), now))).toMatch(
       /is issued by/,
     );
   });
 
   it('refuses one whose signature does not verify against the CA certificate that came with it', async () => {
-    const renewed = await renewedFrom(pki.intermediate);
-    // The foreign CA presented under the intermediate's name is what a forged chain would look like: here
-    // the real intermediate is given, but the leaf was signed by the foreign CA re-labelled as it.
-    const impostor = await issueCertificate(
-      { cert: pki.intermediate.cert, key: pki.foreignCa.key },
-      {
-        subject: SUBJECT,
-        usage: 'client',
-        notBefore: new Date(now.getTime() - 60_000),
-        notAfter: new Date(now.getTime() + 400 * DAY),
-      },
-    );
+    const renewed = made.renewed;
+    // The real intermediate is at hand, but the impostor was signed by the foreign CA under its name.
+    const { impostor } = made;
     expect(
       checkRenewedCertificate(
         pem(renewed),

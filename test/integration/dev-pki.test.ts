@@ -3,9 +3,9 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DEMO_PEOPLE, demoSeed, issueCertificate } from '../../../local/dev-pki';
-import { devPkiPaths, loadOrCreateDevPki, writeDevPki } from '../../../local/dev-pki-files';
-import { testPki } from '../../support/test-pki';
+import { DEMO_PEOPLE, demoSeed, issueCertificate } from '../../local/dev-pki';
+import { devPkiPaths, loadOrCreateDevPki, writeDevPki } from '../../local/dev-pki-files';
+import { testPki } from '../support/test-pki';
 
 describe('dev PKI', () => {
   let dir: string;
