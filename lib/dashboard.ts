@@ -17,7 +17,8 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { DIMENSION, METRIC } from '../functions/config/metrics';
-import { API_CERT_DAYS_LEFT_WINDOW, plusgateMetric, type WatchedFunction } from './monitoring';
+import { API_CERT_DAYS_LEFT_WINDOW, type WatchedFunction } from './monitoring';
+import { plusgateMetric } from './plusgate-metric';
 
 /**
  * The four decisions `decide()` makes (docs/design.md, "The decision"), with the colour each is drawn in.

@@ -4,7 +4,7 @@
  * plusgate metrics come from the functions through Powertools (names, namespace and dimensions:
  * functions/config/metrics.ts); the others are Lambda's, API Gateway's and DynamoDB's own.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { IStage } from 'aws-cdk-lib/aws-apigateway';
 import {
   Alarm,
@@ -18,15 +18,16 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import type { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { DIMENSION, METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from '../functions/config/metrics';
+import { createAlarmTopic } from './alarm-topic';
+import { plusgateMetric } from './plusgate-metric';
+import { METRIC } from '../functions/config/metrics';
 
 /** Where the alarm descriptions point for what to do. */
 const RUNBOOK = 'README, Operating plusgate';
@@ -39,31 +40,6 @@ export const DEFAULT_API_CERT_EXPIRY_ALARM_DAYS = 21;
  * hours between two runs always hold a reading. No reading in it means the daily function did not run.
  */
 export const API_CERT_DAYS_LEFT_WINDOW = Duration.hours(26);
-
-/** Options of {@link plusgateMetric}. */
-export interface PlusgateMetricOptions {
-  readonly statistic: string;
-  readonly period: Duration;
-  /** Dimensions besides `service` (only `Decisions` has any: `decision`, and `decision` + `reason`). @default - none */
-  readonly dimensions?: Readonly<Record<string, string>>;
-  /** @default - the metric name */
-  readonly label?: string;
-  /** @default - automatic */
-  readonly color?: string;
-}
-
-/** A metric the plusgate functions emit: namespace `plusgate`, dimension `service` = `plusgate`. */
-export function plusgateMetric(name: MetricName, options: PlusgateMetricOptions): Metric {
-  return new Metric({
-    namespace: METRICS_NAMESPACE,
-    metricName: name,
-    dimensionsMap: { [DIMENSION.SERVICE]: METRICS_SERVICE, ...options.dimensions },
-    statistic: options.statistic,
-    period: options.period,
-    label: options.label,
-    color: options.color,
-  });
-}
 
 /** A plusgate function, as the alarms and the dashboard name it. */
 export interface WatchedFunction {
@@ -159,7 +135,7 @@ export class Monitoring extends Construct {
       }
       this.topic = props.alarmTopic;
     } else {
-      const { topic, key } = this.createTopic();
+      const { topic, key } = createAlarmTopic(this);
       if (props.alarmEmail !== undefined) topic.addSubscription(new EmailSubscription(props.alarmEmail));
       this.topic = topic;
       this.topicKey = key;
@@ -334,46 +310,6 @@ export class Monitoring extends Construct {
   /** Every alarm sent to the topic (the ones made here and the `errorsAlarm`s given), for the dashboard. */
   public get alarms(): readonly IAlarm[] {
     return this.watched;
-  }
-
-  /** The alarm topic: encrypted with a key CloudWatch may use, TLS only, publishable by this account's alarms. */
-  private createTopic(): { topic: Topic; key: Key } {
-    const stack = Stack.of(this);
-    // Not the AWS-managed aws/sns key: its policy cannot let CloudWatch encrypt, so alarms could not publish.
-    const key = new Key(this, 'TopicKey', {
-      description: 'plusgate: encrypts the alarm topic',
-      enableKeyRotation: true,
-      // It protects notifications in transit only: nothing is left to decrypt once the stack is gone.
-      removalPolicy: RemovalPolicy.DESTROY,
-      pendingWindow: Duration.days(7),
-    });
-    key.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'CloudWatchAlarmsPublishToTheTopic',
-        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-      }),
-    );
-    const topic = new Topic(this, 'Topic', {
-      displayName: 'plusgate alarms',
-      masterKey: key,
-      enforceSSL: true,
-    });
-    // A topic policy replaces SNS's default one: say that this account's alarms may publish.
-    topic.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'CloudWatchAlarmsOfThisAccount',
-        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [topic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
-        },
-      }),
-    );
-    return { topic, key };
   }
 
   /** An alarm named `<stack>-<id>` that notifies the topic (and on OK too when `page`). */
