@@ -5,8 +5,11 @@
  * variables, and functions/runtime/runtime-config.ts reads them back with the same parsers, so the app and
  * the functions can never disagree. Pure TypeScript (no AWS, no CDK): both lib/ and the Lambda bundles import it.
  *
- * Adding a setting: add an entry here, then use it (a context setting reaches the deciding functions' environment
- * by itself; read it from `runtimeConfig()`).
+ * Adding a setting: add an entry here, then use it. A context setting reaches no function by itself: name the
+ * functions that read it in `READ_BY` (lib/runtime-environment.ts; the code does not compile until it is named
+ * there), and only those get its variable (period close, whose two settings lib/period-close.ts writes itself,
+ * is the exception). Read it with the function's reader in functions/runtime/runtime-config.ts:
+ * `runtimeConfig()` (edge, verify, authorizer) reads every setting, the report and renewal readers list theirs.
  */
 import type { IntentType } from '../domain/identity-plus';
 import { normalizeOrigin } from '../domain/return-destination';
