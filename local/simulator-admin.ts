@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, methodNotAllowed, readBodyOrThrow, sendJson } from './simulator-http';
-import { normaliseSerial, parseFault, parseIdentity } from './simulator-input';
+import { wireSerial, parseFault, parseIdentity } from './simulator-input';
 import type { SimulatorState } from './simulator-state';
 
 /** Answers one admin request; `match` is the route pattern's match on the path after `/__admin/`. */
@@ -114,7 +114,7 @@ export class SimulatorAdmin {
 
   /** The decimal serial in an identities route, or undefined after answering 400 itself. */
   private serialOf(res: ServerResponse, match: RegExpExecArray): string | undefined {
-    const serial = normaliseSerial(decodeSafely(match[1] ?? ''));
+    const serial = wireSerial(decodeSafely(match[1] ?? ''));
     if (serial === undefined) {
       sendJson(res, 400, { error: 'The serial must be a decimal number or 0x-prefixed hexadecimal.' });
     }

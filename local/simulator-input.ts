@@ -6,6 +6,8 @@
 import { PROFILE_KEYS } from './simulator-wire';
 import type { SimulatedIdentity, SimulatorFault } from './simulator-state';
 import { RENEWAL_FAULTS, type RenewalFault } from './simulator-self-authority';
+import { normalizeSerial } from '../functions/domain/certificate';
+import { isPlainObject } from '../functions/domain/json';
 
 /** A checked value, or the message that says what is wrong with it. */
 export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
@@ -81,7 +83,7 @@ export function parseEnvelope(raw: Buffer): RequestEnvelope | undefined {
 export function checkInquiry(body: Record<string, unknown>): Validated<{ readonly serial: string }> {
   const rawSerial = body['serial-number'];
   if (typeof rawSerial !== 'string') return fail('serial-number must be a string.');
-  const serial = normaliseSerial(rawSerial);
+  const serial = wireSerial(rawSerial);
   if (serial === undefined) return fail('serial-number must be a decimal number or 0x-prefixed hexadecimal.');
   for (const optional of ['service', 'ip-address']) {
     if (body[optional] !== undefined && typeof body[optional] !== 'string')
@@ -110,16 +112,23 @@ export function checkIntent(
 
 // ---- serials ------------------------------------------------------------------------------------------
 
-/** Decimal string of a serial given as decimal or `0x`-hex; undefined when malformed. */
-export function normaliseSerial(input: string): string | undefined {
+/**
+ * Decimal string of a serial in a form the Identity Plus wire takes (decimal or `0x`-hex); undefined
+ * otherwise. The simulator decides which forms it accepts; the arithmetic is the domain's.
+ */
+export function wireSerial(input: string): string | undefined {
   const trimmed = input.trim();
-  if (DECIMAL_SERIAL.test(trimmed) || HEX_SERIAL.test(trimmed)) return BigInt(trimmed).toString(10);
-  return undefined;
+  if (!DECIMAL_SERIAL.test(trimmed) && !HEX_SERIAL.test(trimmed)) return undefined;
+  try {
+    return normalizeSerial(trimmed);
+  } catch {
+    return undefined; // zero, or longer than a certificate serial can be
+  }
 }
 
-/** {@link normaliseSerial} for programmatic callers: throws on a malformed serial. */
+/** {@link wireSerial} for programmatic callers: throws on a malformed serial. */
 export function requireSerial(input: string): string {
-  const serial = typeof input === 'string' ? normaliseSerial(input) : undefined;
+  const serial = typeof input === 'string' ? wireSerial(input) : undefined;
   if (serial === undefined) throw new Error(`invalid serial ${JSON.stringify(input)}: decimal or 0x-hex expected`);
   return serial;
 }
@@ -213,11 +222,6 @@ export function parseFault(input: unknown): Validated<SimulatorFault> {
 }
 
 // ---- shapes -------------------------------------------------------------------------------------------
-
-/** True for a JSON object (not null, not an array). */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');

@@ -15,11 +15,11 @@ import {
   buildInquiryRequest,
   buildIntentRequest,
   clip,
-  isPlainObject,
   parseInquiryAnswer,
   parseIntentAnswer,
   signonUrlFor,
 } from './identity-plus-wire';
+import { isPlainObject } from '../domain/json';
 
 /** Options of {@link IdentityPlusClient}. */
 export interface IdentityPlusClientOptions {

@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { buildConnector, errors as undiciErrors } from 'undici';
 import { ConfigurationError } from '../domain/errors';
 import { errorDetail, safeCause } from './identity-plus-transport-errors';
-import { isPlainObject } from './identity-plus-wire';
+import { isPlainObject } from '../domain/json';
 
 /** Our Identity Plus API ("service agent") certificate: PEM certificate + key, or PKCS#12 + password. */
 export type ApiCredentials =

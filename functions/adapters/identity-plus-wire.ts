@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { normalizeSerial } from '../domain/certificate';
 import { IdentityPlusError, InvalidInputError } from '../domain/errors';
 import type { IdentityProfile, InquiryAnswer, IntentType } from '../domain/identity-plus';
+import { isPlainObject } from '../domain/json';
 
 /** What an `Intent` call answered: a reference, or a `Simple-Response` problem. */
 export type IntentAnswer =
@@ -235,11 +236,6 @@ export function parseIdentityProfile(value: Readonly<Record<string, unknown>>): 
 }
 
 // ---- helpers ------------------------------------------------------------------------------------------
-
-/** A JSON object: not null, not an array. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Shortens text for a message, marking the cut with an ellipsis. */
 export function clip(text: string, max: number): string {

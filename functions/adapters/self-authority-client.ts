@@ -13,7 +13,8 @@ import { RenewalError } from '../domain/errors';
 import { terminalSafe } from '../domain/report-formats';
 import { type ApiCredentials, buildApiConnector, buildSecureContext } from './identity-plus-credentials';
 import { errorDetail } from './identity-plus-transport-errors';
-import { clip, isPlainObject } from './identity-plus-wire';
+import { isPlainObject } from '../domain/json';
+import { clip } from './identity-plus-wire';
 
 /** Path of the self-authority API under its base URL. */
 export const SELF_AUTHORITY_PATH = '/api/v1';

@@ -3,7 +3,6 @@ import {
   buildIntentRequest,
   checkOutcome,
   clip,
-  isPlainObject,
   parseEnvelope,
   parseIdentityProfile,
   parseInquiryAnswer,
@@ -12,6 +11,7 @@ import {
   signonUrlFor,
 } from '../../../functions/adapters/identity-plus-wire';
 import { IdentityPlusError, InvalidInputError } from '../../../functions/domain/errors';
+import { isPlainObject } from '../../../functions/domain/json';
 
 const json = (value: unknown): string => JSON.stringify(value);
 

@@ -2,7 +2,7 @@ import {
   MAX_LATENCY_MS,
   checkInquiry,
   checkIntent,
-  normaliseSerial,
+  wireSerial,
   parseEnvelope,
   parseFault,
   parseIdentity,
@@ -36,14 +36,17 @@ describe('parseEnvelope', () => {
 
 describe('serials', () => {
   it('normalises decimal and 0x-hex to decimal, trimming blanks', () => {
-    expect(normaliseSerial('476701752658536845')).toBe('476701752658536845');
-    expect(normaliseSerial(' 0x1F ')).toBe('31');
-    expect(normaliseSerial('0X00ff')).toBe('255');
+    expect(wireSerial('476701752658536845')).toBe('476701752658536845');
+    expect(wireSerial(' 0x1F ')).toBe('31');
+    expect(wireSerial('0X00ff')).toBe('255');
   });
 
-  it.each(['', '12ab', '-1', '1.5', '0x', `0x${'f'.repeat(43)}`, '9'.repeat(51)])('refuses %j', (serial) => {
-    expect(normaliseSerial(serial)).toBeUndefined();
-  });
+  it.each(['', '12ab', '-1', '1.5', '0x', `0x${'f'.repeat(43)}`, '9'.repeat(51), '0', `0x${'f'.repeat(41)}`])(
+    'refuses %j',
+    (serial) => {
+      expect(wireSerial(serial)).toBeUndefined();
+    },
+  );
 
   it('throws on a malformed serial for programmatic callers, naming it', () => {
     expect(requireSerial('0x10')).toBe('16');
