@@ -22,7 +22,8 @@ import { plusgateMetric } from './plusgate-metric';
 
 /**
  * The four decisions `decide()` makes (docs/design.md, "The decision"), with the colour each is drawn in.
- * A decision missing here is still counted in the total and in the cache hit rate.
+ * `Decisions` is emitted only per decision (and per decision and reason), never as one total: the totals
+ * here are sums of these four series.
  */
 const DECISIONS: ReadonlyArray<readonly [decision: string, color: string]> = [
   ['allow', Color.GREEN],
@@ -62,7 +63,9 @@ export class PlusgateDashboard extends Construct {
 
     const minute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
-    const decisions = (period: Duration) => plusgateMetric(METRIC.DECISIONS, { statistic: 'Sum', period });
+    /** Decisions of one outcome, under a metric-math id of its own (`allow`, `validate`, …). */
+    const decisionsOf = (decision: string, period: Duration) =>
+      plusgateMetric(METRIC.DECISIONS, { statistic: 'Sum', period, dimensions: { [DIMENSION.DECISION]: decision } });
 
     const decisionsByOutcome = new GraphWidget({
       title: 'Decisions per minute, by outcome',
@@ -84,10 +87,10 @@ export class PlusgateDashboard extends Construct {
       width: 6,
       left: [
         new MathExpression({
-          expression: '100 * FILL(hits, 0) / decisions',
+          expression: `100 * FILL(hits, 0) / (${DECISIONS.map(([decision]) => `FILL(${decision}, 0)`).join(' + ')})`,
           usingMetrics: {
             hits: plusgateMetric(METRIC.CACHE_HITS, { statistic: 'Sum', period: fiveMinutes }),
-            decisions: decisions(fiveMinutes),
+            ...Object.fromEntries(DECISIONS.map(([decision]) => [decision, decisionsOf(decision, fiveMinutes)])),
           },
           period: fiveMinutes,
           label: 'cache hits / decisions',
@@ -157,7 +160,7 @@ export class PlusgateDashboard extends Construct {
       sparkline: true,
       metrics: [
         plusgateMetric(METRIC.API_CERT_DAYS_LEFT, {
-          statistic: 'Minimum',
+          statistic: 'Maximum',
           period: API_CERT_DAYS_LEFT_WINDOW,
           label: 'days',
         }),

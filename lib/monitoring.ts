@@ -150,7 +150,9 @@ export class Monitoring extends Construct {
 
     // Paging alarms notify on ALARM and on OK (the on-call person learns it is over); notices only on ALARM.
     this.apiCertExpiring = this.alarm('ApiCertExpiring', {
-      metric: plusgateMetric(METRIC.API_CERT_DAYS_LEFT, { statistic: 'Minimum', period: API_CERT_DAYS_LEFT_WINDOW }),
+      // Maximum: the freshest reading is the highest (days left fall by one a day and jump up after a
+      // renewal), so a renewal clears the alarm at its next reading instead of 26 hours later.
+      metric: plusgateMetric(METRIC.API_CERT_DAYS_LEFT, { statistic: 'Maximum', period: API_CERT_DAYS_LEFT_WINDOW }),
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
       threshold: days,
       // No reading for 26 hours: the daily renewal function is not running, and nothing renews the certificate.

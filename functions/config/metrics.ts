@@ -2,7 +2,8 @@
  * The CloudWatch metrics plusgate emits: one contract shared by the functions that emit them
  * (functions/runtime/metrics.ts), the alarms and dashboard that watch them (lib/), and local mode's
  * `GET /metrics`. Every metric is in {@link METRICS_NAMESPACE} with the dimension `service` =
- * {@link METRICS_SERVICE}; `Decisions` is also emitted per `decision` and per `decision` + `reason`.
+ * {@link METRICS_SERVICE}; `Decisions` is emitted only per `decision` and per `decision` + `reason` (there is no
+ * series of all decisions: a total is the sum of the per-decision series).
  */
 
 /** CloudWatch namespace of every plusgate metric. */
