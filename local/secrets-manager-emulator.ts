@@ -1,7 +1,8 @@
 /**
  * A loopback Secrets Manager for local mode: speaks the service's JSON 1.1 protocol (`POST /`,
  * `X-Amz-Target: secretsmanager.<Operation>`) well enough for `@aws-sdk/client-secrets-manager`'s
- * GetSecretValue and DescribeSecret, the two calls `@middy/secrets-manager` makes. Handlers then read
+ * GetSecretValue and DescribeSecret, the two calls `@middy/secrets-manager` makes, and PutSecretValue, the
+ * call the API certificate renewal stores a new version with. Handlers then read
  * their secrets through the same code path as in AWS, pointed here with `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
  *
  * It does not check SigV4 signatures: it listens on loopback only and holds development secrets.
@@ -89,15 +90,15 @@ export class SecretsManagerEmulator {
     return `arn:aws:secretsmanager:${this.region}:${ACCOUNT_ID}:secret:${name}-${suffix}`;
   }
 
-  /** Creates a secret or puts a new current version of it. */
-  setSecret(name: string, value: string): void {
+  /** Creates a secret or puts a new current version of it (`versionId`: the caller's token, or a new one). */
+  setSecret(name: string, value: string, versionId: string = randomUUID()): void {
     const now = Date.now() / 1000;
     const existing = this.secrets.get(name);
     this.secrets.set(name, {
       name,
       arn: this.arnOf(name),
       value,
-      versionId: randomUUID(),
+      versionId,
       createdDate: existing?.createdDate ?? now,
       changedDate: now,
     });
@@ -114,6 +115,8 @@ export class SecretsManagerEmulator {
           return send(res, 200, this.getSecretValue(input));
         case 'secretsmanager.DescribeSecret':
           return send(res, 200, this.describeSecret(input));
+        case 'secretsmanager.PutSecretValue':
+          return send(res, 200, this.putSecretValue(input));
         default:
           throw new ServiceError(
             'UnknownOperationException',
@@ -149,6 +152,17 @@ export class SecretsManagerEmulator {
       VersionStages: ['AWSCURRENT'],
       CreatedDate: secret.changedDate,
     };
+  }
+
+  /** A new current version of an existing secret; a retry with the same ClientRequestToken changes nothing. */
+  private putSecretValue(input: Record<string, unknown>): Record<string, unknown> {
+    const secret = this.find(input.SecretId);
+    if (typeof input.SecretString !== 'string') {
+      throw new ServiceError('InvalidParameterException', 'You must provide either SecretString or SecretBinary.');
+    }
+    const token = typeof input.ClientRequestToken === 'string' ? input.ClientRequestToken : randomUUID();
+    if (token !== secret.versionId) this.setSecret(secret.name, input.SecretString, token);
+    return { ARN: secret.arn, Name: secret.name, VersionId: token, VersionStages: ['AWSCURRENT'] };
   }
 
   private describeSecret(input: Record<string, unknown>): Record<string, unknown> {
