@@ -46,8 +46,12 @@ export function openApiCertificate(credentials: ApiCredentials): OpenedApiCertif
 /**
  * Checks a renewed certificate against the one in use, before anything is stored: it must open with its
  * key (see {@link openApiCertificate}), be a different certificate that is valid now and expires later than
- * the current one, not be a CA, and come from the same issuer — verified by signature when the issuer's
- * certificate is at hand (in either credential), else by the issuer name the current certificate has.
+ * the current one, not be a CA, and come from the CA that issued the current one. A CA certificate counts as
+ * that CA only when its key verifies the *current* certificate's signature (a CA in the answer is not
+ * trusted for its name alone); with such a CA at hand the new certificate must verify against it. With none
+ * at hand (neither credential carries the CA certificate) only the issuer name is compared — unless the answer
+ * brings a CA that signed the new certificate but not the current one, which is refused. The answer then
+ * rests on the mutual TLS call to the self-authority host, whose certificate the system roots verified.
  * Throws RenewalError('unusable') saying which check failed.
  */
 export function checkRenewedCertificate(
@@ -70,17 +74,27 @@ export function checkRenewedCertificate(
   if (Date.parse(leaf.validTo) <= Date.parse(current.leaf.validTo)) {
     throw unusable(`expires ${leaf.validTo}, not later than the current one (${current.leaf.validTo})`);
   }
-  const issuer = [...next.chain, ...current.chain].find((ca) => ca.subject === leaf.issuer);
-  if (issuer) {
-    if (!leaf.checkIssued(issuer) || !leaf.verify(issuer.publicKey)) {
-      throw unusable(`is not signed by its issuer "${oneLine(leaf.issuer)}"`);
-    }
-  } else if (leaf.issuer !== current.leaf.issuer) {
+  if (leaf.issuer !== current.leaf.issuer) {
     throw unusable(
       `is issued by "${oneLine(leaf.issuer)}", not by "${oneLine(current.leaf.issuer)}" as the current one`,
     );
   }
+  // Only a CA that provably issued the certificate in use vouches for the new one: a CA certificate in the
+  // answer is not trusted for its name alone.
+  const issuers = [...current.chain, ...next.chain].filter((ca) => issued(current.leaf, ca));
+  if (issuers.length > 0 && !issuers.some((ca) => issued(leaf, ca))) {
+    throw unusable(`is not signed by the CA that issued the current one ("${oneLine(leaf.issuer)}")`);
+  }
+  // A CA in the answer that signed the new certificate but not the current one is another key under that name.
+  if (issuers.length === 0 && next.chain.some((ca) => issued(leaf, ca))) {
+    throw unusable(`is signed by a CA key "${oneLine(leaf.issuer)}" that did not issue the current one`);
+  }
   return next;
+}
+
+/** True when `ca` issued `certificate`: the names match and `ca`'s key verifies its signature. */
+function issued(certificate: X509Certificate, ca: X509Certificate): boolean {
+  return certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
 }
 
 /** Validity of an opened certificate, as the renewal plan takes it. */

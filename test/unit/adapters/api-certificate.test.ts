@@ -1,3 +1,4 @@
+import forge from 'node-forge';
 import { checkRenewedCertificate, commonNameOf, openApiCertificate } from '../../../functions/adapters/api-certificate';
 import { RenewalError } from '../../../functions/domain/errors';
 import { type DevPki, type IssuedCert, issueCertificate } from '../../../local/dev-pki';
@@ -9,17 +10,40 @@ let pki: DevPki;
 const now = new Date();
 /** Renewed certificates, each made once (an RSA key takes a while), in parallel. */
 let made: Record<'renewed' | 'expired' | 'future' | 'shorter' | 'foreign' | 'impostor', IssuedCert>;
+/** A self-made CA bearing the intermediate's name (the foreign CA's key): what a forged chain carries. */
+let forgedIntermediate: string;
+
+/** A CA certificate named like `namedLike`, with the key `keyPem`, signed by itself. */
+function forgeCa(namedLike: string, keyPem: string): string {
+  const real = forge.pki.certificateFromPem(namedLike);
+  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+  ca.serialNumber = '0badca11';
+  ca.validity.notBefore = new Date(now.getTime() - DAY);
+  ca.validity.notAfter = new Date(now.getTime() + 800 * DAY);
+  ca.setSubject(real.subject.attributes);
+  ca.setIssuer(real.subject.attributes);
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  ca.sign(key, forge.md.sha256.create());
+  return forge.pki.certificateToPem(ca);
+}
 
 beforeAll(async () => {
   pki = await testPki();
+  forgedIntermediate = forgeCa(pki.intermediate.cert, pki.foreignCa.key);
   const [renewed, expired, future, shorter, foreign, impostor] = await Promise.all([
     renewedFrom(pki.intermediate),
     renewedFrom(pki.intermediate, 1, now.getTime() - 3 * DAY),
     renewedFrom(pki.intermediate, 400, now.getTime() + 2 * DAY),
     renewedFrom(pki.intermediate, 30),
     renewedFrom(pki.foreignCa),
-    // Signed by the foreign CA's key under the intermediate's name: what a forged chain looks like.
-    renewedFrom({ cert: pki.intermediate.cert, key: pki.foreignCa.key }),
+    // Issued by the forged intermediate: the intermediate's name, another key.
+    renewedFrom({ cert: forgedIntermediate, key: pki.foreignCa.key }),
   ]);
   made = { renewed, expired, future, shorter, foreign, impostor };
 });
@@ -147,6 +171,21 @@ describe('checking a renewed certificate before it is stored', () => {
           now,
         ),
       ),
-    ).toMatch(/not signed by its issuer/);
+    ).toMatch(/not signed by the CA that issued the current one/);
+  });
+
+  it('refuses a CA in the answer that bears the issuer name but did not issue the current certificate', async () => {
+    // A self-made CA under the intermediate's name, sent along with the leaf it signed.
+    const { impostor } = made;
+    const answer = { certificate: impostor.cert + forgedIntermediate, privateKey: impostor.key };
+    const withoutChain = openApiCertificate(pem(pki.api));
+    expect(unusable(() => checkRenewedCertificate(answer, withoutChain, now))).toMatch(/did not issue the current one/);
+    const withChain = openApiCertificate({ certificate: pki.api.cert + pki.caChain, privateKey: pki.api.key });
+    expect(unusable(() => checkRenewedCertificate(answer, withChain, now))).toMatch(/not signed by the CA/);
+  });
+
+  it('accepts the real intermediate sent along with the renewed certificate', () => {
+    const answer = { certificate: made.renewed.cert + pki.intermediate.cert, privateKey: made.renewed.key };
+    expect(checkRenewedCertificate(answer, openApiCertificate(pem(pki.api)), now).chain).toHaveLength(1);
   });
 });
