@@ -19,7 +19,7 @@ export type RenewalFault =
   | 'refuse' // answers an error: nothing issued
   | 'not-renewed' // answers an outcome other than "renewed"
   | 'garbage' // answers 200 with a body that is not JSON
-  | 'mismatched-key' // issues a certificate but answers another certificate's key with it
+  | 'mismatched-key' // issues a certificate but answers another certificate's key with it (PEM pair only)
   | 'expired'; // issues a certificate that has already expired
 
 export const RENEWAL_FAULTS: readonly RenewalFault[] = [
@@ -122,8 +122,8 @@ export class SimulatorSelfAuthority {
       ...ok({
         outcome: 'renewed',
         name: request.device,
-        p12: issued.p12.toString('base64'),
-        password: issued.p12Password,
+        // A mismatched key comes as the PEM pair alone: a PKCS#12 holds a certificate with its own key.
+        ...(fault === 'mismatched-key' ? {} : { p12: issued.p12.toString('base64'), password: issued.p12Password }),
         certificate: base64(issued.cert + this.#issuer.cert),
         'private-key': base64(key),
       }),

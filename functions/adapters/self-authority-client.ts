@@ -38,6 +38,8 @@ export interface RenewedCredentials {
   readonly credentials: ApiCredentials;
   /** The Secrets Manager JSON of these credentials. */
   readonly secret: { certificate: string; privateKey: string } | { p12: string; password: string };
+  /** The same certificate in its other form (the PKCS#12 when the PEM pair came too), to try if this one fails. */
+  readonly fallback?: RenewedCredentials;
 }
 
 /** The request body of a renewal: `tentative: false` asks Identity Plus to renew now. */
@@ -77,26 +79,38 @@ export function parseRenewalAnswer(status: number, text: string): RenewedCredent
       `Identity Plus did not renew the certificate (outcome ${typeof outcome === 'string' ? `"${printable(outcome)}"` : 'missing'})`,
     );
   }
-  const certificate = base64Text(result, 'certificate');
-  const privateKey = base64Text(result, 'private-key');
-  if (certificate !== undefined && privateKey !== undefined) {
-    if (!certificate.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new RenewalError('unusable', 'the answer\'s "certificate" is not a PEM certificate');
-    }
-    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
-      throw new RenewalError('unusable', 'the answer\'s "private-key" is not a PEM private key');
-    }
-    return { credentials: { certificate, privateKey }, secret: { certificate, privateKey } };
-  }
   const p12 = field(result, 'p12');
   const password = field(result, 'password');
-  if (typeof p12 === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(p12.trim()) && typeof password === 'string') {
-    return { credentials: { p12: Buffer.from(p12, 'base64'), password }, secret: { p12: p12.trim(), password } };
+  const pkcs12: RenewedCredentials | undefined =
+    typeof p12 === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(p12.trim()) && typeof password === 'string'
+      ? { credentials: { p12: Buffer.from(p12, 'base64'), password }, secret: { p12: p12.trim(), password } }
+      : undefined;
+  let pem: RenewedCredentials | undefined;
+  try {
+    pem = pemPair(result);
+  } catch (err) {
+    if (!pkcs12) throw err; // a broken PEM pair is only fatal without a PKCS#12 to fall back on
   }
+  if (pem) return pkcs12 ? { ...pem, fallback: pkcs12 } : pem;
+  if (pkcs12) return pkcs12;
   throw new RenewalError(
     'unusable',
     'the answer has neither a "certificate" and "private-key" (base64 PEM) nor a "p12" (base64) and "password"',
   );
+}
+
+/** The PEM pair of a renewal result, if it has one; RenewalError when it is there but not PEM. */
+function pemPair(result: Record<string, unknown>): RenewedCredentials | undefined {
+  const certificate = base64Text(result, 'certificate');
+  const privateKey = base64Text(result, 'private-key');
+  if (certificate === undefined || privateKey === undefined) return undefined;
+  if (!certificate.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new RenewalError('unusable', 'the answer\'s "certificate" is not a PEM certificate');
+  }
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
+    throw new RenewalError('unusable', 'the answer\'s "private-key" is not a PEM private key');
+  }
+  return { credentials: { certificate, privateKey }, secret: { certificate, privateKey } };
 }
 
 /** Calls the self-authority API with the current API certificate. */

@@ -75,9 +75,9 @@ export async function renewApiCertificate(
       device: commonNameOf(current.leaf) ?? 'plusgate',
       tentative: false,
     });
-    const next = checkRenewedCertificate(renewed.credentials, current, now);
+    const { next, form } = checkedForm(renewed, current, now);
     try {
-      await deps.secret.write(renewed.secret);
+      await deps.secret.write(form.secret);
     } catch (cause) {
       throw new RenewalError(
         'store',
@@ -106,4 +106,25 @@ export async function renewApiCertificate(
 
 function iso(x509Date: string): string {
   return new Date(x509Date).toISOString();
+}
+
+/**
+ * The first form of the renewed certificate that passes the checks: the PEM pair, else the PKCS#12 that
+ * came with it (an encrypted key in the pair, say). Throws the PEM pair's failure when neither passes.
+ */
+function checkedForm(
+  renewed: RenewedCredentials,
+  current: OpenedApiCertificate,
+  now: Date,
+): { next: OpenedApiCertificate; form: RenewedCredentials } {
+  try {
+    return { next: checkRenewedCertificate(renewed.credentials, current, now), form: renewed };
+  } catch (err) {
+    if (!renewed.fallback) throw err;
+    try {
+      return { next: checkRenewedCertificate(renewed.fallback.credentials, current, now), form: renewed.fallback };
+    } catch {
+      throw err;
+    }
+  }
 }

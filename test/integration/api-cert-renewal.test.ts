@@ -191,6 +191,26 @@ describe('renewing the API certificate against the simulator', () => {
     expect(await inquireWith(pem(aged))).toMatch(/^OK 0001/);
   });
 
+  it('stores the PKCS#12 form when the PEM pair in the same answer does not open', async () => {
+    const secret = new MemorySecret(pem(aged));
+    const { deps: d } = deps(secret, {
+      renew: async (credentials, args) => {
+        const renewed = await new SelfAuthorityClient({
+          baseUrl: sim.signonUrl,
+          credentials,
+          extraCa: pki.caChain,
+        }).renewCertificate(args);
+        if (!('certificate' in renewed.secret) || !renewed.fallback) throw new Error('expected both forms');
+        // The PEM pair with a key that is not its certificate's, as an encrypted or mangled key would be.
+        return { ...renewed, credentials: { certificate: renewed.secret.certificate, privateKey: pki.api.key } };
+      },
+    });
+    const outcome = await renewApiCertificate(d);
+    expect(outcome.renewed).toBe(true);
+    expect(Object.keys(secret.value).sort()).toEqual(['p12', 'password']);
+    expect(await inquireWith(apiCredentialsFromSecret(secret.value))).toMatch(/^OK 0001/);
+  });
+
   it('stores nothing and reports it when the store fails', async () => {
     const secret = new MemorySecret(pem(aged));
     secret.write = async () => {

@@ -47,6 +47,25 @@ describe('reading a renewal answer', () => {
     expect(renewed.secret).toEqual({ certificate: CERT, privateKey: KEY });
   });
 
+  it('keeps the PKCS#12 as the fallback form when the PEM pair came too', () => {
+    const renewed = parseRenewalAnswer(
+      200,
+      JSON.stringify({
+        result: { outcome: 'renewed', certificate: b64(CERT), 'private-key': b64(KEY), p12: 'MIIK', password: 'pw' },
+      }),
+    );
+    expect(renewed.secret).toEqual({ certificate: CERT, privateKey: KEY });
+    expect(renewed.fallback?.secret).toEqual({ p12: 'MIIK', password: 'pw' });
+  });
+
+  it('uses the PKCS#12 when the PEM pair is broken, and fails on a broken pair without one', () => {
+    const broken = { outcome: 'renewed', certificate: b64('hello'), 'private-key': b64(KEY) };
+    expect(
+      parseRenewalAnswer(200, JSON.stringify({ result: { ...broken, p12: 'MIIK', password: 'pw' } })).secret,
+    ).toEqual({ p12: 'MIIK', password: 'pw' });
+    expect(failure(200, { result: broken }).message).toMatch(/"certificate" is not a PEM certificate/);
+  });
+
   it('falls back to the PKCS#12 and its password', () => {
     const renewed = parseRenewalAnswer(
       200,
