@@ -80,9 +80,13 @@ export interface MonitoringProps {
   readonly apiCertSecret: ISecret;
   /** Alarm when the API certificate has fewer days left than this. @default DEFAULT_API_CERT_EXPIRY_ALARM_DAYS (21) */
   readonly apiCertExpiryAlarmDays?: number;
-  /** Identity Plus failures per minute that count as an unavailable minute. @default 5 */
+  /**
+   * Identity Plus failures in a minute that make it a failing minute. One is enough by default: the decision
+   * cache keeps repeat sign-ins off Identity Plus, so a small deployment sees few calls even when it is down.
+   * @default 1
+   */
   readonly identityPlusFailuresPerMinute?: number;
-  /** Consecutive unavailable minutes before the alarm. @default 3 */
+  /** Failing minutes, within that many plus two, before the alarm (a lone timeout does not page). @default 3 */
   readonly identityPlusFailureMinutes?: number;
   /** 5xx answers of one API in 5 minutes before its alarm. @default 5 */
   readonly api5xxThreshold?: number;
@@ -116,7 +120,7 @@ export class Monitoring extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const days = props.apiCertExpiryAlarmDays ?? DEFAULT_API_CERT_EXPIRY_ALARM_DAYS;
-    const perMinute = props.identityPlusFailuresPerMinute ?? 5;
+    const perMinute = props.identityPlusFailuresPerMinute ?? 1;
     const minutes = props.identityPlusFailureMinutes ?? 3;
     const api5xx = props.api5xxThreshold ?? 5;
     wholeNumber('apiCertExpiryAlarmDays', days, 1, 365);
@@ -180,12 +184,12 @@ export class Monitoring extends Construct {
       metric: plusgateMetric(METRIC.IDENTITY_PLUS_FAILURES, { statistic: 'Sum', period: Duration.minutes(1) }),
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       threshold: perMinute,
-      evaluationPeriods: minutes,
+      evaluationPeriods: minutes + 2,
       datapointsToAlarm: minutes,
       treatMissingData: TreatMissingData.NOT_BREACHING,
       page: true,
       description:
-        `Identity Plus is failing: ${perMinute} or more calls a minute got no usable answer or an ER code, for ${minutes} minutes (IdentityPlusFailures). ` +
+        `Identity Plus is failing: in ${minutes} of the last ${minutes + 2} minutes, ${perMinute} or more calls got no usable answer or an ER code (IdentityPlusFailures). ` +
         'Sign-ins fail closed with 503 (or use the stale grace if staleIfErrorSeconds > 0). ' +
         'Reason api-certificate-problem (ER 1100-1106) means our API certificate is refused: check ApiCertDaysLeft and renew. ' +
         'Others (identity-plus-unavailable): Identity Plus is down or unreachable from this region. ' +

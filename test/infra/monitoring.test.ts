@@ -88,8 +88,8 @@ describe('alarms on the plusgate metrics (functions/config/metrics.ts)', () => {
       'Sum',
       60,
       'GreaterThanOrEqualToThreshold',
+      1,
       5,
-      3,
       3,
       'notBreaching',
     ],
@@ -526,7 +526,7 @@ describe('the constructs check what they are given', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: METRIC.IDENTITY_PLUS_FAILURES,
       Threshold: 20,
-      EvaluationPeriods: 5,
+      EvaluationPeriods: 7,
       DatapointsToAlarm: 5,
       Period: 60,
     });
