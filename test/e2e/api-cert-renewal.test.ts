@@ -28,7 +28,6 @@ const start = () =>
       String(ports.dynamodb),
       '--service-port',
       String(ports.service),
-      '--quiet',
     ],
     'plusgate local ready',
   );
@@ -65,6 +64,12 @@ function renew(args: readonly string[]): Promise<{ code: number | null; stdout: 
     child.on('error', reject);
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Polls `condition` every 100 ms for up to 10 s. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(condition()).toBe(true);
 }
 
 const localArgs = () => ['--data-dir', dataDir, '--simulator-port', String(ports.simulator)];
@@ -120,6 +125,8 @@ describe('renewing the API certificate of local mode', () => {
     expect(during.length).toBeGreaterThan(0);
     expect(during.every((status) => status === 200)).toBe(true);
     expect((await asAlice()).status).toBe(200);
+    // The running local mode saw the new file and serves it as the secret's new version.
+    await waitFor(() => running?.output().includes(`API certificate ${first.newSerial}: expires`) ?? false);
     // The secret file is the operator's only: readable by its owner alone.
     expect(statSync(path.join(dataDir, 'api-cert.json')).mode & 0o077).toBe(0);
   });
