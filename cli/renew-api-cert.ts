@@ -60,12 +60,16 @@ export function parseRenewArgs(
     throw new UsageError((err as Error).message);
   }
   const problems: string[] = [];
-  const fraction = SETTINGS.apiCertRenewAtFraction.parse(values['renew-at-fraction'] ?? '0.75', {
-    strict: true,
-    problem: (value, expected) => problems.push(`--renew-at-fraction: got ${show(value)}; expected ${expected}`),
-  });
+  const fraction = SETTINGS.apiCertRenewAtFraction.parse(
+    values['renew-at-fraction'] ?? String(SETTINGS.apiCertRenewAtFraction.default),
+    {
+      strict: true,
+      problem: (value, expected) => problems.push(`--renew-at-fraction: got ${show(value)}; expected ${expected}`),
+    },
+  );
   let target: RenewCliArgs['target'];
   if (values['secret-name'] !== undefined) {
+    if (values['secret-name'].trim() === '') problems.push('--secret-name is empty');
     for (const local of ['data-dir', 'simulator-port'] as const) {
       if (values[local] !== undefined) problems.push(`--${local} is for local mode; it does not go with --secret-name`);
     }
@@ -83,7 +87,8 @@ export function parseRenewArgs(
     for (const aws of ['region', 'self-authority-url'] as const) {
       if (values[aws] !== undefined) problems.push(`--${aws} goes with --secret-name (AWS)`);
     }
-    const port = Number(values['simulator-port'] ?? '8444');
+    const rawPort = values['simulator-port'] ?? '8444';
+    const port = /^\d{1,5}$/.test(rawPort) ? Number(rawPort) : Number.NaN;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       problems.push(`--simulator-port: got ${show(values['simulator-port'])}; expected a port number from 1 to 65535`);
     }

@@ -21,8 +21,8 @@ export interface BillableUsersGaugeProps {
   /** When it counts. @default Schedule.cron({ minute: '5' }) (hourly, at five past) */
   readonly schedule?: Schedule;
   /**
-   * Time for one count. It reads every item of the period's shards (with `Select: COUNT`, a 1 MB page per
-   * call); a minute covers several hundred thousand users. @default Duration.seconds(60)
+   * Time for one count. It reads every item of the period's shards (the report's projection, a 1 MB page
+   * per call, the shards in parallel); a minute covers several hundred thousand users. @default Duration.seconds(60)
    */
   readonly timeout?: Duration;
 }

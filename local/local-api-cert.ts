@@ -5,7 +5,7 @@
  * `api-cert.previous.json`. Local mode serves that file through its Secrets Manager emulator, re-reading it
  * when it changes, and its simulator accepts every API certificate of the data folder that has not expired.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { openApiCertificate, validityOf } from '../functions/adapters/api-certificate';
@@ -103,8 +103,17 @@ export function describeApiCertificate(secret: unknown, renewAtFraction: number,
   );
 }
 
+/**
+ * Writes a fresh owner-only file beside `file` (a new random name, refused if it exists) and renames it
+ * over: readers see the old or the new secret, never half of one; a failed write leaves no copy behind.
+ */
 async function writeAtomically(file: string, text: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(temporary, text, { mode: 0o600 });
-  await fs.rename(temporary, file);
+  const temporary = `${file}.${randomBytes(8).toString('hex')}.tmp`;
+  try {
+    await fs.writeFile(temporary, text, { mode: 0o600, flag: 'wx' });
+    await fs.rename(temporary, file);
+  } catch (err) {
+    await fs.rm(temporary, { force: true });
+    throw err;
+  }
 }

@@ -90,7 +90,6 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       signonUrl: string;
       apiCertSecret: string;
       extraCa?: string;
-      selfAuthorityUrl?: string;
     };
     // The simulator's API certificate: the dev PKI's, or the one `npm run renew-api-cert` renewed it to.
     let localApiCert: LocalApiCertSecret | undefined;
@@ -113,7 +112,6 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
         signonUrl: simulator.signonUrl,
         apiCertSecret: await localApiCert.text(),
         extraCa: pki.caChain,
-        selfAuthorityUrl: simulator.signonUrl,
       };
     }
 
@@ -173,9 +171,6 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       [ENV.IDENTITY_PLUS_API_URL]: identityPlus.apiUrl,
       [ENV.IDENTITY_PLUS_SIGNON_URL]: identityPlus.signonUrl,
       [ENV.IDENTITY_PLUS_EXTRA_CA]: identityPlus.extraCa ?? '',
-      ...(identityPlus.selfAuthorityUrl
-        ? { [SETTINGS.identityPlusSelfAuthorityUrl.env]: identityPlus.selfAuthorityUrl }
-        : {}),
       [ENV.PUBLIC_ORIGIN]: `https://localhost:${gatewayPort}`,
       [ENV.TRUSTSTORE_FILE]: truststoreFile,
       // No EMF on stdout here: local mode serves the same numbers at the service API's GET /metrics.

@@ -12,7 +12,7 @@ import { Agent } from 'undici';
 import { RenewalError } from '../domain/errors';
 import { terminalSafe } from '../domain/report-formats';
 import { type ApiCredentials, buildApiConnector, buildSecureContext } from './identity-plus-credentials';
-import { errorDetail } from './identity-plus-transport-errors';
+import { errorDetail, safeCause } from './identity-plus-transport-errors';
 import { isPlainObject } from '../domain/json';
 import { clip } from './identity-plus-wire';
 
@@ -154,12 +154,12 @@ export class SelfAuthorityClient {
       status = response.statusCode;
       text = await readCapped(response.body);
     } catch (cause) {
+      // The vendor error may drag connection options along: only its name, code and message are kept.
+      const safe = safeCause(cause);
       throw new RenewalError(
         'unreachable',
         `the self-authority API at ${this.#url.host} did not answer: ${errorDetail(cause)}`,
-        {
-          cause,
-        },
+        safe === undefined ? {} : { cause: safe },
       );
     } finally {
       await this.#agent.close().catch(() => undefined);
