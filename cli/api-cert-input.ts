@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
 import { SECRET_NAME } from '../lib/config';
 import { oneLine } from '../lib/truststore-pem';
 import { UsageError } from './usage-error';
+import { pkcs12Certificates } from '../functions/adapters/api-certificate';
 
 /** Usage text shown by --help and after a bad flag. */
 export const PUT_API_CERT_USAGE = `Usage:
@@ -204,9 +204,6 @@ function readInput(file: string, flag: string): Buffer {
   }
 }
 
-/** The PKCS#12 bag type of certificates (RFC 7292), as node-forge names bags. */
-const CERT_BAG = '1.2.840.113549.1.12.10.1.3';
-
 /**
  * Opens the credentials with Node TLS exactly as the Lambda will (a wrong password, an encryption OpenSSL 3
  * no longer opens, or a key that is not the certificate's fail here) and returns the certificate (DER):
@@ -220,32 +217,21 @@ function checkedCertificate(options: tls.SecureContextOptions, source: ApiCertSo
   }
   if (source.kind === 'pem') return new X509Certificate(String(options.cert)).raw;
   const file = `--p12 ${source.file}`;
-  let ders: Buffer[];
+  let certificates: X509Certificate[];
   try {
-    const p12 = forge.pkcs12.pkcs12FromAsn1(
-      forge.asn1.fromDer(Buffer.from(options.pfx as Buffer).toString('binary')),
-      source.password,
-    );
-    const bags = p12.getBags({ bagType: CERT_BAG })[CERT_BAG] ?? [];
-    // forge parses RSA certificates; any other kind stays as its ASN.1, which is all we need.
-    ders = bags.map((bag) =>
-      Buffer.from(
-        forge.asn1.toDer(bag.cert ? forge.pki.certificateToAsn1(bag.cert) : (bag.asn1 as forge.asn1.Asn1)).getBytes(),
-        'binary',
-      ),
-    );
+    certificates = pkcs12Certificates({ p12: options.pfx as Buffer, password: source.password });
   } catch (err) {
     throw new ApiCertInputError(
       `${file}: opens with Node TLS, but its certificate cannot be read (${(err as Error).message}); give it as PEM with --cert and --key`,
     );
   }
-  const leaves = ders.filter((der) => !new X509Certificate(der).ca);
+  const leaves = certificates.filter((certificate) => !certificate.ca);
   const [leaf] = leaves;
   if (leaves.length !== 1 || leaf === undefined)
     throw new ApiCertInputError(
       `${file}: holds ${leaves.length} non-CA certificates; expected exactly one (our API certificate)`,
     );
-  return leaf;
+  return leaf.raw;
 }
 
 function explainTlsError(err: Error, source: ApiCertSource): string {

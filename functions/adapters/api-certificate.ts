@@ -112,7 +112,8 @@ function pemCertificates(pem: string): X509Certificate[] {
   return (pem.match(PEM_CERTIFICATE) ?? []).map((block) => new X509Certificate(block));
 }
 
-function pkcs12Certificates(credentials: { p12: Buffer | string; password: string }): X509Certificate[] {
+/** The certificates in a PKCS#12 (node-forge reads it; the key is left alone). Throws on a wrong password. */
+export function pkcs12Certificates(credentials: { p12: Buffer | string; password: string }): X509Certificate[] {
   const der = Buffer.isBuffer(credentials.p12) ? credentials.p12 : Buffer.from(credentials.p12, 'base64');
   const p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(der.toString('binary')), credentials.password);
   const bags = p12.getBags({ bagType: CERT_BAG })[CERT_BAG] ?? [];
