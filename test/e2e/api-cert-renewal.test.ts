@@ -7,30 +7,24 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { type CurlResult, REPO_ROOT, type RunningProcess, curl, freePorts, startNpm } from '../support/processes';
+import {
+  type CurlResult,
+  type LocalModePorts,
+  REPO_ROOT,
+  type RunningProcess,
+  curl,
+  freePorts,
+  localModeArgs,
+  startNpm,
+} from '../support/processes';
 
 jest.setTimeout(180_000);
 
 let dataDir: string;
-let ports: { gateway: number; simulator: number; dynamodb: number; service: number };
+let ports: LocalModePorts;
 let running: RunningProcess | undefined;
 
-const start = () =>
-  startNpm(
-    [
-      '--data-dir',
-      dataDir,
-      '--gateway-port',
-      String(ports.gateway),
-      '--simulator-port',
-      String(ports.simulator),
-      '--dynamodb-port',
-      String(ports.dynamodb),
-      '--service-port',
-      String(ports.service),
-    ],
-    'plusgate local ready',
-  );
+const start = () => startNpm(localModeArgs(dataDir, ports), 'plusgate local ready');
 
 function asAlice(): Promise<CurlResult> {
   const pki = path.join(dataDir, 'pki');

@@ -8,34 +8,28 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { localDynamoClient } from '../../local/dynamodb-local';
 import { spawnSync } from 'node:child_process';
-import { type CurlResult, REPO_ROOT, type RunningProcess, curl, freePorts, startNpm } from '../support/processes';
+import {
+  type CurlResult,
+  type LocalModePorts,
+  REPO_ROOT,
+  type RunningProcess,
+  curl,
+  freePorts,
+  localModeArgs,
+  startNpm,
+} from '../support/processes';
 import { defined } from '../support/only';
 
 jest.setTimeout(120_000);
 
 let dataDir: string;
-let ports: { gateway: number; simulator: number; dynamodb: number; service: number };
+let ports: LocalModePorts;
 let running: RunningProcess | undefined;
 const pki = () => path.join(dataDir, 'pki');
 const gateway = () => `https://localhost:${ports.gateway}`;
 
 function args(): string[] {
-  return [
-    '--data-dir',
-    dataDir,
-    '--gateway-port',
-    String(ports.gateway),
-    '--simulator-port',
-    String(ports.simulator),
-    '--dynamodb-port',
-    String(ports.dynamodb),
-    '--service-port',
-    String(ports.service),
-    '--decision-cache-seconds',
-    '1',
-    '--stale-if-error-seconds',
-    '300',
-  ];
+  return [...localModeArgs(dataDir, ports), '--decision-cache-seconds', '1', '--stale-if-error-seconds', '300'];
 }
 
 /** curl as a person (their certificate and key), trusting the dev CA. */

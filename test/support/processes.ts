@@ -30,6 +30,30 @@ export async function freePorts<N extends number>(count: N): Promise<Tuple<numbe
   return ports as Tuple<number, N>;
 }
 
+/** The ports of one local mode run. */
+export interface LocalModePorts {
+  readonly gateway: number;
+  readonly simulator: number;
+  readonly dynamodb: number;
+  readonly service: number;
+}
+
+/** `npm start` flags for a data folder and ports of a test's own. */
+export function localModeArgs(dataDir: string, ports: LocalModePorts): string[] {
+  return [
+    '--data-dir',
+    dataDir,
+    '--gateway-port',
+    String(ports.gateway),
+    '--simulator-port',
+    String(ports.simulator),
+    '--dynamodb-port',
+    String(ports.dynamodb),
+    '--service-port',
+    String(ports.service),
+  ];
+}
+
 export interface RunningProcess {
   readonly child: ChildProcess;
   output(): string;
