@@ -66,6 +66,14 @@ export class PlusgateStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     for (const warning of config.truststoreWarnings) Annotations.of(this).addWarningV2('plusgate:truststore', warning);
+    // Identity Plus issues API certificates for about a year: renewal must be due well before the expiry alarm.
+    const daysLeftAtRenewal = Math.floor((1 - config.apiCertRenewAtFraction) * 365);
+    if (daysLeftAtRenewal <= config.apiCertExpiryAlarmDays) {
+      Annotations.of(this).addWarningV2(
+        'plusgate:renewal',
+        `apiCertRenewAtFraction ${config.apiCertRenewAtFraction} leaves about ${daysLeftAtRenewal} days of a one-year API certificate when renewal is due, not more than apiCertExpiryAlarmDays ${config.apiCertExpiryAlarmDays}: the expiry alarm would page before the first renewal try. Lower the fraction or the alarm days.`,
+      );
+    }
 
     this.records = new LedgerTable(this, 'Records');
     this.secrets = new PlusgateSecrets(this, 'Secrets', { apiCertSecretName: config.apiCertSecretName });

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Alarm, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -563,5 +563,20 @@ describe('the constructs check what they are given', () => {
     expect(() => new BillableUsersGauge(stack, 'Gauge', { table, billingAnchorDay: 29 })).toThrow(
       /BillableUsersGauge: billingAnchorDay must be a whole number from 1 to 28, got 29/,
     );
+  });
+});
+
+describe('renewal and the expiry alarm together', () => {
+  test('warns at synth when renewal would be due after the expiry alarm fires', () => {
+    const { stack } = synthPlusgate({ apiCertRenewAtFraction: 0.95, apiCertExpiryAlarmDays: 21 });
+    Annotations.fromStack(stack).hasWarning(
+      '*',
+      Match.stringLikeRegexp('apiCertRenewAtFraction 0.95 leaves about 18 days'),
+    );
+  });
+
+  test('does not warn with the defaults', () => {
+    const { stack } = synthPlusgate();
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('apiCertRenewAtFraction'))).toEqual([]);
   });
 });
