@@ -1,6 +1,6 @@
 /**
  * Our Identity Plus API certificate and the TLS it is used in: the native secure context built from it
- * (system roots plus an optional extra CA, TLS 1.2 at least) and the undici connector that dials with it.
+ * (Node's default roots, or those plus an extra CA; TLS 1.2 at least) and the undici connector that dials with it.
  * Errors say which form of the credentials is wrong and never show the key, the PKCS#12 or its password.
  */
 import tls from 'node:tls';
@@ -19,8 +19,11 @@ export type ApiCredentials =
  * ConfigurationError when the credentials are malformed, or the key or password does not fit.
  */
 export function buildSecureContext(credentials: ApiCredentials, extraCa: string | undefined): tls.SecureContext {
-  // `ca` replaces Node's default roots, so the system roots are passed explicitly and the extra CA added.
-  const ca = extraCa === undefined ? [...tls.rootCertificates] : [...tls.rootCertificates, extraCa];
+  // Without `ca` Node verifies against its default store (its bundled roots, plus NODE_EXTRA_CA_CERTS when
+  // set), built once per process; passing `ca` makes every context parse all ~140 roots again (tens of ms
+  // per build, see bench/cold-start.ts). `ca` replaces the defaults, so an extra CA comes with the roots.
+  const trust: Pick<tls.SecureContextOptions, 'ca'> =
+    extraCa === undefined ? {} : { ca: [...tls.rootCertificates, extraCa] };
   if (!isPlainObject(credentials)) {
     throw new ConfigurationError('credentials must be {certificate, privateKey} (PEM) or {p12, password}.');
   }
@@ -34,7 +37,7 @@ export function buildSecureContext(credentials: ApiCredentials, extraCa: string 
     else if (typeof p12 === 'string') pfx = Buffer.from(p12, 'base64');
     else throw new ConfigurationError('credentials.p12 must be a Buffer or base64 text.');
     if (pfx.length === 0) throw new ConfigurationError('credentials.p12 is empty.');
-    options = { ca, pfx, passphrase: password };
+    options = { ...trust, pfx, passphrase: password };
     form = 'PKCS#12';
   } else if ('certificate' in credentials && 'privateKey' in credentials) {
     const { certificate, privateKey } = credentials;
@@ -44,7 +47,7 @@ export function buildSecureContext(credentials: ApiCredentials, extraCa: string 
     if (typeof privateKey !== 'string' || !privateKey.includes('-----BEGIN')) {
       throw new ConfigurationError('credentials.privateKey must be PEM text.');
     }
-    options = { ca, cert: certificate, key: privateKey };
+    options = { ...trust, cert: certificate, key: privateKey };
     form = 'PEM';
   } else {
     throw new ConfigurationError('credentials must be {certificate, privateKey} (PEM) or {p12, password}.');

@@ -173,7 +173,7 @@ describe('our API certificate', () => {
 });
 
 describe('the server certificate', () => {
-  it('is refused when not trusted by the system roots (no extraCa)', async () => {
+  it("is refused when not trusted by Node's default roots (no extraCa, no `ca` option)", async () => {
     const { err } = await failure(client({ extraCa: undefined }).inquire(pki.devices.alice.serial));
     expect(err.kind).toBe('tls');
     expect(err.message).toMatch(/^The TLS handshake with Identity Plus at .* failed: /);

@@ -4,7 +4,7 @@
  * its password. No connection is made.
  */
 import { X509Certificate } from 'node:crypto';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { inspect } from 'node:util';
 import { type ApiCredentials, buildSecureContext } from '../../../functions/adapters/identity-plus-credentials';
 import { ConfigurationError } from '../../../functions/domain/errors';
@@ -65,6 +65,22 @@ describe('loading our API certificate', () => {
   it('accepts an extra CA next to the system roots', () => {
     const context = buildSecureContext({ certificate: pki.api.cert, privateKey: pki.api.key }, pki.caChain);
     expect(presented(context).equals(apiDer())).toBe(true);
+  });
+
+  // Which CAs the server is checked against; that an untrusted server is refused either way is proven over
+  // real TLS in test/integration/identity-plus-client.test.ts ("the server certificate").
+  it('leaves Node its default roots without an extra CA, and adds the extra CA to all of them', () => {
+    const created = jest.spyOn(tls, 'createSecureContext');
+    try {
+      buildSecureContext({ certificate: pki.api.cert, privateKey: pki.api.key }, undefined);
+      buildSecureContext({ p12: pki.api.p12, password: pki.api.p12Password }, undefined);
+      buildSecureContext({ certificate: pki.api.cert, privateKey: pki.api.key }, pki.caChain);
+      const options = created.mock.calls.map(([opts]) => opts ?? {});
+      expect(options.map((opts) => 'ca' in opts)).toEqual([false, false, true]);
+      expect(options[2]?.ca).toEqual([...tls.rootCertificates, pki.caChain]);
+    } finally {
+      created.mockRestore();
+    }
   });
 });
 
