@@ -3,7 +3,8 @@
  * - `POST /verify`: JSON in, the decision JSON out;
  * - `GET /verify`: forward-auth for reverse proxies (nginx `auth_request`, Traefik `forwardAuth`, Envoy
  *   `ext_authz`): the certificate arrives URL-escaped in `X-Client-Cert`; the answer is only ever
- *   200 / 401 / 403 / 503, because nginx turns any other status into a 500.
+ *   200 / 401 / 403 / 503, because nginx turns any other status into a 500. An allow Identity Plus has just
+ *   confirmed may be kept by the proxy for `decisionCacheSeconds` (`max-age`); every other answer is `no-store`.
  * Same decision, cache and billing records as the browser flow.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -38,6 +39,11 @@ export interface VerifyDeps {
   readonly edgeOrigin: string;
   /** Origins /signin may send people back to (forward-auth's sign-in link is built only for those). */
   readonly allowedReturnOrigins: readonly string[];
+  /**
+   * `decisionCacheSeconds`: the longest a proxy may keep a forward-auth allow (`max-age`), so a revocation
+   * is still seen within that time. 0: every answer is `no-store`.
+   */
+  readonly decisionCacheSeconds: number;
   readonly now: () => number;
   readonly log?: DecisionLog;
 }
@@ -98,7 +104,10 @@ async function forwardAuth(deps: VerifyDeps, event: APIGatewayProxyEvent): Promi
     logDecision(deps.log, `GET ${SERVICE_ROUTES.VERIFY}`, cert.serial, result);
     switch (result.decision) {
       case 'allow':
-        return forwardAuthAnswer(200, 'allow', result.reason, 'allowed', identityHeaders(cert, result));
+        return forwardAuthAnswer(200, 'allow', result.reason, 'allowed', {
+          ...identityHeaders(cert, result),
+          ...allowCaching(deps, result),
+        });
       case 'validate':
         return forwardAuthAnswer(
           401,
@@ -235,6 +244,25 @@ function identityHeaders(cert: ClientCertificate, result: AuthenticationResult):
   };
 }
 
+/**
+ * How long a proxy may keep this allow. Only an allow Identity Plus has just confirmed: it lives in
+ * plusgate's decision cache for exactly `decisionCacheSeconds` from now, so a proxy keeping it as long sees
+ * a revocation no later than plusgate does. An allow from the cache has an unknown part of that life left
+ * (the result does not say when it was stored), and a degraded (stale-if-error) allow must not outlive the
+ * outage: both stay `no-store`, as every other answer.
+ * `max-age` without `private`: the cache meant here is the proxy's, which is a shared cache (nginx stores
+ * nothing marked `private`); `Vary` (on every forward-auth answer) tells any cache the answer depends on
+ * the certificate header, and the example's nginx key is the certificate's fingerprint.
+ */
+function allowCaching(
+  deps: Pick<VerifyDeps, 'decisionCacheSeconds'>,
+  result: AuthenticationResult,
+): Record<string, string> {
+  const seconds = Math.floor(Math.max(0, deps.decisionCacheSeconds));
+  if (result.cached || result.degraded || seconds === 0) return {};
+  return { 'Cache-Control': `max-age=${seconds}` };
+}
+
 function forwardAuthAnswer(
   statusCode: number,
   decision: string,
@@ -245,7 +273,7 @@ function forwardAuthAnswer(
   return jsonResponse(
     statusCode,
     { decision, reason, message },
-    { 'X-Plusgate-Decision': decision, 'X-Plusgate-Reason': reason, ...headers },
+    { 'X-Plusgate-Decision': decision, 'X-Plusgate-Reason': reason, Vary: CLIENT_CERT_HEADER, ...headers },
   );
 }
 

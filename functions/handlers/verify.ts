@@ -42,6 +42,7 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error,
       truststore,
       edgeOrigin,
       allowedReturnOrigins: config.allowedReturnOrigins,
+      decisionCacheSeconds: config.decisionCacheSeconds,
       now: Date.now,
       log: decisionLog,
     })(event);

@@ -22,19 +22,24 @@ beforeAll(async () => {
   pki = await testPki();
 });
 
-function setup() {
+function setup(options: { decisionCacheSeconds?: number; staleIfErrorSeconds?: number } = {}) {
+  const decisionCacheSeconds = options.decisionCacheSeconds ?? 60;
   const clock = new TestClock();
   clock.value = Date.now(); // real certificates: validity is checked against this clock
   const identityPlus = new FakeIdentityPlus();
   const records = new MemoryRecords();
   const intents = new FakeIntents();
   const handler = createVerifyHandler({
-    authenticator: authenticatorWith(identityPlus, records, clock),
+    authenticator: authenticatorWith(identityPlus, records, clock, {
+      ttlMs: decisionCacheSeconds * 1000,
+      staleMs: (options.staleIfErrorSeconds ?? 0) * 1000,
+    }),
     intents,
     stateKey: KEY,
     truststore: Truststore.fromPem(pki.caChain),
     edgeOrigin: 'https://auth.example.com',
     allowedReturnOrigins: ['https://app.example.com'],
+    decisionCacheSeconds,
     now: clock.now,
   });
   identityPlus.answers.set(pki.devices.alice.serial, cleared());
@@ -261,6 +266,98 @@ describe('GET /verify (forward-auth)', () => {
     const u = setup();
     u.records.fail = true;
     expect((await u.handler(forward(escaped(pki.devices.alice.cert)))).statusCode).toBe(503);
+  });
+
+  describe('caching by proxies', () => {
+    const cacheHeaders = (res: { headers?: Record<string, unknown> }) => ({
+      cacheControl: res.headers?.['Cache-Control'],
+      vary: res.headers?.Vary,
+    });
+
+    it('lets a proxy keep an allow Identity Plus has just confirmed for decisionCacheSeconds, per certificate', async () => {
+      const t = setup({ decisionCacheSeconds: 45 });
+      const res = await t.handler(forward(escaped(pki.devices.alice.cert)));
+      expect(res.statusCode).toBe(200);
+      expect(cacheHeaders(res)).toEqual({ cacheControl: 'max-age=45', vary: 'X-Client-Cert' });
+      expect(t.identityPlus.calls).toBe(1);
+    });
+
+    it("keeps an allow from plusgate's own cache no-store (its remaining life is not known)", async () => {
+      const t = setup({ decisionCacheSeconds: 45 });
+      await t.handler(forward(escaped(pki.devices.alice.cert)));
+      t.clock.value += 30_000;
+      const res = await t.handler(forward(escaped(pki.devices.alice.cert)));
+      expect(res.statusCode).toBe(200);
+      expect(t.identityPlus.calls).toBe(1);
+      expect(cacheHeaders(res)).toEqual({ cacheControl: 'no-store', vary: 'X-Client-Cert' });
+    });
+
+    it('keeps a degraded allow (stale-if-error grace) no-store', async () => {
+      const t = setup({ decisionCacheSeconds: 10, staleIfErrorSeconds: 600 });
+      await t.handler(forward(escaped(pki.devices.alice.cert)));
+      t.clock.value += 20_000;
+      t.identityPlus.answers.set(pki.devices.alice.serial, new IdentityPlusError('timeout', 'slow'));
+      const res = await t.handler(forward(escaped(pki.devices.alice.cert)));
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body)).toMatchObject({ decision: 'allow' });
+      expect(cacheHeaders(res).cacheControl).toBe('no-store');
+    });
+
+    it('answers every allow no-store when decisionCacheSeconds is 0', async () => {
+      const t = setup({ decisionCacheSeconds: 0 });
+      for (let i = 0; i < 2; i++) {
+        const res = await t.handler(forward(escaped(pki.devices.alice.cert)));
+        expect(res.statusCode).toBe(200);
+        expect(cacheHeaders(res).cacheControl).toBe('no-store');
+      }
+      expect(t.identityPlus.calls).toBe(2);
+    });
+
+    it.each([
+      ['validate', () => escaped(pki.devices.bob.cert), 401],
+      ['no certificate', () => undefined, 401],
+      ['deny (revoked)', () => escaped(pki.devices.carol.cert), 403],
+      ['a certificate that does not parse', () => 'not-a-cert', 403],
+      ['a certificate from a CA plusgate does not trust', () => escaped(pki.devices.mallory.cert), 403],
+    ])('answers %s no-store', async (_c, header, status) => {
+      const t = setup();
+      const res = await t.handler(forward(header()));
+      expect(res.statusCode).toBe(status);
+      expect(cacheHeaders(res)).toEqual({ cacheControl: 'no-store', vary: 'X-Client-Cert' });
+    });
+
+    it('answers 503 no-store, whether Identity Plus or the ledger failed', async () => {
+      const t = setup();
+      t.identityPlus.answers.set(pki.devices.alice.serial, new IdentityPlusError('connection', 'refused'));
+      const unavailable = await t.handler(forward(escaped(pki.devices.alice.cert)));
+      expect(unavailable.statusCode).toBe(503);
+      expect(cacheHeaders(unavailable).cacheControl).toBe('no-store');
+      const u = setup();
+      u.records.fail = true;
+      const ledger = await u.handler(forward(escaped(pki.devices.alice.cert)));
+      expect(ledger.statusCode).toBe(503);
+      expect(cacheHeaders(ledger).cacheControl).toBe('no-store');
+    });
+
+    it('never forgets a revocation: after an allow, a revoked answer is no-store', async () => {
+      const t = setup({ decisionCacheSeconds: 5 });
+      expect((await t.handler(forward(escaped(pki.devices.alice.cert)))).headers?.['Cache-Control']).toBe('max-age=5');
+      t.clock.value += 6_000;
+      t.identityPlus.answers.set(
+        pki.devices.alice.serial,
+        problem('PB 0004 Revoked Identity Plus anonymous certificate'),
+      );
+      const res = await t.handler(forward(escaped(pki.devices.alice.cert)));
+      expect(res.statusCode).toBe(403);
+      expect(res.headers?.['Cache-Control']).toBe('no-store');
+    });
+
+    it('keeps POST /verify no-store, also for an allow', async () => {
+      const t = setup();
+      const res = await t.handler(post({ certificate: pki.devices.alice.cert }));
+      expect(res.statusCode).toBe(200);
+      expect(res.headers?.['Cache-Control']).toBe('no-store');
+    });
   });
 
   it('decodes nginx escaping, keeping a literal + as +', () => {
