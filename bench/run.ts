@@ -2,7 +2,6 @@
  * `npm run bench`: runs the benchmarks one after the other (loopback only, bounded in count and time) and
  * prints one summary line each. `npm run bench -- <name> ...` runs only the named ones.
  */
-import { benchColdStart } from './cold-start';
 import { benchHotPath } from './hot-path';
 import { benchIdentityPlusPool } from './identity-plus-pool';
 import { benchReportQueryVsScan } from './report-query-vs-scan';
@@ -12,7 +11,6 @@ type Benchmark = () => Promise<{ readonly summary: string }>;
 
 /** Every benchmark by name; add new ones here. */
 const BENCHMARKS = {
-  'cold-start': () => benchColdStart(),
   'hot-path': () => benchHotPath(),
   'identity-plus-pool': () => benchIdentityPlusPool(),
   'report-query-vs-scan': () => benchReportQueryVsScan(),
