@@ -12,7 +12,13 @@
  */
 import type { APIGatewayEventClientCertificate, APIGatewayProxyEvent } from 'aws-lambda';
 import { createHash, X509Certificate } from 'node:crypto';
-import { rfc2253, serialToColonHex } from '../functions/domain/certificate';
+import {
+  type ClientCertificate,
+  parseCertificatePem,
+  rfc2253,
+  serialToColonHex,
+} from '../functions/domain/certificate';
+import { InvalidInputError } from '../functions/domain/errors';
 
 /**
  * Request headers: Node's `rawHeaders` (alternating names and values, names as the client sent them,
@@ -123,16 +129,40 @@ export function buildProxyEvent(input: ProxyEventInput): APIGatewayProxyEvent {
  * `requestContext.identity.clientCert` as API Gateway writes it: DNs in RFC 2253 form (RDNs in reverse
  * DER order, most specific first when the CA encoded them the usual way), the serial as colon-separated
  * lower-case hex bytes, and validity dates in OpenSSL's `Mmm dd hh:mm:ss yyyy GMT` form.
+ *
+ * The certificate is read through the process's certificate parser (`certificateParser`), so in local mode
+ * the handler that parses the same `clientCertPem` next finds it already parsed. The event itself carries
+ * only what API Gateway puts there; nothing parsed travels with it.
  */
 export function clientCertOf(pem: string): APIGatewayEventClientCertificate {
-  const cert = new X509Certificate(pem);
+  const cert = describedCertificate(pem);
   return {
     clientCertPem: pem,
-    subjectDN: rfc2253(cert.subject),
-    issuerDN: rfc2253(cert.issuer),
-    serialNumber: serialToColonHex(BigInt(`0x${cert.serialNumber}`).toString(10)),
-    validity: { notBefore: cert.validFrom, notAfter: cert.validTo },
+    subjectDN: cert.subject,
+    issuerDN: cert.issuer,
+    serialNumber: serialToColonHex(cert.serial),
+    validity: { notBefore: cert.x509.validFrom, notAfter: cert.x509.validTo },
   };
+}
+
+/**
+ * The fields of `clientCert` from the shared parser, or straight from Node for a certificate the handshake
+ * accepted but plusgate's parser refuses (a zero or over-long serial, a PEM over 16 KB): API Gateway passes
+ * those on too, and it is the handler's business to refuse them.
+ */
+function describedCertificate(pem: string): Pick<ClientCertificate, 'subject' | 'issuer' | 'serial' | 'x509'> {
+  try {
+    return parseCertificatePem(pem, 'client certificate');
+  } catch (err) {
+    if (!(err instanceof InvalidInputError)) throw err;
+    const x509 = new X509Certificate(pem);
+    return {
+      subject: rfc2253(x509.subject),
+      issuer: rfc2253(x509.issuer),
+      serial: BigInt(`0x${x509.serialNumber}`).toString(10),
+      x509,
+    };
+  }
 }
 
 /** `26/Nov/2026:17:00:00 +0000`: the access-log time format API Gateway uses for `requestTime`. */

@@ -3,6 +3,7 @@
  * strings a proxy or gateway passes along: those are display text.
  */
 import { X509Certificate } from 'node:crypto';
+import { LruCache } from './certificate-cache';
 import { InvalidInputError } from './errors';
 
 /** What plusgate reads from a device certificate. */
@@ -31,11 +32,84 @@ const MAX_SERIAL = (1n << 160n) - 1n;
 
 const PEM_BLOCK = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/;
 
-/** Parses one PEM certificate; throws InvalidInputError saying what was wrong. */
+/** How many parsed certificates a container keeps (a device certificate and its parse: a few KB). */
+export const PARSED_CERTIFICATE_CACHE_SIZE = 1000;
+
+/** Options of {@link CertificateParser}. */
+export interface CertificateParserOptions {
+  /** Most parsed certificates kept. @default PARSED_CERTIFICATE_CACHE_SIZE */
+  readonly capacity?: number;
+  /** Turns a checked PEM block into an X509Certificate. @default `new X509Certificate(pem)` */
+  readonly x509?: (pem: string) => X509Certificate;
+}
+
+/**
+ * Parses PEM certificates, keeping the results of the last {@link CertificateParserOptions.capacity}
+ * by their exact PEM text: the same text is the same certificate, so it is parsed once and the same
+ * (frozen) object is returned again. Only results are kept; input that fails is checked again every time.
+ * Nothing here depends on the time: validity is for the caller (the TLS handshake, the chain check).
+ */
+export class CertificateParser {
+  readonly #cache: LruCache<string, ClientCertificate>;
+  readonly #x509: (pem: string) => X509Certificate;
+  #parses = 0;
+
+  constructor(options: CertificateParserOptions = {}) {
+    this.#cache = new LruCache(options.capacity ?? PARSED_CERTIFICATE_CACHE_SIZE);
+    this.#x509 = options.x509 ?? ((pem) => new X509Certificate(pem));
+  }
+
+  /** Parses one PEM certificate, or returns the earlier result for the same text; throws InvalidInputError saying what was wrong. */
+  parse(pem: unknown, field = 'certificate'): ClientCertificate {
+    if (typeof pem === 'string') {
+      const known = this.#cache.get(pem);
+      if (known) return known;
+    }
+    assertPemString(pem, field);
+    const text = singlePemBlock(pem, field);
+    let x509: X509Certificate;
+    try {
+      this.#parses++;
+      x509 = this.#x509(text);
+    } catch (cause) {
+      throw new InvalidInputError(`${field} could not be parsed as an X.509 certificate`, { field, cause });
+    }
+    const cert = Object.freeze(clientCertificateFrom(x509, field));
+    this.#cache.set(pem, cert);
+    return cert;
+  }
+
+  /** X.509 parses made so far: one per PEM text not found in the cache that got as far as the parser. */
+  get parses(): number {
+    return this.#parses;
+  }
+
+  /** Parsed certificates held now (at most {@link capacity}). */
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  get capacity(): number {
+    return this.#cache.capacity;
+  }
+}
+
+/** The container's parser, shared by every handler module (and, in local mode, the gateway) in the process. */
+export const certificateParser = new CertificateParser();
+
+/** Parses one PEM certificate (through the container's {@link certificateParser}); throws InvalidInputError saying what was wrong. */
 export function parseCertificatePem(pem: unknown, field = 'certificate'): ClientCertificate {
+  return certificateParser.parse(pem, field);
+}
+
+function assertPemString(pem: unknown, field: string): asserts pem is string {
   if (typeof pem !== 'string' || pem.trim() === '') {
     throw new InvalidInputError(`${field} must be a PEM certificate string`, { field });
   }
+}
+
+/** `pem` trimmed and newline-terminated; throws InvalidInputError when it is not one PEM certificate block. */
+function singlePemBlock(pem: string, field: string): string {
   if (pem.length > MAX_CERTIFICATE_PEM_LENGTH) {
     throw new InvalidInputError(
       `${field} is ${pem.length} characters; a certificate PEM is at most ${MAX_CERTIFICATE_PEM_LENGTH}`,
@@ -49,12 +123,10 @@ export function parseCertificatePem(pem: unknown, field = 'certificate'): Client
       { field },
     );
   }
-  let x509: X509Certificate;
-  try {
-    x509 = new X509Certificate(text);
-  } catch (cause) {
-    throw new InvalidInputError(`${field} could not be parsed as an X.509 certificate`, { field, cause });
-  }
+  return text;
+}
+
+function clientCertificateFrom(x509: X509Certificate, field: string): ClientCertificate {
   const subjectLines = dnLines(x509.subject);
   return {
     serial: normalizeSerial(x509.serialNumber, field, 'hex'),
