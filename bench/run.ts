@@ -3,6 +3,7 @@
  * prints one summary line each. `npm run bench -- <name> ...` runs only the named ones.
  */
 import { benchHotPath } from './hot-path';
+import { benchColdStart } from './cold-start';
 import { benchIdentityPlusPool } from './identity-plus-pool';
 import { benchReportQueryVsScan } from './report-query-vs-scan';
 
@@ -11,6 +12,7 @@ type Benchmark = () => Promise<{ readonly summary: string }>;
 
 /** Every benchmark by name; add new ones here. */
 const BENCHMARKS = {
+  'cold-start': () => benchColdStart(),
   'hot-path': () => benchHotPath(),
   'identity-plus-pool': () => benchIdentityPlusPool(),
   'report-query-vs-scan': () => benchReportQueryVsScan(),
