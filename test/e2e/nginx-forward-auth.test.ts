@@ -1,6 +1,7 @@
 /**
  * A real proxy in the loop: nginx (Debian's package) terminates mutual TLS with the dev CA and asks local
- * mode's GET /verify about every request, using the example configuration shipped in examples/nginx/.
+ * mode's GET /verify about every request, using the example configuration shipped in examples/nginx/,
+ * including its cache of allows.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,25 @@ function through(person: string, route: string, extra: string[] = []): Promise<C
   ]);
 }
 
+/** curl to nginx as a demo person, with what nginx says about its cache of plusgate's answers. */
+async function throughCache(person: string, route: string): Promise<CurlResult & { cache: string }> {
+  const headersFile = path.join(dir, `headers-${person}-${Date.now()}-${Math.random()}`);
+  const res = await through(person, route, ['-D', headersFile]);
+  const cache = /^x-plusgate-cache:\s*(\S*)/im.exec(readFileSync(headersFile, 'utf8'))?.[1] ?? '';
+  return { ...res, cache };
+}
+
+/** How many decisions local mode's plusgate has made (its Prometheus counter, all labels), by label set. */
+async function decisions(): Promise<{ total: number; of: (labels: string) => number }> {
+  const text = await (await fetch(`http://127.0.0.1:${ports.service}/metrics`)).text();
+  const lines = text.split('\n').filter((line) => line.startsWith('plusgate_decisions_total'));
+  const value = (line: string) => Number(line.slice(line.lastIndexOf(' ') + 1));
+  return {
+    total: lines.reduce((sum, line) => sum + value(line), 0),
+    of: (labels) => lines.filter((line) => line.includes(labels)).reduce((sum, line) => sum + value(line), 0),
+  };
+}
+
 /** The example server block with its placeholders filled, inside a minimal main configuration. */
 function nginxConfig(): string {
   const server = readFileSync(path.join(REPO_ROOT, 'examples', 'nginx', 'plusgate-forward-auth.conf'), 'utf8')
@@ -46,7 +66,8 @@ function nginxConfig(): string {
     .replaceAll('{{CLIENT_CA}}', pki('ca.pem'))
     .replaceAll('{{VERIFY_URL}}', `http://127.0.0.1:${ports.service}/verify`)
     .replaceAll('{{PUBLIC_ORIGIN}}', `https://localhost:${ports.nginx}`)
-    .replaceAll('{{UPSTREAM}}', `http://127.0.0.1:${ports.upstream}`);
+    .replaceAll('{{UPSTREAM}}', `http://127.0.0.1:${ports.upstream}`)
+    .replaceAll('{{CACHE_DIR}}', path.join(dir, 'nginx', 'plusgate-cache'));
   const directives = server.split('\n').filter((line) => !line.trim().startsWith('#'));
   expect(directives.join('\n')).not.toMatch(/\{\{/);
   const temp = path.join(dir, 'nginx');
@@ -200,6 +221,44 @@ describeWithNginx('nginx forward-auth against local mode', () => {
     expect(JSON.parse(res.body)).toMatchObject({
       user: 'org:org-ref-bob-0003',
       path: '/app/after-validation?tab=1&x=2',
+    });
+  });
+
+  describe("nginx's cache of allows", () => {
+    it('serves a repeat request with the same certificate from the cache, without asking plusgate', async () => {
+      // erin is asked about here only: her first request must reach plusgate.
+      const before = await decisions();
+      const first = await throughCache('erin', '/app/one');
+      const afterFirst = await decisions();
+      const second = await throughCache('erin', '/app/two');
+      const afterSecond = await decisions();
+
+      expect([first.status, first.cache]).toEqual([200, 'MISS']);
+      expect(afterFirst.total - before.total).toBe(1);
+      expect([second.status, second.cache]).toEqual([200, 'HIT']);
+      expect(afterSecond.total - afterFirst.total).toBe(0);
+      expect(JSON.parse(second.body)).toMatchObject({ user: 'local:erin-local', path: '/app/two' });
+    });
+
+    it("never gives erin's cached allow to another certificate: alice is herself, dave (unknown) is refused", async () => {
+      await throughCache('erin', '/app');
+      const before = await decisions();
+      const alice = await throughCache('alice', '/app');
+      expect(alice.status).toBe(200);
+      expect(JSON.parse(alice.body)).toMatchObject({ user: 'org:org-ref-alice-0001' });
+      const dave = await throughCache('dave', '/app'); // a trusted CA, unknown at Identity Plus
+      expect([dave.status, dave.cache]).toEqual([403, 'MISS']);
+      const after = await decisions();
+      expect(after.of('reason="unknown-certificate"') - before.of('reason="unknown-certificate"')).toBe(1);
+    });
+
+    it('never serves carol (revoked) from the cache: each request reaches plusgate and is refused', async () => {
+      const before = await decisions();
+      const first = await throughCache('carol', '/app');
+      const second = await throughCache('carol', '/app');
+      const after = await decisions();
+      expect([first.status, first.cache, second.status, second.cache]).toEqual([403, 'MISS', 403, 'MISS']);
+      expect(after.of('reason="revoked"') - before.of('reason="revoked"')).toBe(2);
     });
   });
 });
