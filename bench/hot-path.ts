@@ -36,9 +36,9 @@ import { type RunningLocalMode, startLocalMode } from '../local/local-mode';
 
 /** Options of {@link benchHotPath}; every count and duration is bounded. */
 export interface HotPathBenchOptions {
-  /** Measured rounds; each runs every variant once. @default 5 (1–20) */
+  /** Measured rounds; each runs every variant once. @default 10 (1–30) */
   readonly rounds?: number;
-  /** Time each variant runs in one round. @default 2000 (200–10,000) */
+  /** Time each variant runs in one round. @default 1000 (200–10,000) */
   readonly roundMs?: number;
   /** Requests in flight per variant. @default 8 (1–64) */
   readonly concurrency?: number;
@@ -93,8 +93,8 @@ const FLOOR_BODY = JSON.stringify({ ok: true, floor: 'minimal' });
 
 /** Runs the hot-path benchmark; prints its table and returns it with the rates and ratios. */
 export async function benchHotPath(opts: HotPathBenchOptions = {}): Promise<HotPathBenchResult> {
-  const rounds = bounded(opts.rounds ?? 5, 1, 20);
-  const roundMs = bounded(opts.roundMs ?? 2000, 200, 10_000);
+  const rounds = bounded(opts.rounds ?? 10, 1, 30);
+  const roundMs = bounded(opts.roundMs ?? 1000, 200, 10_000);
   const concurrency = bounded(opts.concurrency ?? 8, 1, 64);
   const maxMs = bounded(opts.maxMs ?? 90_000, 1000, 300_000);
 
@@ -223,9 +223,9 @@ export async function benchHotPath(opts: HotPathBenchOptions = {}): Promise<HotP
     const started = performance.now();
     let done = 0;
     for (let round = 0; round < rounds && (round === 0 || performance.now() - started < maxMs); round++) {
-      // Round-robin, starting one further each round, so no variant always runs right after the same one.
-      for (let i = 0; i < VARIANTS.length; i++) {
-        const name = VARIANTS[(round + i) % VARIANTS.length] as VariantName;
+      // Each ratio's two variants run back to back, so one burst of load from elsewhere hits both; the
+      // pairs take turns going first, and so do the two variants of a pair.
+      for (const name of roundOrder(round)) {
         const timed = await runners[name](roundMs);
         counts[name] += timed.count;
         perRound[name].push((timed.count * 1000) / timed.ms);
@@ -275,6 +275,16 @@ export async function benchHotPath(opts: HotPathBenchOptions = {}): Promise<HotP
     sink.stop();
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
+}
+
+/** The order of round `round`: the pairs rotated by one each round, each pair's order flipped every other round. */
+function roundOrder(round: number): VariantName[] {
+  const order: VariantName[] = [];
+  for (let i = 0; i < RATIOS.length; i++) {
+    const pair = RATIOS[(round + i) % RATIOS.length] as (typeof RATIOS)[number];
+    order.push(...(round % 2 === 0 ? [pair.against, pair.of] : [pair.of, pair.against]));
+  }
+  return order;
 }
 
 function floorListener(_req: http.IncomingMessage, res: http.ServerResponse): void {
