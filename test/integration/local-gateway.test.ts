@@ -2,9 +2,18 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { serialToColonHex } from '../../functions/domain/certificate';
-import type { DevPki } from '../../local/dev-pki';
+import { certificateParser, serialToColonHex } from '../../functions/domain/certificate';
+import { createEdgeHandler } from '../../functions/handlers/edge-app';
+import { type DevPki, issueCertificate } from '../../local/dev-pki';
 import { type GatewayRoute, LocalGateway, type ProxyHandler } from '../../local/gateway';
+import {
+  authenticatorWith,
+  cleared,
+  FakeIdentityPlus,
+  FakeIntents,
+  MemoryRecords,
+  TestClock,
+} from '../support/handler-doubles';
 import { only } from '../support/only';
 import { testPki } from '../support/test-pki';
 
@@ -434,5 +443,51 @@ describe('LocalGateway lifecycle', () => {
     const second = new LocalGateway({ routes: [], port: first.port });
     await expect(second.start()).rejects.toThrow(/EADDRINUSE/);
     await first.stop();
+  });
+});
+
+describe('LocalGateway in front of the edge handler, in one process', () => {
+  let gateway: LocalGateway;
+  let device: { cert: string; key: string; serial: string };
+  let ca: string;
+  const identityPlus = new FakeIdentityPlus();
+
+  beforeAll(async () => {
+    const pki = await testPki();
+    ca = pki.caChain;
+    // A certificate no other test has parsed, so the first request's count is not hidden by an earlier one.
+    device = await issueCertificate(pki.intermediate, { subject: 'O=Identity Plus Device,OU=Desktop,CN=Parsed once' });
+    identityPlus.answers.set(device.serial, cleared());
+    const clock = new TestClock();
+    clock.value = Date.now();
+    const edge = createEdgeHandler({
+      authenticator: authenticatorWith(identityPlus, new MemoryRecords(), clock),
+      intents: new FakeIntents(),
+      stateKey: Buffer.alloc(32, 7),
+      allowedReturnOrigins: [],
+      now: clock.now,
+    });
+    gateway = new LocalGateway({
+      routes: [{ method: 'GET', path: '/whoami', handler: (event) => edge(event) }],
+      tls: { cert: pki.server.cert, key: pki.server.key, truststore: pki.caChain },
+    });
+    await gateway.start();
+  });
+  afterAll(() => gateway.stop());
+
+  it('parses the client certificate once for gateway and handler together, and not at all on a repeat', async () => {
+    const tls = { ca, cert: device.cert, key: device.key };
+    const headers = { accept: 'application/json' };
+    const parses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = certificateParser.parses;
+      const reply = await send(gateway.url, '/whoami', { tls, headers });
+      expect(reply.status).toBe(200);
+      expect(json(reply)).toMatchObject({ decision: 'allow', device: { serial: device.serial }, cached: i > 0 });
+      parses.push(certificateParser.parses - before);
+    }
+    expect(parses).toEqual([1, 0, 0]);
+    // The repeats were decision-cache hits too: Identity Plus was asked once.
+    expect(identityPlus.calls).toBe(1);
   });
 });

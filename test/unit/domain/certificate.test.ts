@@ -1,5 +1,14 @@
-import { normalizeSerial, parseCertificatePem, serialToColonHex } from '../../../functions/domain/certificate';
+import { X509Certificate } from 'node:crypto';
+import {
+  CertificateParser,
+  PARSED_CERTIFICATE_CACHE_SIZE,
+  certificateParser,
+  normalizeSerial,
+  parseCertificatePem,
+  serialToColonHex,
+} from '../../../functions/domain/certificate';
 import { InvalidInputError } from '../../../functions/domain/errors';
+import { issueCertificate } from '../../../local/dev-pki';
 import { testPki } from '../../support/test-pki';
 
 describe('normalizeSerial', () => {
@@ -105,5 +114,99 @@ describe('parseCertificatePem', () => {
 
   it('names the field in its errors', () => {
     expect(() => parseCertificatePem('x', 'X-Client-Cert')).toThrow(/^X-Client-Cert /);
+  });
+});
+
+describe('CertificateParser', () => {
+  /** A parser whose X.509 constructions are counted. */
+  function countingParser(capacity?: number) {
+    const made: string[] = [];
+    const parser = new CertificateParser({
+      ...(capacity === undefined ? {} : { capacity }),
+      x509: (pem) => {
+        made.push(pem);
+        return new X509Certificate(pem);
+      },
+    });
+    return { parser, made };
+  }
+
+  it('parses the same PEM text once and returns the same object again', async () => {
+    const pki = await testPki();
+    const { parser, made } = countingParser();
+    const first = parser.parse(pki.devices.alice.cert);
+    const again = parser.parse(pki.devices.alice.cert, 'client certificate');
+    expect(again).toBe(first);
+    expect(made).toHaveLength(1);
+    expect(parser.parses).toBe(1);
+    expect(parser.size).toBe(1);
+  });
+
+  it('returns a frozen result, so no caller can change what the next one gets', async () => {
+    const pki = await testPki();
+    const cert = new CertificateParser().parse(pki.devices.alice.cert);
+    expect(Object.isFrozen(cert)).toBe(true);
+  });
+
+  it('parses a different certificate with the same serial on its own', async () => {
+    const pki = await testPki();
+    const twin = await issueCertificate(pki.intermediate, { subject: 'CN=twin', serial: pki.devices.alice.serial });
+    const { parser, made } = countingParser();
+    const alice = parser.parse(pki.devices.alice.cert);
+    const other = parser.parse(twin.cert);
+    expect(other.serial).toBe(alice.serial);
+    expect(other).not.toBe(alice);
+    expect(other.fingerprint256).not.toBe(alice.fingerprint256);
+    expect(other.commonName).toBe('twin');
+    expect(made).toHaveLength(2);
+  });
+
+  it('keys on the exact text: the same certificate written differently is parsed again, to the same content', async () => {
+    const pki = await testPki();
+    const { parser, made } = countingParser();
+    const lf = parser.parse(pki.devices.bob.cert);
+    const crlf = parser.parse(pki.devices.bob.cert.replace(/\n/g, '\r\n'));
+    expect(made).toHaveLength(2);
+    expect(crlf.fingerprint256).toBe(lf.fingerprint256);
+  });
+
+  it('keeps results only: input that fails is refused again every time, with its own field name', () => {
+    const { parser, made } = countingParser();
+    const garbage = '-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n';
+    expect(() => parser.parse(garbage, 'one')).toThrow(/^one could not be parsed/);
+    expect(() => parser.parse(garbage, 'two')).toThrow(/^two could not be parsed/);
+    expect(made).toHaveLength(2);
+    expect(parser.size).toBe(0);
+    expect(() => parser.parse('hello')).toThrow(/not a single PEM certificate/);
+    expect(made).toHaveLength(2);
+  });
+
+  it('holds at most 1,000 certificates by default: the 1,001st pushes out the least recently used', async () => {
+    const pki = await testPki();
+    const { parser, made } = countingParser();
+    expect(parser.capacity).toBe(PARSED_CERTIFICATE_CACHE_SIZE);
+    expect(PARSED_CERTIFICATE_CACHE_SIZE).toBe(1000);
+    // 1,001 distinct PEM texts of one certificate (trailing spaces are allowed and make the text differ).
+    const texts = Array.from(
+      { length: PARSED_CERTIFICATE_CACHE_SIZE + 1 },
+      (_, i) => pki.devices.carol.cert + ' '.repeat(i),
+    );
+    for (const text of texts) parser.parse(text);
+    expect(parser.size).toBe(PARSED_CERTIFICATE_CACHE_SIZE);
+    expect(made).toHaveLength(PARSED_CERTIFICATE_CACHE_SIZE + 1);
+    parser.parse(texts[PARSED_CERTIFICATE_CACHE_SIZE]);
+    expect(made).toHaveLength(PARSED_CERTIFICATE_CACHE_SIZE + 1);
+    parser.parse(texts[0]);
+    expect(made).toHaveLength(PARSED_CERTIFICATE_CACHE_SIZE + 2);
+    expect(parser.size).toBe(PARSED_CERTIFICATE_CACHE_SIZE);
+  });
+
+  it('parseCertificatePem goes through the one parser of the process', async () => {
+    const pki = await testPki();
+    const fresh = await issueCertificate(pki.intermediate, { subject: 'CN=fresh' });
+    const before = certificateParser.parses;
+    const first = parseCertificatePem(fresh.cert);
+    expect(parseCertificatePem(fresh.cert, 'X-Client-Cert')).toBe(first);
+    expect(certificateParser.parses - before).toBe(1);
   });
 });

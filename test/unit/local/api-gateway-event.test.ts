@@ -6,7 +6,8 @@ import {
   queryPairsOf,
   requestTimeOf,
 } from '../../../local/api-gateway-event';
-import { rfc2253 } from '../../../functions/domain/certificate';
+import { certificateParser, parseCertificatePem, rfc2253 } from '../../../functions/domain/certificate';
+import { clientCertificateOf } from '../../../functions/adapters/api-gateway-request';
 import { issueCertificate } from '../../../local/dev-pki';
 import { serialToColonHex } from '../../../functions/domain/certificate';
 import { testPki } from '../../support/test-pki';
@@ -205,6 +206,58 @@ describe('buildProxyEvent', () => {
       });
       expect(cert?.serialNumber).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2})+$/);
       expect(cert?.validity.notBefore).toMatch(/^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4} GMT$/);
+    });
+
+    it("is read through the process's certificate parser, so the handler's own parse of the PEM is a cache hit", async () => {
+      const pki = await testPki();
+      const fresh = await issueCertificate(pki.intermediate, { subject: 'CN=parsed once' });
+      const before = certificateParser.parses;
+      const event = buildProxyEvent(input({ clientCert: { pem: fresh.cert } }));
+      const inHandler = clientCertificateOf(event);
+      expect(certificateParser.parses - before).toBe(1);
+      expect(inHandler).toBe(parseCertificatePem(fresh.cert));
+      expect(inHandler?.commonName).toBe('parsed once');
+    });
+
+    it('hands the handler nothing but what API Gateway sends: plain JSON values, the five clientCert fields', async () => {
+      const pki = await testPki();
+      const event = buildProxyEvent(input({ clientCert: { pem: pki.devices.alice.cert } }));
+      const notJson: string[] = [];
+      const walk = (value: unknown, at: string): void => {
+        if (value === null || value === undefined || ['string', 'number', 'boolean'].includes(typeof value)) return;
+        const proto = Object.getPrototypeOf(value);
+        if (typeof value !== 'object' || (proto !== Object.prototype && proto !== Array.prototype)) {
+          notJson.push(at);
+          return;
+        }
+        for (const [key, inner] of Object.entries(value)) walk(inner, `${at}.${key}`);
+      };
+      walk(event, 'event');
+      expect(notJson).toEqual([]);
+      const cert = event.requestContext.identity.clientCert;
+      expect(Object.keys(cert ?? {}).sort()).toEqual([
+        'clientCertPem',
+        'issuerDN',
+        'serialNumber',
+        'subjectDN',
+        'validity',
+      ]);
+      expect(Object.keys(cert?.validity ?? {}).sort()).toEqual(['notAfter', 'notBefore']);
+    });
+
+    it("fills clientCert for a certificate plusgate's parser refuses (a 21-byte serial), as API Gateway passes it on", async () => {
+      const pki = await testPki();
+      const serial = `0x7f${'ab'.repeat(20)}`;
+      const long = await issueCertificate(pki.intermediate, { subject: 'CN=long serial', serial });
+      expect(() => parseCertificatePem(long.cert)).toThrow(/larger than 20 bytes/);
+      const x509 = new X509Certificate(long.cert);
+      expect(clientCertOf(long.cert)).toEqual({
+        clientCertPem: long.cert,
+        subjectDN: 'CN=long serial',
+        issuerDN: 'CN=plusgate dev Identity Plus Intermediate CA,O=plusgate dev',
+        serialNumber: `7f:${Array(20).fill('ab').join(':')}`,
+        validity: { notBefore: x509.validFrom, notAfter: x509.validTo },
+      });
     });
 
     it('lists a conventionally encoded subject most specific first, as AWS shows it', async () => {
