@@ -116,6 +116,18 @@ function metrics(): Metrics {
   return powertools;
 }
 
+let single: Metrics | undefined;
+
+/**
+ * One single-metric instance, made once and reused: each `addMetric` on it publishes at once and clears its
+ * dimensions, so every data point brings its own. (`singleMetric()` per data point builds a new Metrics, a
+ * Console and the environment config each time: half the cost of a cache-hit decision.)
+ */
+function singleMetric(): Metrics {
+  single ??= metrics().singleMetric();
+  return single;
+}
+
 /**
  * Records one data point of `name`: to Powertools (stored until {@link metricsMiddleware} flushes; a data
  * point with dimensions is published at once through `singleMetric()`) and to the local registry. Never
@@ -135,7 +147,7 @@ export function emitMetric(name: MetricName, value: number, options: EmitOptions
       metrics().addMetric(name, unit, value);
       return;
     }
-    const single = metrics().singleMetric();
+    const single = singleMetric();
     for (const set of DIMENSION_SETS[name] ?? [Object.keys(dimensions)]) {
       single.addDimensions(Object.fromEntries(set.map((key) => [key, dimensions[key] ?? 'none'])));
     }
@@ -159,6 +171,7 @@ export function prometheusText(): string {
 export function resetLocalMetrics(): void {
   registry.clear();
   powertools?.clearMetrics();
+  single?.clearMetrics();
 }
 
 /** One labelled series of a counter or gauge, or one histogram. */

@@ -132,6 +132,27 @@ describe('emitMetric → Powertools (CloudWatch EMF)', () => {
     expect(stdout).toHaveLength(1);
   });
 
+  it('publishes each decision with its own dimensions only, however many came before', async () => {
+    const m = freshMetrics();
+    const { stdout } = await outputOf(() => {
+      m.emitMetric(METRIC.DECISIONS, 1, { dimensions: { decision: 'allow', reason: 'cleared' } });
+      m.emitMetric(METRIC.DECISIONS, 1, { dimensions: { decision: 'deny', reason: 'revoked' } });
+      m.emitMetric(METRIC.DECISIONS, 1, { dimensions: { decision: 'allow', reason: 'cleared' } });
+    });
+    const emf = emfOf(stdout);
+    expect(emf.map((e) => [e.decision, e.reason, e.Decisions])).toEqual([
+      ['allow', 'cleared', 1],
+      ['deny', 'revoked', 1],
+      ['allow', 'cleared', 1],
+    ]);
+    for (const e of emf) {
+      expect(e._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([
+        ['service', 'decision'],
+        ['service', 'decision', 'reason'],
+      ]);
+    }
+  });
+
   it('flushes when the handler fails too, and writes nothing (no warning either) when nothing was emitted', async () => {
     const m = freshMetrics();
     const failing = withMiddleware(m, async () => {
