@@ -180,8 +180,6 @@ export async function benchColdStart(opts: ColdStartBenchOptions = {}): Promise<
     // is in that store through NODE_EXTRA_CA_CERTS, as a public CA is in it for api.identity.plus.
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
-      // The SDK's notice about its future Node 22 floor (this machine runs Node 20; Lambda runs 22).
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       NODE_EXTRA_CA_CERTS: caFile,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'bench',
