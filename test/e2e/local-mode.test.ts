@@ -57,6 +57,15 @@ function admin(route: string, body: unknown): Promise<CurlResult> {
   ]);
 }
 
+/** Waits until local mode's output has not grown for 300 ms (at most 5 s). */
+async function settledOutput(): Promise<void> {
+  let length = -1;
+  for (let i = 0; i < 50 && running!.output().length !== length; i++) {
+    length = running!.output().length;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'plusgate-e2e-'));
   const [gatewayPort, simulatorPort, dynamodbPort, servicePort] = await freePorts(4);
@@ -186,12 +195,17 @@ describe('local mode, driven by curl', () => {
     ['mallory', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
     [null, 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE'],
   ])('refuses %s in the TLS handshake, before any handler runs', async (person, reason) => {
+    // Earlier tests' log lines may still be on their way: start from a quiet log.
+    await settledOutput();
     const before = running!.output().length;
     const res = await as(person, '/signin');
     expect(res.status).toBe(0);
     // 35: handshake failed; 52/56: the server closed the connection (how TLS 1.3 reports a refused certificate).
     expect([35, 52, 56]).toContain(res.exitCode);
-    await new Promise((r) => setTimeout(r, 100));
+    const refused = `TLS handshake refused from 127.0.0.1: ${reason}`;
+    for (let i = 0; i < 50 && !running!.output().slice(before).includes(refused); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const logged = running!.output().slice(before);
     expect(logged).toContain(`TLS handshake refused from 127.0.0.1: ${reason}`);
     expect(logged).not.toMatch(/GET \/signin/);
