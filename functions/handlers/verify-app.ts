@@ -87,9 +87,10 @@ async function verifyPost(deps: VerifyDeps, event: APIGatewayProxyEvent): Promis
 
 async function forwardAuth(deps: VerifyDeps, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const escaped = headerOf(event, CLIENT_CERT_HEADER);
-  const signin = { 'X-Plusgate-Signin': signinUrl(deps, headerOf(event, ORIGINAL_URL_HEADER)) };
+  // Only the 401s carry it: worked out when one is answered, not on every allow.
+  const signin = () => ({ 'X-Plusgate-Signin': signinUrl(deps, headerOf(event, ORIGINAL_URL_HEADER)) });
   if (!escaped || escaped.trim() === '' || escaped === '-') {
-    return forwardAuthAnswer(401, 'deny', 'no-certificate', `no client certificate in ${CLIENT_CERT_HEADER}`, signin);
+    return forwardAuthAnswer(401, 'deny', 'no-certificate', `no client certificate in ${CLIENT_CERT_HEADER}`, signin());
   }
   let cert: ClientCertificate;
   try {
@@ -114,7 +115,7 @@ async function forwardAuth(deps: VerifyDeps, event: APIGatewayProxyEvent): Promi
           'validate',
           result.reason,
           'validate at Identity Plus: send the browser to X-Plusgate-Signin',
-          signin,
+          signin(),
         );
       case 'deny':
         return forwardAuthAnswer(403, 'deny', result.reason, 'denied');
