@@ -8,7 +8,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { type CurlResult, REPO_ROOT, type RunningProcess, curl, freePorts, startNpm } from '../support/processes';
+import {
+  type CurlResult,
+  REPO_ROOT,
+  type RunningProcess,
+  curl,
+  freePorts,
+  localModeArgs,
+  startNpm,
+} from '../support/processes';
 
 jest.setTimeout(120_000);
 
@@ -121,16 +129,7 @@ describeWithNginx('nginx forward-auth against local mode', () => {
 
     local = await startNpm(
       [
-        '--data-dir',
-        path.join(dir, 'data'),
-        '--gateway-port',
-        String(gateway),
-        '--simulator-port',
-        String(simulator),
-        '--dynamodb-port',
-        String(dynamodb),
-        '--service-port',
-        String(service),
+        ...localModeArgs(path.join(dir, 'data'), { gateway, simulator, dynamodb, service }),
         '--allowed-return-origins',
         `https://localhost:${nginxPort}`,
         '--quiet',

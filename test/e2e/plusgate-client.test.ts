@@ -12,7 +12,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { PlusgateClient, PlusgateClientError } from '../../functions/client/plusgate-client';
 import type { DevPki } from '../../local/dev-pki';
 import { loadDevPki } from '../../local/dev-pki-files';
-import { type RunningProcess, freePorts, startNpm } from '../support/processes';
+import { type RunningProcess, freePorts, localModeArgs, startNpm } from '../support/processes';
 import { defined } from '../support/only';
 
 jest.setTimeout(120_000);
@@ -140,19 +140,7 @@ describe('against local mode', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'plusgate-client-'));
     const [gateway, simulator, dynamodb, service] = await freePorts(4);
     local = await startNpm(
-      [
-        '--data-dir',
-        dir,
-        '--gateway-port',
-        String(gateway),
-        '--simulator-port',
-        String(simulator),
-        '--dynamodb-port',
-        String(dynamodb),
-        '--service-port',
-        String(service),
-        '--quiet',
-      ],
+      [...localModeArgs(dir, { gateway, simulator, dynamodb, service }), '--quiet'],
       'plusgate local ready',
     );
     pki = await loadDevPki(dir);
