@@ -4,8 +4,8 @@
  * domain shapes of functions/domain/identity-plus.ts (identity-plus-wire.ts). Usable as a library on its
  * own. Wire API: docs/identityplus-api.md.
  */
-import { Agent } from 'undici';
-import type { Dispatcher } from 'undici';
+import { Agent } from './undici-parts';
+import type { Dispatcher } from './undici-parts';
 import { ConfigurationError, IdentityPlusError } from '../domain/errors';
 import type { InquiryAnswer, IntentReference, IntentType } from '../domain/identity-plus';
 import { type ApiCredentials, buildApiConnector, buildSecureContext } from './identity-plus-credentials';

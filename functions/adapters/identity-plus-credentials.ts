@@ -4,7 +4,7 @@
  * Errors say which form of the credentials is wrong and never show the key, the PKCS#12 or its password.
  */
 import tls from 'node:tls';
-import { buildConnector, errors as undiciErrors } from 'undici';
+import { buildConnector, type Connector, errors as undiciErrors } from './undici-parts';
 import { ConfigurationError } from '../domain/errors';
 import { errorDetail, safeCause } from './identity-plus-transport-errors';
 import { isPlainObject } from '../domain/json';
@@ -73,7 +73,7 @@ export function buildApiConnector(
   secureContext: tls.SecureContext,
   limits: { connectTimeoutMs: number; undiciTimeoutMs: number },
   onConnectionOpened: () => void,
-): buildConnector.connector {
+): Connector {
   const base = buildConnector({ secureContext, rejectUnauthorized: true, timeout: limits.undiciTimeoutMs });
   const { connectTimeoutMs } = limits;
   return (options, callback) => {

@@ -8,7 +8,7 @@
  * is always verified (system roots, plus an extra CA only for the local simulator). The answer carries a
  * private key and a password: it is parsed here and never logged; errors name fields, never values.
  */
-import { Agent } from 'undici';
+import { Agent } from './undici-parts';
 import { RenewalError } from '../domain/errors';
 import { terminalSafe } from '../domain/report-formats';
 import { type ApiCredentials, buildApiConnector, buildSecureContext } from './identity-plus-credentials';
