@@ -23,6 +23,7 @@ import { buildProxyEvent } from '../local/api-gateway-event';
 import { type DevPki, demoSeed, generateDevPki } from '../local/dev-pki';
 import { ensureRecordsTable, localDynamoClient, startDynalite } from '../local/dynamodb-local';
 import { IdentityPlusSimulator } from '../local/identity-plus-simulator';
+import { FUNCTION_BUNDLING } from '../lib/function-bundling';
 import { initialApiCertSecret } from '../local/local-api-cert';
 import { SecretsManagerEmulator } from '../local/secrets-manager-emulator';
 
@@ -263,19 +264,20 @@ export async function benchColdStart(opts: ColdStartBenchOptions = {}): Promise<
   }
 }
 
-/** esbuild with PlusgateFunction's bundling options (see lib/plusgate-function.ts). */
+/** esbuild with the functions' own options (lib/function-bundling.ts), as CDK's NodejsFunction runs it. */
 async function bundle(name: string): Promise<{ bytes: number; undiciBytes: number }> {
   const outfile = path.join(OUT_DIR, name, 'index.js');
   const result = await build({
     entryPoints: [path.join(HANDLERS_DIR, `${name}.ts`)],
     bundle: true,
     platform: 'node',
-    target: 'node22',
+    target: FUNCTION_BUNDLING.target,
     format: 'cjs',
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    external: ['@aws-sdk/*'],
+    minify: FUNCTION_BUNDLING.minify,
+    sourcemap: FUNCTION_BUNDLING.sourceMap,
+    sourcesContent: FUNCTION_BUNDLING.sourcesContent,
+    mainFields: [...FUNCTION_BUNDLING.mainFields],
+    external: [...FUNCTION_BUNDLING.externalModules],
     outfile,
     metafile: true,
     logLevel: 'silent',
@@ -348,7 +350,10 @@ async function writeEvents(pki: DevPki): Promise<Record<string, { eventFile: str
 /** One fresh process: `node --enable-source-maps child.js <bundle> [event]`, killed after a time limit. */
 function runChild(childFile: string, subject: Subject): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const args = ['--enable-source-maps', childFile, subject.bundle, ...(subject.eventFile ? [subject.eventFile] : [])];
+    // PLUSGATE_BENCH_CPU_PROF=<folder> writes a V8 CPU profile of every child there (open it in Chrome DevTools).
+    const profile = process.env.PLUSGATE_BENCH_CPU_PROF;
+    const profiling = profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : [];
+    const args = [...profiling, childFile, subject.bundle, ...(subject.eventFile ? [subject.eventFile] : [])];
     const child = spawn(process.execPath, args, {
       env: subject.env,
       cwd: path.dirname(subject.bundle),

@@ -14,6 +14,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../functions/config/names';
+import { FUNCTION_BUNDLING } from './function-bundling';
 
 /** Repository root: handlers live in functions/handlers/, the lock file pins what esbuild bundles. */
 const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -103,21 +104,12 @@ export class PlusgateFunction extends Construct {
       memorySize: props.memorySize ?? 512,
       role: this.role,
       logGroup: this.logGroup,
-      environment: {
-        // Stack traces point at the TypeScript sources through the bundled source map.
-        NODE_OPTIONS: '--enable-source-maps',
-        ...props.environment,
-      },
+      environment: { ...props.environment },
       bundling: {
-        // Small bundles start faster; the source map keeps stack traces readable.
-        minify: true,
-        sourceMap: true,
-        // The map needs line mappings only, not a copy of every source file.
-        sourcesContent: false,
-        target: 'node22',
+        // One definition for the functions and the cold-start benchmark (why each option: function-bundling.ts).
+        ...FUNCTION_BUNDLING,
+        mainFields: [...FUNCTION_BUNDLING.mainFields],
         format: OutputFormat.CJS,
-        // AWS SDK v3 is part of the Lambda Node.js runtime: not bundling it keeps the bundle small.
-        externalModules: ['@aws-sdk/*'],
         commandHooks: bundledFilesHooks(props.bundledFiles ?? {}),
       },
     });

@@ -452,7 +452,6 @@ describe('the scheduled functions', () => {
   test('the renewal function gets its secret by name and the renewal settings', () => {
     const fn = full.resources[full.idOf('AWS::Lambda::Function', 'ApiCertRenewalFunction')];
     expect(fn?.Properties.Environment.Variables).toEqual({
-      NODE_OPTIONS: '--enable-source-maps',
       PLUSGATE_API_CERT_SECRET: 'plusgate/identity-plus-api-cert',
       PLUSGATE_IDENTITY_PLUS_SELF_AUTHORITY_URL: 'https://selfauthority.identity.plus',
       PLUSGATE_API_CERT_RENEW_AT_FRACTION: '0.75',

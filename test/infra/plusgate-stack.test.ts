@@ -230,7 +230,6 @@ describe('functions', () => {
 
   test('the edge function gets every setting by name from ENV, with the configured values', () => {
     expect(edgeFunction.Properties.Environment.Variables).toEqual({
-      NODE_OPTIONS: '--enable-source-maps',
       [ENV.TABLE_NAME]: { Ref: only('AWS::DynamoDB::GlobalTable')[0] },
       [ENV.API_CERT_SECRET]: CDK_JSON_CONTEXT.apiCertSecretName,
       [ENV.STATE_KEY_SECRET]: { Ref: only('AWS::SecretsManager::Secret')[0] },
