@@ -24,9 +24,14 @@ export function singleQueryParameter(event: APIGatewayProxyEvent, name: string):
 
 /** A header, case-insensitively. */
 export function headerOf(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const headers = event.headers;
+  if (!headers) return undefined;
   const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(event.headers ?? {})) {
-    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  // The first match in the event's order, as always; no array per call, and only same-length names lowercased.
+  for (const key in headers) {
+    if (!Object.hasOwn(headers, key) || key.length !== wanted.length) continue;
+    const value = headers[key];
+    if (value !== undefined && key.toLowerCase() === wanted) return value;
   }
   return undefined;
 }

@@ -6,12 +6,23 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createAuthorizer, denyAll } from './authorizer-app';
-import { type SecretContext, loadTruststore, runtimeConfig, secretsMiddleware, services } from '../runtime/composition';
+import {
+  type SecretContext,
+  loadTruststore,
+  perServices,
+  runtimeConfig,
+  secretsMiddleware,
+  services,
+} from '../runtime/composition';
 import { metricsMiddleware } from '../runtime/metrics';
 import { decisionLog, logger } from '../runtime/observability';
 
 const config = runtimeConfig();
 const truststore = loadTruststore(config.truststoreFile, __dirname);
+
+const authorizerApp = perServices(({ authenticator }) =>
+  createAuthorizer({ authenticator, truststore, now: Date.now, log: decisionLog }),
+);
 
 export const handler = middy<
   APIGatewayRequestAuthorizerEvent,
@@ -29,8 +40,4 @@ export const handler = middy<
       request.response = denyAll(request.event.methodArn);
     },
   })
-  .handler(async (event, context) =>
-    createAuthorizer({ authenticator: services(context).authenticator, truststore, now: Date.now, log: decisionLog })(
-      event,
-    ),
-  );
+  .handler(async (event, context) => authorizerApp(services(context))(event));

@@ -8,6 +8,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { createEdgeHandler } from './edge-app';
 import {
   type SecretContext,
+  perServices,
   requireStateKey,
   runtimeConfig,
   secretsMiddleware,
@@ -18,20 +19,21 @@ import { decisionLog, errorMapper, logger } from '../runtime/observability';
 
 const config = runtimeConfig();
 
+const edgeApp = perServices(({ intents, authenticator, stateKey }) =>
+  createEdgeHandler({
+    authenticator,
+    intents,
+    stateKey: requireStateKey(stateKey),
+    allowedReturnOrigins: config.allowedReturnOrigins,
+    publicOrigin: config.publicOrigin,
+    now: Date.now,
+    log: decisionLog,
+  }),
+);
+
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context & SecretContext>()
   .use(injectLambdaContext(logger))
   .use(metricsMiddleware())
   .use(secretsMiddleware(config, { stateKey: true }))
   .use(errorMapper())
-  .handler(async (event, context) => {
-    const { intents, authenticator, stateKey } = services(context);
-    return createEdgeHandler({
-      authenticator,
-      intents,
-      stateKey: requireStateKey(stateKey),
-      allowedReturnOrigins: config.allowedReturnOrigins,
-      publicOrigin: config.publicOrigin,
-      now: Date.now,
-      log: decisionLog,
-    })(event);
-  });
+  .handler(async (event, context) => edgeApp(services(context))(event));

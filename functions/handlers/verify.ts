@@ -12,6 +12,7 @@ import { createVerifyHandler } from './verify-app';
 import {
   type SecretContext,
   loadTruststore,
+  perServices,
   requireStateKey,
   runtimeConfig,
   secretsMiddleware,
@@ -24,26 +25,25 @@ const config = runtimeConfig();
 const truststore = loadTruststore(config.truststoreFile, __dirname);
 const edgeOrigin = config.publicOrigin;
 
+const verifyApp = perServices(({ intents, authenticator, stateKey }) => {
+  if (!edgeOrigin)
+    throw new ConfigurationError(`${ENV.PUBLIC_ORIGIN} is not set: /verify needs the edge origin for validation links`);
+  return createVerifyHandler({
+    authenticator,
+    intents,
+    stateKey: requireStateKey(stateKey),
+    truststore,
+    edgeOrigin,
+    allowedReturnOrigins: config.allowedReturnOrigins,
+    decisionCacheSeconds: config.decisionCacheSeconds,
+    now: Date.now,
+    log: decisionLog,
+  });
+});
+
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context & SecretContext>()
   .use(injectLambdaContext(logger))
   .use(metricsMiddleware())
   .use(secretsMiddleware(config, { stateKey: true }))
   .use(errorMapper({ json: true, serviceUnavailableOnly: true }))
-  .handler(async (event, context) => {
-    const { intents, authenticator, stateKey } = services(context);
-    if (!edgeOrigin)
-      throw new ConfigurationError(
-        `${ENV.PUBLIC_ORIGIN} is not set: /verify needs the edge origin for validation links`,
-      );
-    return createVerifyHandler({
-      authenticator,
-      intents,
-      stateKey: requireStateKey(stateKey),
-      truststore,
-      edgeOrigin,
-      allowedReturnOrigins: config.allowedReturnOrigins,
-      decisionCacheSeconds: config.decisionCacheSeconds,
-      now: Date.now,
-      log: decisionLog,
-    })(event);
-  });
+  .handler(async (event, context) => verifyApp(services(context))(event));

@@ -47,6 +47,25 @@ export function runtimeConfig(): RuntimeConfig {
   return config;
 }
 
+/** What `services` hands out: the adapters and use case built for one set of secrets. */
+export type Services = ReturnType<typeof services>;
+
+/**
+ * `build` memoised per {@link services} result: a handler entry builds its app (routes, closures) once per
+ * set of secrets instead of on every request, and a rotated secret gets a new app with the new services.
+ */
+export function perServices<T>(build: (built: Services) => T): (built: Services) => T {
+  const apps = new WeakMap<Services, T>();
+  return (current) => {
+    let app = apps.get(current);
+    if (app === undefined) {
+      app = build(current);
+      apps.set(current, app);
+    }
+    return app;
+  };
+}
+
 /** The adapters and use case for the current secrets; rebuilt when a secret was rotated. */
 export function services(secrets: SecretContext) {
   const cfg = runtimeConfig();

@@ -46,6 +46,38 @@ describe('services', () => {
   });
 });
 
+describe('perServices', () => {
+  it('builds an app once per services and again after a rotation, and retries a build that threw', async () => {
+    const { api, devices } = await testPki();
+    const { services, perServices } = freshComposition();
+    const stateKey = 'k'.repeat(48);
+    let builds = 0;
+    let failNext = false;
+    const appFor = perServices((built) => {
+      builds++;
+      if (failNext) throw new Error('not yet');
+      return { client: built.client };
+    });
+    const first = services({ apiCert: { certificate: api.cert, privateKey: api.key }, stateKey });
+    const app = appFor(first);
+    expect(app.client).toBe(first.client);
+    // The same secrets fetched again (equal values, new objects): the same services, so the same app.
+    expect(appFor(services({ apiCert: { certificate: api.cert, privateKey: api.key }, stateKey }))).toBe(app);
+    expect(builds).toBe(1);
+
+    const rotated = services({ apiCert: { certificate: devices.alice.cert, privateKey: devices.alice.key }, stateKey });
+    failNext = true;
+    expect(() => appFor(rotated)).toThrow('not yet');
+    failNext = false;
+    const second = appFor(rotated);
+    expect(second).not.toBe(app);
+    expect(second.client).toBe(rotated.client);
+    expect(appFor(rotated)).toBe(second);
+    expect(builds).toBe(3);
+    await rotated.client.close();
+  });
+});
+
 /** A fresh composition and the metrics registry it writes to (one module graph). */
 function freshWithMetrics(): {
   composition: Composition;
