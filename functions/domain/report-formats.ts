@@ -29,14 +29,45 @@ const CRLF = '\r\n';
 export const CSV_HEADER = `${CSV_COLUMNS.join(',')}${CRLF}`;
 
 /**
- * One CSV field. Spreadsheet formula injection (OWASP "CSV injection"): a field that starts with `=`, `+`,
- * `-`, `@`, a tab or a carriage return may run as a formula when the file is opened in Excel, LibreOffice
- * or Google Sheets, and names and emails come from outside. Such a field gets a leading `'` (shown as text,
- * not evaluated) and is quoted. Fields with a comma, a quote or a line break are quoted with inner quotes
- * doubled (RFC 4180).
+ * Where a spreadsheet may start a cell: at the start of a value, or after any character some reader splits
+ * on: `,` (RFC 4180), `;` (the list separator of locales with a decimal comma), tab, `|`, or a line break
+ * (a reader that ignores the quoting starts a new row there).
+ */
+const CELL_BREAKS = new Set([',', ';', '\t', '|', '\r', '\n']);
+
+/**
+ * What makes a cell a formula when it comes first: `=`, `+`, `-`, `@`, tab and carriage return (OWASP "CSV
+ * injection"), and the full-width `＝` `＋` `－` `＠` some spreadsheets also accept.
+ */
+const FORMULA_TRIGGERS = new Set(['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
+
+/**
+ * The value with a `'` right before every formula trigger that could start a cell: one that follows the start
+ * of the value or a cell break with nothing but whitespace and double quotes in between (spreadsheets may
+ * trim the one and strip the other). `Carol;=cmd|x` → `Carol;'=cmd|x`; everything else is kept as it is.
+ * One pass, linear in the length. A tab or CR is both a break and a trigger, so `;\t=` gets two quotes.
+ */
+function neutraliseFormulas(value: string): string {
+  let out = '';
+  let atCellStart = true; // only whitespace and `"` since the start or the last cell break
+  for (const c of value) {
+    if (atCellStart && FORMULA_TRIGGERS.has(c)) out += "'";
+    out += c;
+    if (CELL_BREAKS.has(c)) atCellStart = true;
+    else if (c !== '"' && !/\s/.test(c)) atCellStart = false;
+  }
+  return out;
+}
+
+/**
+ * One CSV field. Names and emails come from outside, and a cell that starts with a formula trigger runs as
+ * a formula when the file is opened in Excel, LibreOffice or Google Sheets, whichever separator they split
+ * the line on, so every trigger that could start a cell gets a `'` before it (shown as text, not evaluated;
+ * `neutraliseFormulas`). A field so changed, or with a comma, a quote or a line break, is quoted with inner
+ * quotes doubled (RFC 4180).
  */
 export function csvField(value: string): string {
-  const neutralised = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  const neutralised = neutraliseFormulas(value);
   return neutralised !== value || /[",\r\n]/.test(neutralised) ? `"${neutralised.replace(/"/g, '""')}"` : neutralised;
 }
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { periodById } from '../../../functions/domain/billing-period';
 import type { BillingReport, UserRecord } from '../../../functions/domain/report';
 import { buildReport } from '../../support/build-report';
@@ -86,6 +87,150 @@ describe('CSV', () => {
 
   it('names the download after the period', () => {
     expect(csvFileName('2026-11')).toBe('plusgate-users-2026-11.csv');
+  });
+});
+
+/**
+ * Formula injection in every separator convention. A spreadsheet may read the file with `,` (RFC 4180),
+ * `;` (locales with a decimal comma), tab or `|` as the list separator, honouring the quoting or not, and
+ * a reader that ignores the quoting starts a new row at a line break. So every cell any such split can
+ * produce must not begin, after spaces and double quotes, with a formula trigger.
+ */
+describe('CSV formula injection', () => {
+  const TRIGGERS = new Set(['=', '+', '-', '@', '\t', '\r', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
+  const SPLITS = [',', ';', '\t', '|', '\n', '\r'];
+
+  /** The first character a spreadsheet might act on: leading double quotes and whitespace other than tab and CR (themselves triggers) skipped. */
+  function firstSignificant(cell: string): string | undefined {
+    for (const c of cell) if (c !== '"' && !(/\s/.test(c) && c !== '\t' && c !== '\r')) return c;
+    return undefined;
+  }
+
+  /** The cells of `text` split on each separator in turn that begin with a trigger, as `[separator, cell]`. */
+  function formulaCells(text: string): Array<[string, string]> {
+    return SPLITS.flatMap((sep) =>
+      text
+        .split(sep)
+        .filter((cell) => TRIGGERS.has(firstSignificant(cell) ?? ''))
+        .map((cell): [string, string] => [sep, cell]),
+    );
+  }
+
+  /** A strict RFC 4180 reader of one record (CRLF-terminated or not): throws on anything RFC 4180 does not allow. */
+  function parseRecord(text: string): string[] {
+    const body = text.endsWith('\r\n') ? text.slice(0, -2) : text;
+    const fields: string[] = [];
+    let i = 0;
+    for (;;) {
+      if (body[i] === '"') {
+        let value = '';
+        i++;
+        for (;;) {
+          const q = body.indexOf('"', i);
+          if (q < 0) throw new Error(`unterminated quoted field in ${JSON.stringify(text)}`);
+          value += body.slice(i, q);
+          if (body[q + 1] === '"') {
+            value += '"';
+            i = q + 2;
+          } else {
+            i = q + 1;
+            break;
+          }
+        }
+        fields.push(value);
+      } else {
+        const end = body.indexOf(',', i) < 0 ? body.length : body.indexOf(',', i);
+        const value = body.slice(i, end);
+        if (/["\r\n]/.test(value)) throw new Error(`bare quote or line break in ${JSON.stringify(text)}`);
+        fields.push(value);
+        i = end;
+      }
+      if (i === body.length) return fields;
+      if (body[i] !== ',') throw new Error(`text after a closing quote in ${JSON.stringify(text)}`);
+      i++;
+    }
+  }
+
+  /** Everything `csvField` must guarantee for `value`. */
+  function expectSafeField(value: string): void {
+    const field = csvField(value);
+    const [unquoted] = parseRecord(field);
+    expect(parseRecord(field)).toHaveLength(1); // valid RFC 4180, one field
+    expect(formulaCells(field)).toEqual([]); // the text as written, quotes and all
+    expect(formulaCells(unquoted ?? '')).toEqual([]); // the value a quote-aware reader sees
+    expect((unquoted ?? '').replace(/'/g, '')).toBe(value.replace(/'/g, '')); // only `'` added: still readable
+  }
+
+  const HOSTILE = [
+    "Carol;=cmd|' /C calc'!A0",
+    '=1+1',
+    '@SUM(1)',
+    'a|=b',
+    'x\t=y',
+    '"; =cmd"',
+    'Carol,=1+1',
+    'a\n=b',
+    'a\r\n+b',
+    'a;\t=b',
+    '\t=y',
+    ';;;=1',
+    '  =1+1',
+    'a;  -1',
+    'a; " =1',
+    'a|"@x"',
+    '\uFF1D1+1',
+    'a;\uFF0B1',
+    'a|\uFF0D1',
+    'a,\uFF20SUM(1)',
+    'a;\u3000=1',
+    'a;\u00a0@x',
+  ];
+
+  it.each(HOSTILE)('leaves no cell of %j starting with a formula, split on , ; tab | or a line break', (value) => {
+    expectSafeField(value);
+  });
+
+  it('puts the quote right before each trigger that could start a cell, and nowhere else', () => {
+    expect(csvField("Carol;=cmd|' /C calc'!A0")).toBe(`"Carol;'=cmd|' /C calc'!A0"`);
+    expect(csvField('x\t=y')).toBe(`"x\t'=y"`);
+    expect(csvField('"; =cmd"')).toBe(`"""; '=cmd"""`);
+    expect(csvField('a;\t=b')).toBe(`"a;'\t'=b"`);
+    expect(csvField('\uFF1D1+1')).toBe(`"'\uFF1D1+1"`);
+    // Triggers inside a cell, and separators followed by anything else, stay as they are.
+    expect(csvField('Anne-Marie Smith-Jones')).toBe('Anne-Marie Smith-Jones');
+    expect(csvField('ann@example.com')).toBe('ann@example.com');
+    expect(csvField('a=b;c+d|e')).toBe('a=b;c+d|e');
+    expect(csvField('111;222')).toBe('111;222');
+  });
+
+  it('neutralises hostile names, emails and user ids across the whole row', () => {
+    const row = csvRow(user({ userId: 'local:a;=1', name: "Carol;=cmd|' /C calc'!A0", email: 'x\t@y' }));
+    expect(parseRecord(row)).toHaveLength(7);
+    expect(formulaCells(row)).toEqual([]);
+  });
+
+  const nasty = fc.string({
+    unit: fc.constantFrom(
+      ...['=', '+', '-', '@', '\t', '\r', '\n', ',', ';', '|', ' ', '"', "'", 'a', '1'],
+      ...['\uFF1D', '\uFF0B', '\uFF0D', '\uFF20', '\u00a0', '\u3000'],
+    ),
+    maxLength: 24,
+  });
+
+  it('leaves no formula cell for any string, in any separator convention (property)', () => {
+    fc.assert(fc.property(nasty, expectSafeField), { numRuns: 3000 });
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), expectSafeField), { numRuns: 1000 });
+  });
+
+  it('leaves no formula cell in a whole row of hostile fields (property)', () => {
+    fc.assert(
+      fc.property(nasty, nasty, nasty, (userId, name, email) => {
+        const row = csvRow(user({ userId, name, email }));
+        expect(parseRecord(row)).toHaveLength(7);
+        expect(formulaCells(row)).toEqual([]);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 
