@@ -1,11 +1,13 @@
 /**
  * A real proxy in the loop: nginx (Debian's package) terminates mutual TLS with the dev CA and asks local
  * mode's GET /verify about every request, using the example configuration shipped in examples/nginx/,
- * including its cache of allows.
+ * including its cache of allows. Between nginx and /verify sits a recording hop, where the SigV4-signing
+ * proxy sits in AWS: it passes every request on unchanged and keeps the headers nginx sent.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { type IncomingHttpHeaders, createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -17,6 +19,7 @@ import {
   localModeArgs,
   startNpm,
 } from '../support/processes';
+import { only } from '../support/only';
 
 jest.setTimeout(120_000);
 
@@ -29,8 +32,11 @@ let dir: string;
 let local: RunningProcess | undefined;
 let nginx: ChildProcess | undefined;
 let upstream: Server | undefined;
-let ports: Record<'gateway' | 'simulator' | 'dynamodb' | 'service' | 'nginx' | 'upstream', number>;
+let verifyHop: Server | undefined;
+let ports: Record<'gateway' | 'simulator' | 'dynamodb' | 'service' | 'nginx' | 'upstream' | 'verifyHop', number>;
 const pki = (file: string) => path.join(dir, 'data', 'pki', file);
+/** Every request nginx sent towards /verify, as the recording hop saw it. */
+const verifyRequests: Array<{ method: string; url: string; headers: IncomingHttpHeaders; bodyBytes: number }> = [];
 
 /** curl to nginx as a demo person. */
 function through(person: string, route: string, extra: string[] = []): Promise<CurlResult> {
@@ -72,7 +78,7 @@ function nginxConfig(): string {
     .replaceAll('{{SERVER_CERT}}', pki('server.pem'))
     .replaceAll('{{SERVER_KEY}}', pki('server.key'))
     .replaceAll('{{CLIENT_CA}}', pki('ca.pem'))
-    .replaceAll('{{VERIFY_URL}}', `http://127.0.0.1:${ports.service}/verify`)
+    .replaceAll('{{VERIFY_URL}}', `http://127.0.0.1:${ports.verifyHop}/verify`)
     .replaceAll('{{PUBLIC_ORIGIN}}', `https://localhost:${ports.nginx}`)
     .replaceAll('{{UPSTREAM}}', `http://127.0.0.1:${ports.upstream}`)
     .replaceAll('{{CACHE_DIR}}', path.join(dir, 'nginx', 'plusgate-cache'));
@@ -101,10 +107,12 @@ http {
 describeWithNginx('nginx forward-auth against local mode', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'plusgate-nginx-'));
-    const [gateway, simulator, dynamodb, service, nginxPort, upstreamPort] = await freePorts(6);
-    ports = { gateway, simulator, dynamodb, service, nginx: nginxPort, upstream: upstreamPort };
+    const [gateway, simulator, dynamodb, service, nginxPort, upstreamPort, hopPort] = await freePorts(7);
+    ports = { gateway, simulator, dynamodb, service, nginx: nginxPort, upstream: upstreamPort, verifyHop: hopPort };
 
-    // The application behind nginx: echoes what it was told about the caller.
+    // The application behind nginx: echoes what it was told about the caller, and every other header that
+    // looks like plusgate's or the certificate's (underscore spellings included) that reached it.
+    const IDENTITY = new Set(['x-plusgate-user', 'x-plusgate-roles', 'x-plusgate-serial']);
     upstream = createServer((req, res) => {
       res.setHeader('content-type', 'application/json');
       const h = req.headers;
@@ -115,17 +123,32 @@ describeWithNginx('nginx forward-auth against local mode', () => {
           user: h['x-plusgate-user'] ?? null,
           roles: h['x-plusgate-roles'] ?? null,
           serial: h['x-plusgate-serial'] ?? null,
-          passedOn: [
-            'x-plusgate-decision',
-            'x-plusgate-reason',
-            'x-plusgate-signin',
-            'x-client-cert',
-            'x-original-url',
-          ].filter((name) => name in h),
+          passedOn: Object.keys(h).filter(
+            (name) => /^x[-_](plusgate[-_]|client[-_]cert$|original[-_]url$)/.test(name) && !IDENTITY.has(name),
+          ),
         }),
       );
     });
     await new Promise<void>((resolve) => upstream!.listen(ports.upstream, '127.0.0.1', resolve));
+
+    // The hop between nginx and /verify (the SigV4-signing proxy's place in AWS): records, then passes on.
+    verifyHop = createServer((req, res) => {
+      const seen = { method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, bodyBytes: 0 };
+      verifyRequests.push(seen);
+      req.on('data', (chunk: Buffer) => {
+        seen.bodyBytes += chunk.length;
+      });
+      const onward = request(
+        { host: '127.0.0.1', port: ports.service, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      onward.on('error', () => res.writeHead(502).end());
+      req.pipe(onward);
+    });
+    await new Promise<void>((resolve) => verifyHop!.listen(ports.verifyHop, '127.0.0.1', resolve));
 
     local = await startNpm(
       [
@@ -154,6 +177,7 @@ describeWithNginx('nginx forward-auth against local mode', () => {
     nginx?.kill('SIGQUIT');
     await local?.interrupt();
     await new Promise((resolve) => (upstream ? upstream.close(resolve) : resolve(undefined)));
+    await new Promise((resolve) => (verifyHop ? verifyHop.close(resolve) : resolve(undefined)));
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -183,21 +207,63 @@ describeWithNginx('nginx forward-auth against local mode', () => {
     expect(JSON.parse(res.body)).toMatchObject({ method: 'POST', user: 'org:org-ref-alice-0001' });
   });
 
-  it('overwrites or drops identity headers a client tries to send itself', async () => {
+  it('gives the application only the identity nginx got for the verified certificate, whatever the client sent', async () => {
+    // Every name the example strips (its comments and the README list them), each forged by the client.
     const forged = [
-      'X-Plusgate-User: local:admin',
+      'X-Plusgate-Admin: true',
+      'X-Plusgate-User: mallory',
       'X-Plusgate-Roles: org. administrator',
+      'X-Plusgate-Serial: 1',
       'X-Plusgate-Decision: allow',
       'X-Plusgate-Reason: forged',
-      'X-Client-Cert: forged',
-      'X-Original-URL: forged',
+      'X-Plusgate-Signin: https://evil.example/',
+      'X-Plusgate-Cache: HIT',
+      `X-Client-Cert: ${encodeURIComponent(readFileSync(pki('erin.pem'), 'utf8'))}`,
+      'X-Original-URL: https://evil.example/',
+      // nginx ignores header names with underscores (ignore_invalid_headers, its default): they never pass.
+      'X_Plusgate_User: mallory',
+      'X_Plusgate_Admin: true',
     ];
     const res = await through(
       'alice',
-      '/app',
+      '/app/forged',
       forged.flatMap((h) => ['-H', h]),
     );
-    expect(JSON.parse(res.body)).toMatchObject({ user: 'org:org-ref-alice-0001', roles: 'member', passedOn: [] });
+    expect(res.status).toBe(200);
+    const alice = new X509Certificate(readFileSync(pki('alice.pem')));
+    expect(JSON.parse(res.body)).toEqual({
+      path: '/app/forged',
+      method: 'GET',
+      user: 'org:org-ref-alice-0001',
+      roles: 'member',
+      serial: BigInt(`0x${alice.serialNumber}`).toString(),
+      passedOn: [],
+    });
+  });
+
+  it("sends /verify only the certificate nginx verified and the page asked for: none of the client's headers, no body", async () => {
+    // dave (unknown at Identity Plus) is never cached, so each of his requests reaches /verify.
+    const route = `/app/verify-headers-${Date.now()}`;
+    const sent = [
+      'Content-Type: application/x-www-form-urlencoded',
+      'Cookie: session=secret',
+      'Authorization: Bearer secret',
+      'X-Forwarded-For: 1.2.3.4',
+      'X-Amz-Security-Token: forged',
+      'X-Plusgate-Admin: true',
+      `X-Client-Cert: ${encodeURIComponent(readFileSync(pki('alice.pem'), 'utf8'))}`,
+      'X-Original-URL: https://evil.example/',
+    ];
+    const res = await through('dave', route, [...sent.flatMap((h) => ['-H', h]), '--data', 'password=secret']);
+    expect(res.status).toBe(403);
+    const asked = only(
+      verifyRequests.filter((r) => r.headers['x-original-url'] === `https://localhost:${ports.nginx}${route}`),
+      '/verify request for this page',
+    );
+    expect([asked.method, asked.url, asked.bodyBytes]).toEqual(['GET', '/verify', 0]);
+    expect(Object.keys(asked.headers).sort()).toEqual(['connection', 'host', 'x-client-cert', 'x-original-url']);
+    const presented = new X509Certificate(decodeURIComponent(String(asked.headers['x-client-cert'])));
+    expect(presented.fingerprint256).toBe(new X509Certificate(readFileSync(pki('dave.pem'))).fingerprint256);
   });
 
   it('refuses carol (revoked) with 403', async () => {
