@@ -157,11 +157,15 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     }
 
     const gatewayPort = options.gatewayPort ?? 8443;
+    // The in-process handlers sign with this run's random key pair, the only one the emulator accepts; never
+    // with the developer's own AWS credentials: a profile would win over these (the SDK skips the
+    // environment's keys when AWS_PROFILE is set), and a session token does not belong to them.
+    for (const name of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_CREDENTIAL_EXPIRATION']) delete process.env[name];
     // The handler module reads these at import, exactly as in Lambda.
     Object.assign(process.env, {
       AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+      AWS_ACCESS_KEY_ID: secrets.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secrets.credentials.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

@@ -115,6 +115,8 @@ describe('with a malformed API certificate secret (a configuration error)', () =
   beforeAll(async () => {
     emulator = new SecretsManagerEmulator({
       secrets: { 'plusgate/api-cert': '{"certificate":"not pem"}', 'plusgate/state-key': 'k'.repeat(48) },
+      // The key pair the environment signs with (the emulator refuses any other).
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     });
     await emulator.start();
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = emulator.endpoint;

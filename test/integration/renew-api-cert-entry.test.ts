@@ -86,7 +86,8 @@ beforeAll(async () => {
     seed: demoSeed(pki),
   });
   await sim.start();
-  emulator = new SecretsManagerEmulator({ secrets: {} });
+  // The key pair the environment below signs with (the emulator refuses any other).
+  emulator = new SecretsManagerEmulator({ secrets: {}, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   await emulator.start();
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1',

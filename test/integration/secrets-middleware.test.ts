@@ -12,6 +12,8 @@ const context = { functionName: 'test', getRemainingTimeInMillis: () => 10_000 }
 async function withEmulator() {
   const emulator = new SecretsManagerEmulator({
     secrets: { 'api-cert': '{"certificate":"v1"}', 'state-key': 'k'.repeat(40) },
+    // The key pair the environment below signs with (the emulator refuses any other).
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   await emulator.start();
   Object.assign(process.env, {
