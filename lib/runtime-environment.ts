@@ -27,6 +27,8 @@ export const READ_BY = {
   pricePerUserYear: ['report'],
   decisionCacheSeconds: ['decision'],
   staleIfErrorSeconds: ['decision'],
+  negativeCacheSeconds: ['decision'],
+  intentIntervalSeconds: ['decision'],
   identityPlusApiUrl: ['decision'],
   identityPlusSignonUrl: ['decision'],
   intentType: ['decision'],

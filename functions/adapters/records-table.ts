@@ -4,12 +4,13 @@
  * parallel Queries (never a Scan). One UpdateItem per confirmed authentication: idempotent in what it
  * keeps (`if_not_exists(firstSeenAt)`, set-union of devices) and race-free without transactions.
  */
-import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
 import { SETTINGS } from '../config/settings';
 import type { AuthenticationRecord, RecordedAuthentication, RecordsPort } from '../domain/authenticate';
 import { addMonths } from '../domain/billing-period';
 import { RecordWriteError } from '../domain/errors';
+import type { UsedStatesPort } from '../domain/state-token';
 
 export interface RecordsTableOptions {
   readonly client: DynamoDBClient;
@@ -30,12 +31,17 @@ export function periodPartitionKey(periodId: string, shard: number): string {
   return `PERIOD#${periodId}#${shard}`;
 }
 
+/** The item key of a used state token (its own partition: no period reader ever queries it). */
+export function usedStateKey(id: string): { pk: string; sk: string } {
+  return { pk: `STATE#${id}`, sk: 'USED' };
+}
+
 /** The item key of a user in a period. */
 export function recordKey(periodId: string, userId: string, shards: number): { pk: string; sk: string } {
   return { pk: periodPartitionKey(periodId, shardOf(userId, shards)), sk: `USER#${userId}` };
 }
 
-export class RecordsTable implements RecordsPort {
+export class RecordsTable implements RecordsPort, UsedStatesPort {
   readonly #client: DynamoDBClient;
   readonly #tableName: string;
   readonly #shards: number;
@@ -116,6 +122,38 @@ export class RecordsTable implements RecordsPort {
     } catch (cause) {
       const name = cause instanceof Error ? cause.name : 'Error';
       throw new RecordWriteError(`could not record the authentication of ${record.userId} (${name})`, { cause });
+    }
+  }
+
+  /**
+   * Marks a state token used: one conditional write that creates its item only if it does not exist, so of
+   * two uses (in any two containers) exactly one succeeds. The item expires with the token (`expiresAt`, the
+   * table's TTL attribute, rounded up to the second). An UpdateItem, not a PutItem: the edge function's role
+   * already has exactly that action on the table.
+   */
+  async claimState(id: string, expiresAt: number): Promise<boolean> {
+    const key = usedStateKey(id);
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+          UpdateExpression: 'SET #expiresAt = :expiresAt',
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#expiresAt': 'expiresAt', '#pk': 'pk' },
+          ExpressionAttributeValues: { ':expiresAt': { N: String(Math.ceil(expiresAt / 1000)) } },
+        }),
+      );
+      return true;
+    } catch (cause) {
+      // By name too: the class is not the same object when two copies of the SDK are loaded.
+      if (
+        cause instanceof ConditionalCheckFailedException ||
+        (cause as Error).name === 'ConditionalCheckFailedException'
+      )
+        return false;
+      const name = cause instanceof Error ? cause.name : 'Error';
+      throw new RecordWriteError(`could not check whether the sign-in link was used (${name})`, { cause });
     }
   }
 }

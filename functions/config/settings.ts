@@ -230,6 +230,28 @@ export const SETTINGS = {
     max: 3600,
     unit: 'of seconds',
   }),
+  negativeCacheSeconds: wholeNumber({
+    context: true,
+    env: 'PLUSGATE_NEGATIVE_CACHE_SECONDS',
+    description:
+      'How long a function reuses a deny or validate answer for the same certificate (floods do not reach Identity Plus); /return always asks fresh.',
+    default: 15,
+    min: 0,
+    max: 300,
+    unit: 'of seconds',
+    note: '0 = ask Identity Plus every time',
+  }),
+  intentIntervalSeconds: wholeNumber({
+    context: true,
+    env: 'PLUSGATE_INTENT_INTERVAL_SECONDS',
+    description:
+      'At most one Identity Plus intent per certificate in this many seconds; a repeat gets the same sign-on URL.',
+    default: 10,
+    min: 0,
+    max: 600,
+    unit: 'of seconds',
+    note: '0 = an intent for every request',
+  }),
   staleIfErrorSeconds: wholeNumber({
     context: true,
     env: 'PLUSGATE_STALE_IF_ERROR_SECONDS',

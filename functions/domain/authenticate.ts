@@ -86,18 +86,25 @@ export interface AuthenticatorDeps {
 }
 
 export class Authenticator {
+  /** Inquiries under way per serial: concurrent requests for one certificate share one (single flight). */
+  readonly #inFlight = new Map<string, Promise<AuthenticationResult>>();
+
   constructor(private readonly deps: AuthenticatorDeps) {}
 
   /**
    * Decides on the certificate `serial`. `bypassCache` forces a fresh Identity Plus answer (the
    * validation return). Throws RecordWriteError when an allow could not be recorded: the caller must
    * then fail the request, so no billed user is ever missing from the ledger.
+   *
+   * Without `bypassCache`, a fresh cached decision answers at once, and requests for a certificate that
+   * arrive while its inquiry is under way wait for that inquiry instead of making their own: they share
+   * its answer, its ledger write and its failure (the inquiry carries the first request's client IP).
    */
   async authenticate(
     serial: string,
     options: { bypassCache?: boolean; ip?: string } = {},
   ): Promise<AuthenticationResult> {
-    const result = await this.#decide(serial, options);
+    const result = await this.#answer(serial, options);
     this.deps.onEvent?.({
       type: 'decision',
       serial,
@@ -109,15 +116,26 @@ export class Authenticator {
     return result;
   }
 
-  async #decide(serial: string, options: { bypassCache?: boolean; ip?: string }): Promise<AuthenticationResult> {
+  #answer(serial: string, options: { bypassCache?: boolean; ip?: string }): Promise<AuthenticationResult> {
+    if (options.bypassCache) return this.#ask(serial, options);
+    const now = this.deps.now();
+    const hit = this.deps.cache.fresh(serial, now);
+    if (hit) {
+      const period = periodOf(new Date(now), this.deps.billingAnchorDay);
+      return Promise.resolve({ ...hit, cached: true, degraded: false, period: period.id });
+    }
+    const underWay = this.#inFlight.get(serial);
+    if (underWay) return underWay;
+    const asked = this.#ask(serial, options).finally(() => this.#inFlight.delete(serial));
+    this.#inFlight.set(serial, asked);
+    return asked;
+  }
+
+  /** Asks Identity Plus, decides, records an allow, and remembers the decision. */
+  async #ask(serial: string, options: { ip?: string }): Promise<AuthenticationResult> {
     const { identityPlus, cache, now, onEvent } = this.deps;
     const started = now();
     const period = periodOf(new Date(started), this.deps.billingAnchorDay);
-
-    if (!options.bypassCache) {
-      const hit = cache.fresh(serial, started);
-      if (hit) return { ...hit, cached: true, degraded: false, period: period.id };
-    }
 
     let answer: InquiryAnswer;
     try {

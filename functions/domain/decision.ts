@@ -114,8 +114,13 @@ export function unavailableDecision(): Decision {
 /** True when `roles` grants access under `policy` (no allowed roles configured = any cleared identity). */
 export function satisfiesRolePolicy(roles: readonly string[], policy: RolePolicy): boolean {
   if (policy.allowedRoles.length === 0) return true;
-  const held = new Set(roles.map((r) => r.trim()));
-  return policy.allowedRoles.some((r) => held.has(r.trim()));
+  // Trimmed and case-insensitive, as Identity Plus's own mTLS gateway compares roles.
+  const held = new Set(roles.map(roleName));
+  return policy.allowedRoles.some((r) => held.has(roleName(r)));
+}
+
+function roleName(role: string): string {
+  return role.trim().toLowerCase();
 }
 
 /**

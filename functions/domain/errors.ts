@@ -51,6 +51,19 @@ export class IdentityPlusError extends PlusgateError {
   }
 }
 
+/**
+ * The caller asked again too soon for something plusgate makes at most once per interval (an Identity Plus
+ * intent per certificate): 429 with `Retry-After`.
+ */
+export class TooManyRequestsError extends PlusgateError {
+  /** Whole seconds until asking again can succeed (at least 1). */
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}
+
 /** The ledger write failed: the request fails (503) so no billed user is missing from the ledger. */
 export class RecordWriteError extends PlusgateError {}
 

@@ -40,9 +40,19 @@ export interface IntentReference {
   readonly signonUrl: string;
 }
 
+/** What an intent is asked for: where Identity Plus sends the browser back, for which certificate. */
+export interface IntentRequest {
+  readonly returnUrl: string;
+  /**
+   * Decimal serial of the certificate the intent is made for. Not sent to Identity Plus: plusgate limits
+   * intents per certificate with it (functions/domain/intent-limiter.ts).
+   */
+  readonly serial: string;
+}
+
 /** Port: creates a validation intent at Identity Plus (expires in ~30 s: create right before redirecting). */
 export interface IntentPort {
-  createIntent(options: { returnUrl: string }): Promise<IntentReference>;
+  createIntent(request: IntentRequest): Promise<IntentReference>;
 }
 
 /** Intent types: `validate` is documented for our case; the public clients send `discover`. */

@@ -10,7 +10,7 @@ import type { ClientCertificate } from '../domain/certificate';
 import type { DecisionReason } from '../domain/decision';
 import type { IntentPort } from '../domain/identity-plus';
 import { resolveReturnDestination } from '../domain/return-destination';
-import { signState, verifyState } from '../domain/state-token';
+import { type UsedStatesPort, signState, verifyState } from '../domain/state-token';
 import {
   clientCertificateOf,
   ownOriginOf,
@@ -33,6 +33,8 @@ export interface EdgeDeps {
   readonly authenticator: Authenticator;
   readonly intents: IntentPort;
   readonly stateKey: Buffer;
+  /** Where used state tokens are claimed (the ledger table, shared by every container). */
+  readonly usedStates: UsedStatesPort;
   readonly allowedReturnOrigins: readonly string[];
   /** Public origin (https://auth.example.com); default: the custom domain in the request context. */
   readonly publicOrigin?: string;
@@ -90,6 +92,7 @@ async function signin(
       const state = signState({ serial: cert.serial, destination: destination ?? '' }, deps.stateKey, deps.now());
       const intent = await deps.intents.createIntent({
         returnUrl: `${ownOrigin}${EDGE_ROUTES.RETURN}?state=${encodeURIComponent(state)}`,
+        serial: cert.serial,
       });
       return redirectResponse(intent.signonUrl);
     }
@@ -112,12 +115,15 @@ async function validationReturn(
   });
   // Checked again: the allow-list may have changed since the state was signed.
   const destination = resolveReturnDestination(state.destination, ownOrigin, deps.allowedReturnOrigins);
+  // Single use, in every container: the first use claims the token's id before anything is asked or answered.
+  if (!(await deps.usedStates.claimState(state.id, state.expiresAt))) return alreadyUsed(event, destination);
   const result = await deps.authenticator.authenticate(cert.serial, { bypassCache: true, ip: sourceIpOf(event) });
   logDecision(deps.log, EDGE_ROUTES.RETURN, cert.serial, result);
 
   switch (result.decision) {
     case 'allow':
-      return destination ? redirectResponse(destination) : signedIn(event, cert, result);
+      // A redirect either way, so the used token does not stay in the address bar (or the history).
+      return redirectResponse(destination ?? `${ownOrigin}${EDGE_ROUTES.SIGNIN}`);
     case 'validate': {
       // Never redirect again on our own: that is how sign-in loops start. Offer a link instead.
       const retry = `${EDGE_ROUTES.SIGNIN}${destination ? `?return=${encodeURIComponent(destination)}` : ''}`;
@@ -135,6 +141,18 @@ async function validationReturn(
     case 'error':
       return unavailable(event, result);
   }
+}
+
+/** A `/return` link used a second time: 400 and a way to start again. */
+function alreadyUsed(event: APIGatewayProxyEvent, destination: string | undefined): APIGatewayProxyResult {
+  const retry = `${EDGE_ROUTES.SIGNIN}${destination ? `?return=${encodeURIComponent(destination)}` : ''}`;
+  const message = 'This sign-in link was already used; each one works once.';
+  if (wantsJson(event)) return jsonResponse(400, { message, retry });
+  return htmlResponse(400, {
+    title: 'Sign-in link already used',
+    paragraphs: [message, 'Start signing in again to get a fresh one.'],
+    links: [{ href: retry, text: 'Sign in again' }],
+  });
 }
 
 async function whoami(

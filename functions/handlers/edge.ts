@@ -19,10 +19,11 @@ import { decisionLog, errorMapper, logger } from '../runtime/observability';
 
 const config = runtimeConfig();
 
-const edgeApp = perServices(({ intents, authenticator, stateKey }) =>
+const edgeApp = perServices(({ intents, authenticator, usedStates, stateKey }) =>
   createEdgeHandler({
     authenticator,
     intents,
+    usedStates,
     stateKey: requireStateKey(stateKey),
     allowedReturnOrigins: config.allowedReturnOrigins,
     publicOrigin: config.publicOrigin,

@@ -233,6 +233,7 @@ async function validationUrl(deps: VerifyDeps, serial: string): Promise<string> 
   const state = signState({ serial, destination: '' }, deps.stateKey, deps.now());
   const intent = await deps.intents.createIntent({
     returnUrl: `${deps.edgeOrigin}${EDGE_ROUTES.RETURN}?state=${encodeURIComponent(state)}`,
+    serial,
   });
   return intent.signonUrl;
 }

@@ -10,6 +10,7 @@ import {
   RecordReadError,
   RecordWriteError,
   SecretUnavailableError,
+  TooManyRequestsError,
 } from '../domain/errors';
 import { type Page, renderPage } from './pages';
 
@@ -63,6 +64,9 @@ export function redirectResponse(location: string): APIGatewayProxyResult {
 /** What an error means for the caller: status, a message fit to show, and extra headers. */
 export function describeError(err: unknown): { statusCode: number; message: string; headers: Record<string, string> } {
   if (err instanceof InvalidInputError) return { statusCode: err.status, message: err.message, headers: {} };
+  if (err instanceof TooManyRequestsError) {
+    return { statusCode: 429, message: err.message, headers: { 'Retry-After': String(err.retryAfterSeconds) } };
+  }
   if (err instanceof IdentityPlusError) {
     return {
       statusCode: 503,

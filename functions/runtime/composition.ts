@@ -7,7 +7,15 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { refreshingSecrets } from './secrets-middleware';
 import { logger, safeError } from './observability';
 import { type AuthenticationEvent, Authenticator, type IdentityPlusPort } from '../domain/authenticate';
-import { type InquiryAnswer, type IntentPort, type IntentReference, outcomeCode } from '../domain/identity-plus';
+import {
+  type InquiryAnswer,
+  type IntentPort,
+  type IntentReference,
+  type IntentRequest,
+  outcomeCode,
+} from '../domain/identity-plus';
+import { IntentLimiter } from '../domain/intent-limiter';
+import type { UsedStatesPort } from '../domain/state-token';
 import { METRIC } from '../config/metrics';
 import { emitMetric } from './metrics';
 import { DecisionCache } from '../domain/decision-cache';
@@ -37,6 +45,8 @@ let built:
       /** The client's intents, counted and timed: what the edge and verify apps create intents with. */
       intents: IntentPort;
       authenticator: Authenticator;
+      /** Where the edge claims used state tokens: the ledger table. */
+      usedStates: UsedStatesPort;
       stateKey?: Buffer;
     }
   | undefined;
@@ -78,7 +88,11 @@ export function services(secrets: SecretContext) {
   }
 
   const previous = built?.client;
-  cache ??= new DecisionCache({ ttlMs: cfg.decisionCacheSeconds * 1000, staleMs: cfg.staleIfErrorSeconds * 1000 });
+  cache ??= new DecisionCache({
+    ttlMs: cfg.decisionCacheSeconds * 1000,
+    staleMs: cfg.staleIfErrorSeconds * 1000,
+    negativeTtlMs: cfg.negativeCacheSeconds * 1000,
+  });
   const client = new IdentityPlusClient({
     apiUrl: cfg.identityPlusApiUrl,
     signonUrl: cfg.identityPlusSignonUrl,
@@ -106,8 +120,10 @@ export function services(secrets: SecretContext) {
     fingerprint,
     secrets: { apiCert: secrets.apiCert, stateKey: secrets.stateKey },
     client,
-    intents: measured,
+    // Reused intents are not Identity Plus calls: the limiter sits outside the measuring.
+    intents: new IntentLimiter(measured, { intervalMs: cfg.intentIntervalSeconds * 1000, now: Date.now }),
     authenticator,
+    usedStates: records,
     stateKey: secrets.stateKey === undefined ? undefined : stateKeyFromSecret(secrets.stateKey),
   };
   void previous?.close().catch(() => undefined);
@@ -177,9 +193,10 @@ export function measuredIdentityPlus(
         () => identityPlus.inquire(serial, options),
         (answer) => answer.kind === 'problem' && outcomeCode(answer.outcome).startsWith('ER'),
       ),
-    createIntent: async (options: { returnUrl: string }): Promise<IntentReference> => {
+    createIntent: async (request: IntentRequest): Promise<IntentReference> => {
       const intent = await timed(
-        () => identityPlus.createIntent(options),
+        // The client sends Identity Plus only the return URL; the serial is for the limiter and logs.
+        () => identityPlus.createIntent(request),
         () => false,
       );
       emitMetric(METRIC.INTENTS_CREATED, 1);

@@ -207,3 +207,36 @@ describe('new billable users', () => {
     expect(prometheusText()).toMatch(/^plusgate_decisions_total\{decision="allow",reason="cleared"\} 60$/m);
   });
 });
+
+describe('RecordsTable.claimState (single-use state tokens, against dynalite)', () => {
+  it('lets exactly one of many concurrent claims of a token id win, across separate tables (containers)', async () => {
+    const containers = Array.from({ length: 4 }, () => new RecordsTable({ client, tableName: TABLE }));
+    const expiresAt = Date.parse('2026-11-26T12:10:00.500Z');
+    const claims = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => defined(containers[i % 4]).claimState('tok-concurrent-1', expiresAt)),
+    );
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await defined(containers[0]).claimState('tok-concurrent-1', expiresAt)).toBe(false);
+
+    const item = await client.send(
+      new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'STATE#tok-concurrent-1' }, sk: { S: 'USED' } } }),
+    );
+    // Expires with the token, rounded up to DynamoDB TTL's whole seconds; no other attribute is kept.
+    expect(item.Item).toEqual({
+      pk: { S: 'STATE#tok-concurrent-1' },
+      sk: { S: 'USED' },
+      expiresAt: { N: String(Math.ceil(expiresAt / 1000)) },
+    });
+  });
+
+  it('keeps token ids apart', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE });
+    expect(await table.claimState('tok-a', Date.now() + 60_000)).toBe(true);
+    expect(await table.claimState('tok-b', Date.now() + 60_000)).toBe(true);
+  });
+
+  it('turns an unreachable table into a RecordWriteError (503), never a "used" answer', async () => {
+    const table = new RecordsTable({ client, tableName: 'no-such-table' });
+    await expect(table.claimState('tok-c', Date.now() + 60_000)).rejects.toThrow(RecordWriteError);
+  });
+});

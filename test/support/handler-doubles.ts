@@ -8,7 +8,8 @@ import {
 } from '../../functions/domain/authenticate';
 import { DecisionCache } from '../../functions/domain/decision-cache';
 import { RecordWriteError } from '../../functions/domain/errors';
-import type { IdentityProfile, InquiryAnswer, IntentReference } from '../../functions/domain/identity-plus';
+import type { IdentityProfile, InquiryAnswer, IntentReference, IntentRequest } from '../../functions/domain/identity-plus';
+import type { UsedStatesPort } from '../../functions/domain/state-token';
 import { buildProxyEvent } from '../../local/api-gateway-event';
 
 /** An OK 0001 profile for alice, with overrides. */
@@ -55,11 +56,23 @@ export class MemoryRecords implements RecordsPort {
   }
 }
 
+/** Used state tokens in memory, as the ledger table keeps them; `fail` makes claims fail like DynamoDB would. */
+export class MemoryUsedStates implements UsedStatesPort {
+  readonly used = new Map<string, number>();
+  fail = false;
+  async claimState(id: string, expiresAt: number): Promise<boolean> {
+    if (this.fail) throw new RecordWriteError('table unavailable');
+    if (this.used.has(id)) return false;
+    this.used.set(id, expiresAt);
+    return true;
+  }
+}
+
 /** Intents that always succeed (or fail with `failure`), remembering what was asked. */
 export class FakeIntents {
-  readonly asked: Array<{ returnUrl: string }> = [];
+  readonly asked: IntentRequest[] = [];
   failure?: Error;
-  async createIntent(options: { returnUrl: string }): Promise<IntentReference> {
+  async createIntent(options: IntentRequest): Promise<IntentReference> {
     if (this.failure) throw this.failure;
     this.asked.push(options);
     return { reference: 'ref123', outcome: 'OK 0000 Acknowledged', signonUrl: 'https://signon.identity.plus/ref123' };

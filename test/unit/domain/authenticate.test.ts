@@ -51,7 +51,10 @@ class MemoryRecords implements RecordsPort {
 const notable = (events: AuthenticationEvent[]) => events.filter((e) => e.type !== 'decision').map((e) => e.type);
 const decisions = (events: AuthenticationEvent[]) => events.filter((e) => e.type === 'decision');
 
-function setup(script: Array<InquiryAnswer | Error>, options: { ttlMs?: number; staleMs?: number } = {}) {
+function setup(
+  script: Array<InquiryAnswer | Error>,
+  options: { ttlMs?: number; staleMs?: number; negativeTtlMs?: number } = {},
+) {
   let now = Date.UTC(2026, 10, 26, 12);
   const identityPlus = new ScriptedIdentityPlus(script);
   const records = new MemoryRecords();
@@ -59,7 +62,11 @@ function setup(script: Array<InquiryAnswer | Error>, options: { ttlMs?: number; 
   const auth = new Authenticator({
     identityPlus,
     records,
-    cache: new DecisionCache({ ttlMs: options.ttlMs ?? 60_000, staleMs: options.staleMs ?? 0 }),
+    cache: new DecisionCache({
+      ttlMs: options.ttlMs ?? 60_000,
+      staleMs: options.staleMs ?? 0,
+      negativeTtlMs: options.negativeTtlMs ?? 0,
+    }),
     policy: { allowedRoles: ['member'] },
     billingAnchorDay: 1,
     now: () => now,
@@ -103,7 +110,7 @@ describe('Authenticator', () => {
     expect(identityPlus.calls).toBe(2);
   });
 
-  it('never caches problem answers', async () => {
+  it('never caches problem answers when the negative cache is off', async () => {
     const { auth, identityPlus } = setup([{ kind: 'problem', outcome: 'PB 0003 needs validation' }]);
     await auth.authenticate(SERIAL);
     await auth.authenticate(SERIAL);
@@ -254,10 +261,166 @@ describe('Authenticator', () => {
   });
 });
 
+const needsValidation: InquiryAnswer = { kind: 'problem', outcome: 'PB 0003 needs validation' };
+
+describe('Authenticator: negative cache (negativeCacheSeconds)', () => {
+  it.each([
+    ['deny', revoked],
+    ['validate', needsValidation],
+  ])('answers a repeated %s from the cache within the window, then asks again', async (decision, answer) => {
+    const { auth, identityPlus, events, advance } = setup([answer], { negativeTtlMs: 15_000 });
+    expect((await auth.authenticate(SERIAL)).decision).toBe(decision);
+    advance(14_999);
+    const again = await auth.authenticate(SERIAL);
+    expect(again).toMatchObject({ decision, cached: true });
+    expect(identityPlus.calls).toBe(1);
+    advance(1);
+    await auth.authenticate(SERIAL);
+    expect(identityPlus.calls).toBe(2);
+    // A red flag is reported for each answer Identity Plus gave, not for each cached repeat.
+    expect(notable(events).filter((e) => e === 'red-flag')).toHaveLength(decision === 'deny' ? 2 : 0);
+  });
+
+  it('still asks fresh on the validation return (bypassCache)', async () => {
+    const { auth, identityPlus } = setup([needsValidation, cleared], { negativeTtlMs: 15_000 });
+    await auth.authenticate(SERIAL);
+    expect((await auth.authenticate(SERIAL, { bypassCache: true })).decision).toBe('allow');
+    expect(identityPlus.calls).toBe(2);
+  });
+
+  it('never caches an error, and a cached deny gives no stale grace', async () => {
+    const { auth, identityPlus, advance } = setup([cleared, revoked, down], {
+      ttlMs: 1_000,
+      staleMs: 600_000,
+      negativeTtlMs: 15_000,
+    });
+    await auth.authenticate(SERIAL);
+    advance(1_000);
+    expect((await auth.authenticate(SERIAL)).decision).toBe('deny');
+    advance(15_000);
+    // The deny replaced the allow: Identity Plus is down and the certificate gets no grace.
+    expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'error', degraded: false });
+    expect(await auth.authenticate(SERIAL)).toMatchObject({ decision: 'error' });
+    expect(identityPlus.calls).toBe(4);
+  });
+});
+
+/** Identity Plus that answers only when released: lets a test hold many requests inside one inquiry. */
+class GatedIdentityPlus implements IdentityPlusPort {
+  calls = 0;
+  #release: (answer: InquiryAnswer | Error) => void = () => undefined;
+  readonly #answer = new Promise<InquiryAnswer | Error>((resolve) => {
+    this.#release = resolve;
+  });
+  release(answer: InquiryAnswer | Error): void {
+    this.#release(answer);
+  }
+  async inquire(): Promise<InquiryAnswer> {
+    this.calls++;
+    const answer = await this.#answer;
+    if (answer instanceof Error) throw answer;
+    return answer;
+  }
+}
+
+function gatedSetup(negativeTtlMs = 0) {
+  const identityPlus = new GatedIdentityPlus();
+  const records = new MemoryRecords();
+  const events: AuthenticationEvent[] = [];
+  const auth = new Authenticator({
+    identityPlus,
+    records,
+    cache: new DecisionCache({ ttlMs: 60_000, staleMs: 0, negativeTtlMs }),
+    policy: { allowedRoles: ['member'] },
+    billingAnchorDay: 1,
+    now: () => Date.UTC(2026, 10, 26, 12),
+    onEvent: (e) => events.push(e),
+  });
+  return { auth, identityPlus, records, events };
+}
+
+describe('Authenticator: single flight', () => {
+  it('makes one inquiry and one ledger write for 32 concurrent requests, and answers each of them', async () => {
+    const { auth, identityPlus, records, events } = gatedSetup();
+    const answers = Array.from({ length: 32 }, () => auth.authenticate(SERIAL, { ip: '192.0.2.1' }));
+    identityPlus.release(cleared);
+    const results = await Promise.all(answers);
+    expect(results.every((r) => r.decision === 'allow')).toBe(true);
+    expect(identityPlus.calls).toBe(1);
+    expect(records.records).toHaveLength(1);
+    expect(decisions(events)).toHaveLength(32);
+    expect(notable(events)).toEqual(['new-billable-user']);
+  });
+
+  it('shares a failure too: every waiter gets it, nothing is cached, and the next request asks again', async () => {
+    const { auth, identityPlus, records } = gatedSetup();
+    const answers = Array.from({ length: 5 }, () => auth.authenticate(SERIAL));
+    records.failNext = true;
+    identityPlus.release(cleared);
+    const settled = await Promise.allSettled(answers);
+    expect(settled.every((s) => s.status === 'rejected' && s.reason instanceof RecordWriteError)).toBe(true);
+    expect(identityPlus.calls).toBe(1);
+    records.failNext = false;
+    await auth.authenticate(SERIAL);
+    expect(identityPlus.calls).toBe(2);
+  });
+
+  it('keeps certificates apart, and lets the validation return ask on its own', async () => {
+    const { auth, identityPlus } = gatedSetup();
+    const a = auth.authenticate(SERIAL);
+    const b = auth.authenticate('12345');
+    const fresh = auth.authenticate(SERIAL, { bypassCache: true });
+    identityPlus.release(cleared);
+    await Promise.all([a, b, fresh]);
+    expect(identityPlus.calls).toBe(3);
+  });
+});
+
 describe('DecisionCache', () => {
+  const allow = { decision: 'allow', reason: 'cleared', roles: [], redFlag: false, alarm: false } as const;
+  const deny = { decision: 'deny', reason: 'revoked', roles: [], redFlag: true, alarm: false } as const;
+  const validate = {
+    decision: 'validate',
+    reason: 'needs-validation',
+    roles: [],
+    redFlag: false,
+    alarm: false,
+  } as const;
+  const error = { decision: 'error', reason: 'request-error', roles: [], redFlag: false, alarm: false } as const;
+
+  it('keeps deny and validate for negativeTtlMs, allow for ttlMs, and never an error', () => {
+    const cache = new DecisionCache({ ttlMs: 60_000, staleMs: 0, negativeTtlMs: 15_000 });
+    cache.remember('a', allow, 0);
+    cache.remember('d', deny, 0);
+    cache.remember('v', validate, 0);
+    cache.remember('e', error, 0);
+    expect(cache.fresh('d', 14_999)).toBe(deny);
+    expect(cache.fresh('v', 14_999)).toBe(validate);
+    expect(cache.fresh('d', 15_000)).toBeUndefined();
+    expect(cache.fresh('a', 59_999)).toBe(allow);
+    expect(cache.fresh('e', 0)).toBeUndefined();
+    expect(cache.size).toBe(3);
+  });
+
+  it('serves the stale grace from allows only', () => {
+    const cache = new DecisionCache({ ttlMs: 1_000, staleMs: 600_000, negativeTtlMs: 15_000 });
+    cache.remember('d', deny, 0);
+    expect(cache.stale('d', 1)).toBeUndefined();
+    cache.remember('a', allow, 0);
+    expect(cache.stale('a', 500_000)).toBe(allow);
+    cache.remember('a', deny, 1);
+    expect(cache.stale('a', 2)).toBeUndefined();
+  });
+
+  it('keeps no deny or validate with negativeTtlMs 0 (the default)', () => {
+    const cache = new DecisionCache({ ttlMs: 60_000, staleMs: 0 });
+    cache.remember('d', deny, 0);
+    expect(cache.fresh('d', 0)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
   it('keeps at most maxEntries, dropping the oldest', async () => {
     const cache = new DecisionCache({ ttlMs: 1000, staleMs: 0, maxEntries: 2 });
-    const allow = { decision: 'allow', reason: 'cleared', roles: [], redFlag: false, alarm: false } as const;
     cache.remember('1', allow, 0);
     cache.remember('2', allow, 0);
     cache.remember('3', allow, 0);

@@ -55,6 +55,19 @@ describe('decide', () => {
     expect(d).toMatchObject({ decision: 'deny', reason: 'no-role', roles: ['guest'] });
   });
 
+  it.each([
+    [['Member'], 'member'],
+    [['  ORG. Administrator '], 'org. administrator'],
+  ])('matches roles case-insensitively and trimmed, as the Identity Plus gateway does: %j', (held) => {
+    const d = decide(profile('OK 0001 x', { serviceRoles: held }), members, SERIAL);
+    expect(d).toMatchObject({ decision: 'allow', roles: held });
+  });
+
+  it('does not match a role that differs in more than case and surrounding space', () => {
+    const d = decide(profile('OK 0001 x', { serviceRoles: ['members', 'org.administrator'] }), members, SERIAL);
+    expect(d.reason).toBe('no-role');
+  });
+
   it('denies a valid certificate with an empty role list under a role policy', () => {
     expect(decide(profile('OK 0001 x'), members, SERIAL).reason).toBe('no-role');
   });

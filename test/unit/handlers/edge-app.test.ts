@@ -8,6 +8,7 @@ import {
   FakeIdentityPlus,
   FakeIntents,
   MemoryRecords,
+  MemoryUsedStates,
   TestClock,
   authenticatorWith,
   cleared,
@@ -32,9 +33,11 @@ function setup() {
   const identityPlus = new FakeIdentityPlus();
   const recordsPort = new MemoryRecords();
   const intents = new FakeIntents();
+  const usedStates = new MemoryUsedStates();
   const handler = createEdgeHandler({
     authenticator: authenticatorWith(identityPlus, recordsPort, clock),
     intents,
+    usedStates,
     stateKey: KEY,
     allowedReturnOrigins: [APP],
     publicOrigin: ORIGIN,
@@ -45,6 +48,7 @@ function setup() {
     identityPlus,
     records: recordsPort.records,
     recordsPort,
+    usedStates,
     intents: intents.asked,
     failIntents: (e: Error) => (intents.failure = e),
     advance: (ms: number) => clock.advance(ms),
@@ -188,6 +192,7 @@ describe('GET /signin', () => {
     const strict = createEdgeHandler({
       authenticator: authenticatorWith(t.identityPlus, t.recordsPort, new TestClock(), { allowedRoles: ['admin'] }),
       intents: { createIntent: async () => ({ reference: 'r', outcome: 'OK', signonUrl: 'x' }) },
+      usedStates: t.usedStates,
       stateKey: KEY,
       allowedReturnOrigins: [],
       now: t.now,
@@ -266,12 +271,52 @@ describe('GET /return', () => {
     expect(t.records.map((r) => r.userId)).toEqual(['org:ref-bob', 'org:ref-bob']);
   });
 
-  it('shows the signed-in page when the round trip had no destination', async () => {
+  it('redirects to /signin when the round trip had no destination, so the token leaves the address bar', async () => {
     const t = setup();
     t.identityPlus.answers.set(pki.devices.bob.serial, OK());
     const res = await t.handler(returnEvent(t, ''));
-    expect(res.statusCode).toBe(200);
-    expect(res.body).toContain('Signed in');
+    expect(res.statusCode).toBe(302);
+    expect(res.headers?.Location).toBe(`${ORIGIN}/signin`);
+    // /signin then answers from the allow /return just recorded.
+    const signedIn = await t.handler(event('/signin', { person: 'bob' }));
+    expect(signedIn.statusCode).toBe(200);
+    expect(signedIn.body).toContain('Signed in');
+    expect(t.identityPlus.calls).toBe(1);
+  });
+
+  it.each([
+    ['a page', undefined],
+    ['JSON', 'application/json'],
+  ])('refuses a /return link used a second time with 400 and %s offering a fresh sign-in', async (_as, accept) => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.bob.serial, OK());
+    const first = returnEvent(t);
+    expect((await t.handler(first)).statusCode).toBe(302);
+    const again = await t.handler({ ...first, headers: { ...first.headers, ...(accept ? { Accept: accept } : {}) } });
+    expect(again.statusCode).toBe(400);
+    expect(again.headers?.Location).toBeUndefined();
+    expect(again.body).toMatch(/already used/);
+    expect(again.body).toContain(`/signin?return=${encodeURIComponent(`${APP}/x`)}`);
+    // The replay asked Identity Plus nothing and recorded nothing.
+    expect(t.identityPlus.calls).toBe(1);
+    expect(t.records).toHaveLength(1);
+  });
+
+  it('claims the token before asking Identity Plus, so a link is used up even when the answer is a 503', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.bob.serial, new IdentityPlusError('timeout', 'no answer'));
+    const link = returnEvent(t);
+    expect((await t.handler(link)).statusCode).toBe(503);
+    expect((await t.handler(link)).statusCode).toBe(400);
+  });
+
+  it('answers 503 (and asks Identity Plus nothing) when the used-token check cannot be made', async () => {
+    const t = setup();
+    t.usedStates.fail = true;
+    const res = await t.handler(returnEvent(t));
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['Retry-After']).toBeDefined();
+    expect(t.identityPlus.calls).toBe(0);
   });
 
   it('answers 409 with a link, never a redirect, while validation is still pending', async () => {

@@ -201,10 +201,12 @@ describe('measuredIdentityPlus', () => {
     expect(await measured.inquire('1')).toMatchObject({ outcome: 'PB 0004 Revoked' });
     expect(await measured.inquire('1')).toMatchObject({ outcome: expect.stringMatching(/^ER 1102/) });
     await expect(measured.inquire('1')).rejects.toThrow('no answer in 3000 ms');
-    expect(await measured.createIntent({ returnUrl: 'https://auth.example.com/return' })).toMatchObject({
+    expect(await measured.createIntent({ returnUrl: 'https://auth.example.com/return', serial: '1' })).toMatchObject({
       reference: 'r',
     });
-    await expect(measured.createIntent({ returnUrl: 'https://auth.example.com/return' })).rejects.toThrow('refused');
+    await expect(measured.createIntent({ returnUrl: 'https://auth.example.com/return', serial: '1' })).rejects.toThrow(
+      'refused',
+    );
 
     const text = metrics.prometheusText();
     expect(sample(text, 'plusgate_identity_plus_latency_seconds_count')).toBe(6);
