@@ -2,17 +2,15 @@
  * The plusgate stack: composes the constructs and emits what an operator needs after `cdk deploy`.
  * Resource details live in the construct that owns them.
  */
-import { writeFileSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, AssetStaging, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
 import type { PlusgateConfig } from './config';
-import type { TruststorePem } from './truststore-pem';
+import { checkTruststoreFile, writeTruststoreFile } from './truststore-pem';
 import { EdgeApi } from './edge-api';
 import { PlusgateFunction } from './plusgate-function';
 import { PlusgateSecrets } from './plusgate-secrets';
@@ -28,13 +26,6 @@ import { PlusgateDashboard } from './dashboard';
 
 /** Name of the truststore file inside the verify and authorizer bundles. */
 const BUNDLED_TRUSTSTORE = 'truststore.pem';
-
-/** Writes the normalised truststore PEM to a content-addressed temporary file for esbuild's copy hook. */
-function writeTruststoreForBundling(truststore: TruststorePem): string {
-  const file = path.join(os.tmpdir(), `plusgate-truststore-${truststore.sha256}.pem`);
-  writeFileSync(file, truststore.pem);
-  return file;
-}
 
 /** Props of {@link PlusgateStack}. */
 export interface PlusgateStackProps extends StackProps {
@@ -106,36 +97,46 @@ export class PlusgateStack extends Stack {
     });
 
     // The checked, normalised truststore (exactly what the edge domain trusts), for the functions that
-    // check chains themselves.
-    const truststoreFile = writeTruststoreForBundling(config.truststore);
+    // check chains themselves: a private copy esbuild's hook copies into their bundles. Bundling runs while
+    // each function is constructed, so the copy is deleted right after.
+    const truststoreCopy = writeTruststoreFile(config.truststore);
     /** A function that decides on certificates submitted to it, checking their chains against the truststore. */
     const chainCheckingFunction = (id: string, handler: string, description: string) => {
       const fn = new PlusgateFunction(this, id, {
         handler,
         description,
         environment: { ...decisionEnvironment(config), [ENV.TRUSTSTORE_FILE]: BUNDLED_TRUSTSTORE },
-        bundledFiles: { [BUNDLED_TRUSTSTORE]: truststoreFile },
+        bundledFiles: { [BUNDLED_TRUSTSTORE]: truststoreCopy.file },
       });
+      // After bundling, the bundle must hold exactly the checked truststore too.
+      if (this.bundlingRequired) {
+        const staged = fn.lambda.node.findAll().find((c): c is AssetStaging => c instanceof AssetStaging);
+        if (!staged) throw new Error(`${id}: no bundled asset found to check its ${BUNDLED_TRUSTSTORE} against`);
+        checkTruststoreFile(path.join(staged.absoluteStagedPath, BUNDLED_TRUSTSTORE), config.truststore);
+      }
       fn.bindTable(this.records.table, 'dynamodb:UpdateItem');
       fn.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);
       return fn;
     };
 
-    // POST/GET /verify: decides like the edge flow; checks submitted certificates against the same truststore.
-    this.verifyFunction = chainCheckingFunction(
-      'VerifyFunction',
-      'verify',
-      'plusgate service API: POST /verify (JSON) and GET /verify (forward-auth)',
-    );
-    // It signs validation states (the sign-in URL it answers); the authorizer never does.
+    try {
+      // POST/GET /verify: decides like the edge flow; checks submitted certificates against the same truststore.
+      this.verifyFunction = chainCheckingFunction(
+        'VerifyFunction',
+        'verify',
+        'plusgate service API: POST /verify (JSON) and GET /verify (forward-auth)',
+      );
+      // The REQUEST authorizer other mTLS APIs attach (lib/plusgate-authorizer.ts): records, never signs states.
+      this.authorizerFunction = chainCheckingFunction(
+        'AuthorizerFunction',
+        'authorizer',
+        'plusgate Lambda REQUEST authorizer for other mutual-TLS APIs',
+      );
+    } finally {
+      truststoreCopy.remove();
+    }
+    // Verify signs validation states (the sign-in URL it answers); the authorizer never does.
     this.verifyFunction.bindSecret(ENV.STATE_KEY_SECRET, this.secrets.stateKey);
-
-    // The REQUEST authorizer other mTLS APIs attach (lib/plusgate-authorizer.ts): records, never signs states.
-    this.authorizerFunction = chainCheckingFunction(
-      'AuthorizerFunction',
-      'authorizer',
-      'plusgate Lambda REQUEST authorizer for other mutual-TLS APIs',
-    );
 
     // GET /report reads the ledger and nothing else: no secrets, Query only.
     this.reportFunction = new PlusgateFunction(this, 'ReportFunction', {

@@ -4,7 +4,9 @@
  * unique per issuer, not globally, so any other CA in it could mint a certificate with a victim's serial.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 /** A checked truststore, normalised to its certificates only. */
 export interface TruststorePem {
@@ -117,4 +119,65 @@ function selfSigned(cert: X509Certificate): boolean {
 /** A multi-line Node DN on one line, for messages. */
 export function oneLine(dn: string): string {
   return dn.split('\n').filter(Boolean).join(', ');
+}
+
+/** A private copy of the checked truststore on disk (for the function bundles) and how to delete it. */
+export interface TruststoreFile {
+  /** Absolute path of the copy: `<tmpdir>/plusgate-truststore-<random>/truststore.pem`. */
+  readonly file: string;
+  /** Deletes the copy and its folder. */
+  remove(): void;
+}
+
+/** Writes `pem` to `file`; tests swap it to simulate a file that changes between writing and checking. */
+export type WriteTruststoreFile = (file: string, pem: string) => void;
+
+/** Creates the file, failing if anything is already there (O_EXCL, so never through a planted symlink), mode 0600. */
+const writeExclusive: WriteTruststoreFile = (file, pem) => writeFileSync(file, pem, { flag: 'wx', mode: 0o600 });
+
+/** Options of {@link writeTruststoreFile}. */
+export interface WriteTruststoreFileOptions {
+  /** Where the private folder is created. @default os.tmpdir() */
+  readonly parent?: string;
+  /** @default create exclusively, mode 0600 */
+  readonly write?: WriteTruststoreFile;
+}
+
+/**
+ * Writes the checked truststore PEM where esbuild's copy hook can read it, then reads it back and checks its
+ * SHA-256. The folder is new, has a random name and mode 0700 (mkdtemp), so nobody else on the machine can
+ * predict the path, plant a file of their own CAs there first, or change it; the hash check stops the synth
+ * if the file holds anything but the checked truststore anyway.
+ */
+export function writeTruststoreFile(
+  truststore: TruststorePem,
+  options: WriteTruststoreFileOptions = {},
+): TruststoreFile {
+  const dir = mkdtempSync(path.join(options.parent ?? os.tmpdir(), 'plusgate-truststore-'));
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  const file = path.join(dir, 'truststore.pem');
+  try {
+    (options.write ?? writeExclusive)(file, truststore.pem);
+    checkTruststoreFile(file, truststore);
+  } catch (err) {
+    remove();
+    throw err;
+  }
+  return { file, remove };
+}
+
+/** Throws unless `file` is a regular file (not a link) holding exactly the checked truststore, by SHA-256. */
+export function checkTruststoreFile(file: string, truststore: TruststorePem): void {
+  let sha256: string;
+  try {
+    if (!lstatSync(file).isFile()) throw new Error('it is not a regular file');
+    sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch (err) {
+    throw new Error(`The truststore copy ${file} cannot be checked: ${(err as Error).message}`, { cause: err });
+  }
+  if (sha256 !== truststore.sha256) {
+    throw new Error(
+      `The truststore copy ${file} has SHA-256 ${sha256}, not ${truststore.sha256} (the checked truststore from ${truststore.path}): it changed after it was written, so the synth stops instead of bundling CAs nobody checked.`,
+    );
+  }
 }
