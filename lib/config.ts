@@ -2,8 +2,10 @@
  * Deployment configuration from CDK context (`cdk.json` "context" or `-c key=value`), validated at synth.
  * Values given with `-c` arrive as strings, so numbers and JSON arrays are parsed from strings too.
  * Every problem is collected and thrown at once, each naming the key, the bad value and what is expected.
- * The deployment-only keys (domain, certificate, DNS, truststore, API certificate secret, alarms) are read
- * here; the function settings with the parsers of their table, functions/config/settings.ts.
+ * The deployment-only keys (domain, certificate, DNS, truststore, API certificate secret, alarms, the
+ * admission decision) are read here; the function settings with the parsers of their table,
+ * functions/config/settings.ts. Keys this file does not read (such as the `//` comments in cdk.json) are
+ * ignored.
  */
 import * as path from 'node:path';
 import {
@@ -56,6 +58,12 @@ export interface PlusgateConfig extends ContextSettingValues {
    * @default - the stack creates an encrypted topic (output AlarmTopicArn)
    */
   readonly alarmTopicArn?: string;
+  /**
+   * The admission decision when `allowedRoles` is empty: true lets every Identity Plus user sign in (each one
+   * a billed user). The synth refuses an empty `allowedRoles` without it, and it together with roles.
+   * @default false
+   */
+  readonly allowAnyIdentityPlusUser: boolean;
 }
 
 /** Thrown when the configuration is invalid; `problems` holds one line per problem. */
@@ -234,6 +242,28 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     );
   }
 
+  const allowAnyIdentityPlusUser = optionalBoolean(raw('allowAnyIdentityPlusUser'), (value) =>
+    bad(
+      'allowAnyIdentityPlusUser',
+      value,
+      'true or false (true: every Identity Plus user may sign in and becomes a billed user)',
+    ),
+  );
+  // The admission policy is a decision, not a default: an empty allowedRoles admits every Identity Plus user in
+  // the world, each a billed user. A bad value of either key has been reported above; don't pile a line on it.
+  if (!problems.some((p) => p.startsWith('allowedRoles') || p.startsWith('allowAnyIdentityPlusUser'))) {
+    const roles = settings.allowedRoles;
+    if (roles.length === 0 && allowAnyIdentityPlusUser !== true) {
+      problems.push(
+        `allowedRoles and allowAnyIdentityPlusUser: got allowedRoles [] and allowAnyIdentityPlusUser ${allowAnyIdentityPlusUser === false ? 'false' : 'unset'}; expected a decision on who may sign in: allowedRoles with the Identity Plus roles that may (e.g. ["org. administrator"]), or allowAnyIdentityPlusUser: true to let every Identity Plus user in the world sign in, each one a billed user`,
+      );
+    } else if (roles.length > 0 && allowAnyIdentityPlusUser === true) {
+      problems.push(
+        `allowedRoles and allowAnyIdentityPlusUser: got allowedRoles ${show(roles)} and allowAnyIdentityPlusUser true; expected one of them: allowedRoles admits only people with one of those roles, allowAnyIdentityPlusUser admits everyone (set it to false, or remove it, to keep the roles)`,
+      );
+    }
+  }
+
   // A certificateArn without account and region has been reported above.
   if (problems.length > 0 || !truststore || !account || !region) throw new ConfigError(problems);
   return {
@@ -251,5 +281,15 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     billableUsersAlarmThreshold,
     alarmEmail,
     alarmTopicArn,
+    allowAnyIdentityPlusUser: allowAnyIdentityPlusUser === true,
   };
+}
+
+/** true or false, as JSON or as a `-c` string; undefined when unset (after `bad`, which reports it, when wrong). */
+function optionalBoolean(value: unknown, bad: (value: unknown) => void): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  bad(value);
+  return undefined;
 }

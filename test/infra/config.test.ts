@@ -29,8 +29,15 @@ const REQUIRED = {
   apiCertSecretName: 'plusgate/identity-plus-api-cert',
 };
 
+/**
+ * Loads `context`. A context that names neither allowedRoles nor allowAnyIdentityPlusUser gets
+ * `allowAnyIdentityPlusUser: true` (as cdk.json has it), so tests about other keys need not make the
+ * admission decision; the tests of that decision set the keys themselves.
+ */
 function load(context: Record<string, unknown>) {
-  return loadConfig((key) => context[key], { baseDir: REPO_ROOT });
+  const decided = 'allowedRoles' in context || 'allowAnyIdentityPlusUser' in context;
+  const full: Record<string, unknown> = decided ? context : { ...context, allowAnyIdentityPlusUser: true };
+  return loadConfig((key) => full[key], { baseDir: REPO_ROOT });
 }
 
 /** The ConfigError thrown for `context`, or a failure if none is thrown. */
@@ -83,6 +90,7 @@ describe('loadConfig', () => {
       billableUsersAlarmThreshold: undefined,
       alarmEmail: undefined,
       alarmTopicArn: undefined,
+      allowAnyIdentityPlusUser: true,
     });
   });
 
@@ -214,6 +222,8 @@ describe('loadConfig', () => {
       'arn:aws:sns:us-east-1:123456789012:oncall',
       'a topic in eu-west-1, the region of certificateArn where the stack deploys',
     ],
+    ['allowAnyIdentityPlusUser', 'yes', 'true or false'],
+    ['allowAnyIdentityPlusUser', 1, 'true or false'],
   ] as Array<[string, unknown, string, string?]>)(
     '%s = %j is refused with the key, the value and what is expected',
     (...[key, value, expected, start]) => {
@@ -265,6 +275,63 @@ describe('loadConfig', () => {
       expect(e.message).toContain('4 problem(s)');
       for (const p of e.problems) expect(e.message).toContain(p);
     }
+  });
+});
+
+describe('admission policy: who may sign in is a decision', () => {
+  test('allowedRoles [] without allowAnyIdentityPlusUser is refused, saying what to decide', () => {
+    for (const context of [
+      { ...REQUIRED, allowedRoles: [] },
+      { ...REQUIRED, allowAnyIdentityPlusUser: undefined },
+      { ...REQUIRED, allowedRoles: '[]', allowAnyIdentityPlusUser: '' },
+    ]) {
+      expect(problemsOf(context)).toEqual([
+        'allowedRoles and allowAnyIdentityPlusUser: got allowedRoles [] and allowAnyIdentityPlusUser unset; expected a decision on who may sign in: allowedRoles with the Identity Plus roles that may (e.g. ["org. administrator"]), or allowAnyIdentityPlusUser: true to let every Identity Plus user in the world sign in, each one a billed user',
+      ]);
+    }
+    expect(problemsOf({ ...REQUIRED, allowAnyIdentityPlusUser: 'false' })).toEqual([
+      expect.stringMatching(
+        /^allowedRoles and allowAnyIdentityPlusUser: got allowedRoles \[\] and allowAnyIdentityPlusUser false; expected a decision/,
+      ),
+    ]);
+  });
+
+  test('allowAnyIdentityPlusUser true (also "true" from -c) admits everyone with allowedRoles []', () => {
+    expect(load({ ...REQUIRED, allowAnyIdentityPlusUser: true })).toMatchObject({
+      allowedRoles: [],
+      allowAnyIdentityPlusUser: true,
+    });
+    expect(load({ ...REQUIRED, allowedRoles: '[]', allowAnyIdentityPlusUser: 'true' }).allowAnyIdentityPlusUser).toBe(
+      true,
+    );
+  });
+
+  test('roles alone are a decision; allowAnyIdentityPlusUser false beside them is fine', () => {
+    expect(load({ ...REQUIRED, allowedRoles: ['member'] })).toMatchObject({
+      allowedRoles: ['member'],
+      allowAnyIdentityPlusUser: false,
+    });
+    expect(load({ ...REQUIRED, allowedRoles: ['member'], allowAnyIdentityPlusUser: 'false' }).allowedRoles).toEqual([
+      'member',
+    ]);
+  });
+
+  test('roles together with allowAnyIdentityPlusUser true are refused as contradictory', () => {
+    expect(problemsOf({ ...REQUIRED, allowedRoles: '["member"]', allowAnyIdentityPlusUser: true })).toEqual([
+      'allowedRoles and allowAnyIdentityPlusUser: got allowedRoles ["member"] and allowAnyIdentityPlusUser true; expected one of them: allowedRoles admits only people with one of those roles, allowAnyIdentityPlusUser admits everyone (set it to false, or remove it, to keep the roles)',
+    ]);
+  });
+
+  test('a bad allowedRoles is reported once, not again as a missing decision', () => {
+    expect(problemsOf({ ...REQUIRED, allowedRoles: 'admin' })).toEqual([
+      expect.stringMatching(/^allowedRoles: got "admin"; expected .*as a JSON array of strings$/),
+    ]);
+  });
+
+  test('the example cdk.json makes the decision explicitly, with its reason beside it', () => {
+    expect(CDK_JSON_CONTEXT.allowedRoles).toEqual([]);
+    expect(CDK_JSON_CONTEXT.allowAnyIdentityPlusUser).toBe(true);
+    expect(String(CDK_JSON_CONTEXT['//allowAnyIdentityPlusUser'])).toMatch(/billed user/);
   });
 });
 

@@ -456,6 +456,16 @@ describe('cdk-nag', () => {
   });
 });
 
+describe('admission policy', () => {
+  test('the synth fails unless someone decided who may sign in (allowedRoles or allowAnyIdentityPlusUser)', () => {
+    expect(() => synthPlusgate({ allowAnyIdentityPlusUser: undefined })).toThrow(
+      /allowedRoles and allowAnyIdentityPlusUser: got allowedRoles \[\] and allowAnyIdentityPlusUser unset; expected a decision on who may sign in/,
+    );
+    expect(() => synthPlusgate({ allowedRoles: ['member'] })).toThrow(/contradictory|expected one of them/);
+    expect(() => synthPlusgate({ allowedRoles: ['member'], allowAnyIdentityPlusUser: false })).not.toThrow();
+  });
+});
+
 describe('optional configuration', () => {
   test('a hosted zone gets an A alias record to the regional domain name', () => {
     const { template: t } = synthPlusgate({ hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' });
@@ -482,6 +492,7 @@ describe('optional configuration', () => {
 
   test('-c values given as strings reach the function as parsed, normalised values', () => {
     const { template: t } = synthPlusgate({
+      allowAnyIdentityPlusUser: 'false',
       allowedRoles: '["org. administrator","member"]',
       allowedReturnOrigins: '["https://app.example.com"]',
       billingAnchorDay: '15',
