@@ -3,9 +3,9 @@
  * Values given with `-c` arrive as strings, so numbers and JSON arrays are parsed from strings too.
  * Every problem is collected and thrown at once, each naming the key, the bad value and what is expected.
  * The deployment-only keys (domain, certificate, DNS, truststore, API certificate secret, alarms, the
- * admission decision) are read here; the function settings with the parsers of their table,
- * functions/config/settings.ts. Keys this file does not read (such as the `//` comments in cdk.json) are
- * ignored.
+ * admission decision, the service API's callers) are read here; the function settings with the parsers of
+ * their table, functions/config/settings.ts. Keys this file does not read (such as the `//` comments in
+ * cdk.json) are ignored.
  */
 import * as path from 'node:path';
 import {
@@ -64,6 +64,13 @@ export interface PlusgateConfig extends ContextSettingValues {
    * @default false
    */
   readonly allowAnyIdentityPlusUser: boolean;
+  /**
+   * IAM principals (role, user or account root ARNs) that may call POST/GET /verify; every other principal is
+   * denied by the service API's resource policy. @default - IAM policies alone decide (no resource policy)
+   */
+  readonly serviceCallerArns?: readonly string[];
+  /** The same for GET /report (names and emails). @default - IAM policies alone decide */
+  readonly reportReaderArns?: readonly string[];
 }
 
 /** Thrown when the configuration is invalid; `problems` holds one line per problem. */
@@ -95,6 +102,12 @@ const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0
 const SNS_TOPIC_ARN = /^arn:(aws[a-z-]*):sns:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):([A-Za-z0-9_-]{1,256})$/;
 /** A whole number, as JSON (21) or as a `-c` string ("21"). */
 const WHOLE_NUMBER = /^\s*\d+\s*$/;
+/**
+ * An IAM role, user or account root ARN: what `aws:PrincipalArn` holds for a caller (for a role session it is
+ * the role's ARN, never the sts assumed-role ARN). No wildcards: the resource policy compares exactly.
+ */
+const IAM_PRINCIPAL_ARN =
+  /^arn:(aws(?:-[a-z]+)*):iam::(\d{12}):(?:root|(?:role|user)\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,128})$/;
 
 /**
  * Reads and validates the configuration. `get` is `node.tryGetContext`-like: it returns the raw context
@@ -264,6 +277,40 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     }
   }
 
+  const certificatePartition = ACM_ARN.exec(certificateArn)?.[1];
+  /** A list of IAM principal ARNs; undefined when unset or empty. */
+  const principalArns = (key: string, routes: string): readonly string[] | undefined => {
+    const value = raw(key);
+    if (value === undefined) return undefined;
+    const expected = `IAM role, user or account root ARNs such as "arn:aws:iam::123456789012:role/orders-service" (a role's ARN, not an sts assumed-role ARN; no wildcards): the only principals that may call ${routes}`;
+    let list: unknown = value;
+    if (typeof value === 'string') {
+      try {
+        list = JSON.parse(value);
+      } catch {
+        list = undefined;
+      }
+    }
+    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) {
+      bad(key, value, `${expected}, as a JSON array of strings`);
+      return undefined;
+    }
+    let ok = true;
+    list.forEach((arn: string, i) => {
+      const [, partition] = IAM_PRINCIPAL_ARN.exec(arn) ?? [];
+      if (partition === undefined) {
+        ok = false;
+        bad(`${key}[${i}]`, arn, expected);
+      } else if (certificatePartition !== undefined && partition !== certificatePartition) {
+        ok = false;
+        bad(`${key}[${i}]`, arn, `a principal in the partition of certificateArn ("${certificatePartition}")`);
+      }
+    });
+    return ok && list.length > 0 ? [...new Set(list as string[])] : undefined;
+  };
+  const serviceCallerArns = principalArns('serviceCallerArns', 'POST and GET /verify');
+  const reportReaderArns = principalArns('reportReaderArns', 'GET /report');
+
   // A certificateArn without account and region has been reported above.
   if (problems.length > 0 || !truststore || !account || !region) throw new ConfigError(problems);
   return {
@@ -282,6 +329,8 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     alarmEmail,
     alarmTopicArn,
     allowAnyIdentityPlusUser: allowAnyIdentityPlusUser === true,
+    serviceCallerArns,
+    reportReaderArns,
   };
 }
 

@@ -156,6 +156,8 @@ export class PlusgateStack extends Stack {
     this.service = new ServiceApi(this, 'Service', {
       verifyHandler: this.verifyFunction.lambda,
       reportHandler: this.reportFunction.lambda,
+      serviceCallerArns: config.serviceCallerArns,
+      reportReaderArns: config.reportReaderArns,
     });
     // Stage logging needs the account-level CloudWatch role the edge API sets up.
     const account = this.edge.api.node.tryFindChild('Account');

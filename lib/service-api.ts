@@ -1,9 +1,15 @@
 /**
  * The service API: a REST API for other services, every method IAM-authorised (SigV4). `POST /verify` and
  * `GET /verify` (forward-auth) decide on a certificate; `GET /report` serves the billing-period report.
+ *
+ * Optionally a resource policy names who may call which route. Without one, any principal of the account
+ * whose identity policy allows `execute-api:Invoke` on it (a broad `execute-api:*` on `*` included) may
+ * call, and `/report` answers every user's name and email. With `serviceCallerArns` / `reportReaderArns`,
+ * an explicit Deny refuses every other principal, whatever its own policies allow.
  */
 import { Validations } from 'aws-cdk-lib';
 import { AuthorizationType, EndpointType, LambdaIntegration, ResponseType, RestApi } from 'aws-cdk-lib/aws-apigateway';
+import { AnyPrincipal, ArnPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -26,6 +32,49 @@ export interface ServiceApiProps {
   readonly throttlingBurstLimit?: number;
   /** @default RetentionDays.ONE_YEAR */
   readonly accessLogRetention?: RetentionDays;
+  /**
+   * IAM role, user or account root ARNs: the only principals that may call POST and GET /verify (an account
+   * root ARN admits that account's principals whose own policies allow it).
+   * @default - IAM identity policies alone decide who calls /verify
+   */
+  readonly serviceCallerArns?: readonly string[];
+  /** The same for GET /report. @default - IAM identity policies alone decide who reads /report */
+  readonly reportReaderArns?: readonly string[];
+}
+
+/** `execute-api:/<stage>/<method><path>`: a resource policy's short form for a method of this API, any stage. */
+function methodResource(method: string, route: string): string {
+  return `execute-api:/*/${method}${route}`;
+}
+
+/**
+ * The statements that let `principals` (ARNs) invoke `resources` and deny everyone else: an explicit Deny
+ * outranks any Allow in an identity policy. `aws:PrincipalArn` is the role's ARN for a role session, so
+ * listing a role covers its sessions; an account root ARN exempts that whole account from the Deny
+ * (`aws:PrincipalAccount`), as the same ARN as a principal of the Allow grants the whole account.
+ */
+function callerStatements(sid: string, principals: readonly string[], resources: string[]): PolicyStatement[] {
+  const rootAccounts = principals.flatMap((arn) => /^arn:[^:]+:iam::(\d{12}):root$/.exec(arn)?.[1] ?? []);
+  return [
+    new PolicyStatement({
+      sid: `Allow${sid}`,
+      effect: Effect.ALLOW,
+      principals: principals.map((arn) => new ArnPrincipal(arn)),
+      actions: ['execute-api:Invoke'],
+      resources,
+    }),
+    new PolicyStatement({
+      sid: `DenyOther${sid}`,
+      effect: Effect.DENY,
+      principals: [new AnyPrincipal()],
+      actions: ['execute-api:Invoke'],
+      resources,
+      conditions: {
+        ArnNotEquals: { 'aws:PrincipalArn': [...principals] },
+        ...(rootAccounts.length > 0 ? { StringNotEquals: { 'aws:PrincipalAccount': rootAccounts } } : {}),
+      },
+    }),
+  ];
 }
 
 /** IAM-only REST API for services: verify and report. */
@@ -38,7 +87,21 @@ export class ServiceApi extends Construct {
     this.accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? RetentionDays.ONE_YEAR,
     });
+    // Part of the RestApi's own properties: a changed policy changes the deployment's logical id (CDK hashes
+    // the RestApi into it), so it takes effect with the deploy instead of waiting for the next API change.
+    const statements = [
+      ...(props.serviceCallerArns?.length
+        ? callerStatements('ServiceCallers', props.serviceCallerArns, [
+            methodResource('POST', SERVICE_ROUTES.VERIFY),
+            methodResource('GET', SERVICE_ROUTES.VERIFY),
+          ])
+        : []),
+      ...(props.reportReaderArns?.length
+        ? callerStatements('ReportReaders', props.reportReaderArns, [methodResource('GET', SERVICE_ROUTES.REPORT)])
+        : []),
+    ];
     this.api = new RestApi(this, 'Api', {
+      policy: statements.length > 0 ? new PolicyDocument({ statements }) : undefined,
       restApiName: 'plusgate-service',
       description: 'plusgate service API: verify a certificate, read the billing report (IAM SigV4 only)',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },

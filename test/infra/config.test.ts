@@ -91,6 +91,8 @@ describe('loadConfig', () => {
       alarmEmail: undefined,
       alarmTopicArn: undefined,
       allowAnyIdentityPlusUser: true,
+      serviceCallerArns: undefined,
+      reportReaderArns: undefined,
     });
   });
 
@@ -224,6 +226,37 @@ describe('loadConfig', () => {
     ],
     ['allowAnyIdentityPlusUser', 'yes', 'true or false'],
     ['allowAnyIdentityPlusUser', 1, 'true or false'],
+    ['serviceCallerArns', 'arn:aws:iam::123456789012:role/orders', 'as a JSON array of strings'],
+    [
+      'serviceCallerArns',
+      ['arn:aws:iam::123456789012:role/orders', 'arn:aws:sts::123456789012:assumed-role/orders/session-1'],
+      'not an sts assumed-role ARN',
+      'serviceCallerArns[1]: got "arn:aws:sts::123456789012:assumed-role/orders/session-1"',
+    ],
+    [
+      'serviceCallerArns',
+      '["arn:aws:iam::123456789012:role/*"]',
+      'no wildcards',
+      'serviceCallerArns[0]: got "arn:aws:iam::123456789012:role/*"',
+    ],
+    [
+      'reportReaderArns',
+      ['arn:aws:iam::12345:user/alice'],
+      'IAM role, user or account root ARNs',
+      'reportReaderArns[0]: got "arn:aws:iam::12345:user/alice"',
+    ],
+    [
+      'reportReaderArns',
+      ['arn:aws:iam::123456789012:group/ops'],
+      'IAM role, user or account root ARNs',
+      'reportReaderArns[0]: got "arn:aws:iam::123456789012:group/ops"',
+    ],
+    [
+      'reportReaderArns',
+      ['arn:aws-cn:iam::123456789012:user/alice'],
+      'a principal in the partition of certificateArn ("aws")',
+      'reportReaderArns[0]: got "arn:aws-cn:iam::123456789012:user/alice"',
+    ],
   ] as Array<[string, unknown, string, string?]>)(
     '%s = %j is refused with the key, the value and what is expected',
     (...[key, value, expected, start]) => {
@@ -239,6 +272,30 @@ describe('loadConfig', () => {
   test.each(Object.keys(REQUIRED))('a missing %s is named as missing', (key) => {
     const context: Record<string, unknown> = { ...REQUIRED, [key]: undefined };
     expect(problemsOf(context)).toEqual([expect.stringMatching(new RegExp(`^${key}: missing; expected .+`))]);
+  });
+
+  test('serviceCallerArns and reportReaderArns take role, user (with path) and account root ARNs, as JSON or a -c string', () => {
+    const config = load({
+      ...REQUIRED,
+      serviceCallerArns: '["arn:aws:iam::123456789012:role/orders","arn:aws:iam::210987654321:root"]',
+      reportReaderArns: [
+        'arn:aws:iam::123456789012:user/ops/alice',
+        'arn:aws:iam::123456789012:role/a/b/report-reader',
+      ],
+    });
+    expect(config.serviceCallerArns).toEqual([
+      'arn:aws:iam::123456789012:role/orders',
+      'arn:aws:iam::210987654321:root',
+    ]);
+    expect(config.reportReaderArns).toEqual([
+      'arn:aws:iam::123456789012:user/ops/alice',
+      'arn:aws:iam::123456789012:role/a/b/report-reader',
+    ]);
+    // [] is the same as unset: IAM policies alone decide.
+    expect(load({ ...REQUIRED, serviceCallerArns: [], reportReaderArns: '[]' })).toMatchObject({
+      serviceCallerArns: undefined,
+      reportReaderArns: undefined,
+    });
   });
 
   test('hostedZoneId and hostedZoneName come both or neither', () => {

@@ -74,6 +74,103 @@ describe('service API', () => {
   });
 });
 
+describe('service API resource policy (serviceCallerArns, reportReaderArns)', () => {
+  const ORDERS = 'arn:aws:iam::123456789012:role/orders-service';
+  const PARTNER_ACCOUNT = 'arn:aws:iam::210987654321:root';
+  const ALICE = 'arn:aws:iam::123456789012:user/ops/alice';
+  /** The service RestApi and the logical id of its deployment, for a synth with `overrides`. */
+  const serviceApiOf = (overrides: Record<string, unknown>) => {
+    const all = synthPlusgate(overrides).template.toJSON().Resources as Record<
+      string,
+      { Type: string; Properties: any }
+    >;
+    const ofType = (type: string) =>
+      Object.entries(all).filter(([id, r]) => r.Type === type && id.startsWith('ServiceApi'));
+    return {
+      api: only(ofType('AWS::ApiGateway::RestApi'), 'service RestApi')[1],
+      deploymentId: only(ofType('AWS::ApiGateway::Deployment'), 'service Deployment')[0],
+      edgeApi: only(
+        Object.entries(all).filter(([id, r]) => r.Type === 'AWS::ApiGateway::RestApi' && id.startsWith('EdgeApi')),
+        'edge RestApi',
+      )[1],
+    };
+  };
+  const restricted = serviceApiOf({ serviceCallerArns: [ORDERS, PARTNER_ACCOUNT], reportReaderArns: `["${ALICE}"]` });
+  const verify = ['execute-api:/*/GET/verify', 'execute-api:/*/POST/verify'];
+  const report = 'execute-api:/*/GET/report';
+
+  test('without them there is no resource policy: IAM identity policies alone decide, as before', () => {
+    const [, api] = only(serviceOfType('AWS::ApiGateway::RestApi'), 'service RestApi');
+    expect(api.Properties.Policy).toBeUndefined();
+  });
+
+  test('only the listed callers may invoke /verify: an explicit Deny for every other principal outranks any identity policy', () => {
+    const statements = restricted.api.Properties.Policy.Statement as Array<Record<string, any>>;
+    expect(statements.filter((s) => JSON.stringify(s.Resource).includes('verify'))).toEqual([
+      {
+        Sid: 'AllowServiceCallers',
+        Effect: 'Allow',
+        Principal: { AWS: [ORDERS, PARTNER_ACCOUNT] },
+        Action: 'execute-api:Invoke',
+        Resource: verify,
+      },
+      {
+        Sid: 'DenyOtherServiceCallers',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'execute-api:Invoke',
+        Resource: verify,
+        // A listed account root admits that account's principals: it is exempt by account, the others by ARN.
+        Condition: {
+          ArnNotEquals: { 'aws:PrincipalArn': [ORDERS, PARTNER_ACCOUNT] },
+          StringNotEquals: { 'aws:PrincipalAccount': ['210987654321'] },
+        },
+      },
+    ]);
+  });
+
+  test('only the listed readers may invoke GET /report (names and emails)', () => {
+    const statements = restricted.api.Properties.Policy.Statement as Array<Record<string, any>>;
+    expect(statements.filter((s) => JSON.stringify(s.Resource).includes('report'))).toEqual([
+      {
+        Sid: 'AllowReportReaders',
+        Effect: 'Allow',
+        Principal: { AWS: ALICE },
+        Action: 'execute-api:Invoke',
+        Resource: report,
+      },
+      {
+        Sid: 'DenyOtherReportReaders',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'execute-api:Invoke',
+        Resource: report,
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': [ALICE] } },
+      },
+    ]);
+    expect(statements).toHaveLength(4);
+  });
+
+  test('each list restricts only its own routes', () => {
+    const readersOnly = serviceApiOf({ reportReaderArns: [ALICE] }).api.Properties.Policy.Statement;
+    expect(JSON.stringify(readersOnly)).not.toContain('verify');
+    const callersOnly = serviceApiOf({ serviceCallerArns: [ORDERS] }).api.Properties.Policy.Statement;
+    expect(JSON.stringify(callersOnly)).not.toContain('report');
+  });
+
+  test('the policy is part of the RestApi, so a change gets a new deployment (its logical id changes)', () => {
+    const [unrestrictedDeployment] = only(serviceOfType('AWS::ApiGateway::Deployment'), 'service Deployment');
+    // (Deterministic: the same policy gives the same id.)
+    expect(serviceApiOf({}).deploymentId).toBe(unrestrictedDeployment);
+    const otherCallers = serviceApiOf({ serviceCallerArns: [ORDERS], reportReaderArns: [ALICE] });
+    expect(new Set([unrestrictedDeployment, restricted.deploymentId, otherCallers.deploymentId]).size).toBe(3);
+  });
+
+  test('the edge API gets no resource policy (mutual TLS is its gate)', () => {
+    expect(restricted.edgeApi.Properties.Policy).toBeUndefined();
+  });
+});
+
 /** The IAM statements attached to one function's role (policies naming that role). */
 function statementsOf(prefix: string): Array<Record<string, unknown>> {
   const roleId = idOf('AWS::IAM::Role', prefix);
