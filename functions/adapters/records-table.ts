@@ -74,6 +74,9 @@ export class RecordsTable implements RecordsPort, UsedStatesPort {
       '#firstSeenAt = if_not_exists(#firstSeenAt, :at)',
       '#roles = :roles',
       '#expiresAt = :expiresAt',
+      // Admitted once in the period stays admitted; a confirmed identity the role policy turned away is
+      // recorded as not admitted until (if ever) it is let in.
+      record.admitted ? '#admitted = :true' : '#admitted = if_not_exists(#admitted, :false)',
     ];
     const names: Record<string, string> = {
       '#userId': 'userId',
@@ -84,6 +87,7 @@ export class RecordsTable implements RecordsPort, UsedStatesPort {
       '#expiresAt': 'expiresAt',
       '#authCount': 'authCount',
       '#devices': 'devices',
+      '#admitted': 'admitted',
     };
     const values: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> = {
       ':userId': { S: record.userId },
@@ -93,6 +97,7 @@ export class RecordsTable implements RecordsPort, UsedStatesPort {
       ':expiresAt': { N: String(expiresAt) },
       ':one': { N: '1' },
       ':device': { SS: [record.serial] },
+      ...(record.admitted ? { ':true': { BOOL: true } } : { ':false': { BOOL: false } }),
     };
     // Name and email only overwrite when Identity Plus gave them: a later answer without them keeps what we had.
     if (record.name) {

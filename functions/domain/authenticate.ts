@@ -30,6 +30,11 @@ export interface AuthenticationRecord {
   readonly serial: string;
   readonly roles: readonly string[];
   readonly at: Date;
+  /**
+   * Whether the role policy let the person in. Identity Plus confirmed the identity either way, so it is
+   * billed either way; false only for a `no-role` deny.
+   */
+  readonly admitted: boolean;
 }
 
 /** What one ledger write did. */
@@ -164,7 +169,10 @@ export class Authenticator {
       }
     }
 
-    if (decision.decision === 'allow' && decision.user) {
+    // Identity Plus bills every identity it confirmed (OK), also one our role policy then turned away
+    // (`no-role`): that one is recorded too, as not admitted, so the ledger matches Identity Plus's bill.
+    const admitted = decision.decision === 'allow';
+    if (decision.user && (admitted || decision.reason === 'no-role')) {
       const userId = decision.user.id;
       let recorded: RecordedAuthentication;
       try {
@@ -176,6 +184,7 @@ export class Authenticator {
           serial,
           roles: decision.roles,
           at: new Date(started),
+          admitted,
         });
       } catch (err) {
         const failure = err instanceof Error ? err.message : String(err);

@@ -219,13 +219,14 @@ describe('the billable-users count (hourly schedule)', () => {
         const now = new Date();
         const period = periodOf(now);
         for (const userId of ['org:a', 'org:b', 'local:c'])
-          await table.recordAuthentication({ period, userId, serial: '1', roles: [], at: now });
+          await table.recordAuthentication({ period, userId, serial: '1', roles: [], at: now, admitted: true });
         await table.recordAuthentication({
           period: previousPeriod(period),
           userId: 'org:last-period-only',
           serial: '2',
           roles: [],
           at: previousPeriod(period).start,
+          admitted: true,
         });
       } finally {
         client.destroy();

@@ -42,6 +42,7 @@ const record = (over: Partial<AuthenticationRecord> = {}): AuthenticationRecord 
   serial: '111',
   roles: ['member'],
   at,
+  admitted: true,
   ...over,
 });
 
@@ -208,15 +209,31 @@ describe('new billable users', () => {
   });
 });
 
+describe('RecordsTable: admitted (against dynalite)', () => {
+  it('stores admitted false for a confirmed identity the role policy turned away, and true once it is let in', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE });
+    const userId = 'org:ref-admitted-later';
+    await table.recordAuthentication(record({ userId, admitted: false, roles: ['guest'] }));
+    expect((await item(userId))?.admitted).toEqual({ BOOL: false });
+    await table.recordAuthentication(record({ userId, admitted: true }));
+    expect((await item(userId))?.admitted).toEqual({ BOOL: true });
+    // Admitted once in the period stays admitted; every confirmation still counts.
+    await table.recordAuthentication(record({ userId, admitted: false, roles: ['guest'] }));
+    expect(await item(userId)).toMatchObject({ admitted: { BOOL: true }, authCount: { N: '3' } });
+  });
+});
+
 describe('RecordsTable.claimState (single-use state tokens, against dynalite)', () => {
   it('lets exactly one of many concurrent claims of a token id win, across separate tables (containers)', async () => {
     const containers = Array.from({ length: 4 }, () => new RecordsTable({ client, tableName: TABLE }));
     const expiresAt = Date.parse('2026-11-26T12:10:00.500Z');
     const claims = await Promise.all(
-      Array.from({ length: 24 }, (_, i) => defined(containers[i % 4]).claimState('tok-concurrent-1', expiresAt)),
+      Array.from({ length: 24 }, (_, i) =>
+        defined(containers[i % 4], 'a container').claimState('tok-concurrent-1', expiresAt),
+      ),
     );
     expect(claims.filter(Boolean)).toHaveLength(1);
-    expect(await defined(containers[0]).claimState('tok-concurrent-1', expiresAt)).toBe(false);
+    expect(await defined(containers[0], 'a container').claimState('tok-concurrent-1', expiresAt)).toBe(false);
 
     const item = await client.send(
       new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'STATE#tok-concurrent-1' }, sk: { S: 'USED' } } }),

@@ -281,6 +281,7 @@ describe('the report over 10,000 users in dynalite', () => {
       serial: '1',
       roles: ['member'],
       at,
+      admitted: true,
     });
     await table.recordAuthentication({
       period,
@@ -288,8 +289,9 @@ describe('the report over 10,000 users in dynalite', () => {
       serial: '2',
       roles: ['member'],
       at: new Date('2026-09-04T10:00:00Z'),
+      admitted: true,
     });
-    await table.recordAuthentication({ period, userId: 'local:erin', serial: '3', roles: [], at });
+    await table.recordAuthentication({ period, userId: 'local:erin', serial: '3', roles: [], at, admitted: true });
     const res = await app()(request('period=2026-09'));
     expect(JSON.parse(res.body)).toMatchObject({ uniqueUsers: 2, uniqueDevices: 3, authentications: 3 });
   });

@@ -263,6 +263,50 @@ describe('Authenticator', () => {
 
 const needsValidation: InquiryAnswer = { kind: 'problem', outcome: 'PB 0003 needs validation' };
 
+describe('Authenticator: confirmed but not admitted (billing reconciles with Identity Plus)', () => {
+  const guest: InquiryAnswer = {
+    kind: 'profile',
+    profile: { ...cleared.profile, serviceRoles: ['guest'] } as typeof cleared.profile,
+  } as InquiryAnswer;
+
+  it('records an identity Identity Plus confirmed but the role policy denied, as not admitted, and counts it billed', async () => {
+    const { auth, records, events } = setup([guest]);
+    const result = await auth.authenticate(SERIAL);
+    expect(result).toMatchObject({ decision: 'deny', reason: 'no-role' });
+    expect(records.records).toEqual([
+      expect.objectContaining({ userId: 'org:ref-a', admitted: false, roles: ['guest'] }),
+    ]);
+    expect(notable(events)).toEqual(['new-billable-user']);
+  });
+
+  it('records an allow as admitted', async () => {
+    const { auth, records } = setup([cleared]);
+    await auth.authenticate(SERIAL);
+    expect(records.records).toEqual([expect.objectContaining({ admitted: true })]);
+  });
+
+  it('writes nothing for a deny Identity Plus did not confirm (a problem answer)', async () => {
+    const { auth, records } = setup([revoked]);
+    await auth.authenticate(SERIAL);
+    expect(records.records).toEqual([]);
+  });
+
+  it('writes a no-role deny once per negative-cache window, not once per request', async () => {
+    const { auth, records, advance } = setup([guest], { negativeTtlMs: 15_000 });
+    for (let i = 0; i < 5; i++) await auth.authenticate(SERIAL);
+    expect(records.records).toHaveLength(1);
+    advance(15_000);
+    await auth.authenticate(SERIAL);
+    expect(records.records).toHaveLength(2);
+  });
+
+  it('fails a no-role deny whose ledger write failed (503), as for an allow: the bill must match', async () => {
+    const { auth, records } = setup([guest]);
+    records.failNext = true;
+    await expect(auth.authenticate(SERIAL)).rejects.toThrow(RecordWriteError);
+  });
+});
+
 describe('Authenticator: negative cache (negativeCacheSeconds)', () => {
   it.each([
     ['deny', revoked],
