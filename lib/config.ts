@@ -3,9 +3,9 @@
  * Values given with `-c` arrive as strings, so numbers and JSON arrays are parsed from strings too.
  * Every problem is collected and thrown at once, each naming the key, the bad value and what is expected.
  * The deployment-only keys (domain, certificate, DNS, truststore, API certificate secret, alarms, the
- * admission decision, the service API's callers) are read here; the function settings with the parsers of
- * their table, functions/config/settings.ts. Keys this file does not read (such as the `//` comments in
- * cdk.json) are ignored.
+ * admission decision, the edge WAF, the service API's callers) are read here; the function settings with the
+ * parsers of their table, functions/config/settings.ts. Keys this file does not read (such as the `//`
+ * comments in cdk.json) are ignored.
  */
 import * as path from 'node:path';
 import {
@@ -15,6 +15,7 @@ import {
   readSettings,
   show,
 } from '../functions/config/settings';
+import { WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN } from './edge-waf';
 import { DEFAULT_API_CERT_EXPIRY_ALARM_DAYS } from './monitoring';
 import { readTruststore, type TruststorePem } from './truststore-pem';
 
@@ -64,6 +65,11 @@ export interface PlusgateConfig extends ContextSettingValues {
    * @default false
    */
   readonly allowAnyIdentityPlusUser: boolean;
+  /**
+   * Requests one source IP may make to the edge API in 5 minutes before AWS WAF answers it 429
+   * (lib/edge-waf.ts). @default - no web ACL (0 or unset)
+   */
+  readonly wafRateLimitPer5Min?: number;
   /**
    * IAM principals (role, user or account root ARNs) that may call POST/GET /verify; every other principal is
    * denied by the service API's resource policy. @default - IAM policies alone decide (no resource policy)
@@ -277,6 +283,20 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     }
   }
 
+  const wafRateLimitPer5Min = optionalWholeNumber(
+    'wafRateLimitPer5Min',
+    0,
+    WAF_RATE_LIMIT_MAX,
+    `0 (no web ACL) or a whole number of requests from ${WAF_RATE_LIMIT_MIN} to ${WAF_RATE_LIMIT_MAX} (AWS WAF's rate-based rule limits): what one source IP may send to the edge API in 5 minutes before AWS WAF answers 429`,
+  );
+  if (wafRateLimitPer5Min !== undefined && wafRateLimitPer5Min > 0 && wafRateLimitPer5Min < WAF_RATE_LIMIT_MIN) {
+    bad(
+      'wafRateLimitPer5Min',
+      raw('wafRateLimitPer5Min'),
+      `0 (no web ACL) or at least ${WAF_RATE_LIMIT_MIN}, the lowest limit AWS WAF's rate-based rules accept`,
+    );
+  }
+
   const certificatePartition = ACM_ARN.exec(certificateArn)?.[1];
   /** A list of IAM principal ARNs; undefined when unset or empty. */
   const principalArns = (key: string, routes: string): readonly string[] | undefined => {
@@ -329,6 +349,7 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     alarmEmail,
     alarmTopicArn,
     allowAnyIdentityPlusUser: allowAnyIdentityPlusUser === true,
+    wafRateLimitPer5Min: wafRateLimitPer5Min || undefined,
     serviceCallerArns,
     reportReaderArns,
   };

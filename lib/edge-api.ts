@@ -87,7 +87,7 @@ export class EdgeApi extends Construct {
     Validations.of(this.api.deploymentStage).acknowledge({
       id: 'AwsSolutions-APIG3',
       reason:
-        'Mutual TLS on the custom domain refuses every caller without an Identity Plus device certificate before any integration runs (no certificate: in the handshake), and stage throttling caps the rest; attach a WAFv2 web ACL to the stage if you need IP or per-client rate rules.',
+        'Mutual TLS on the custom domain refuses every caller without an Identity Plus device certificate before any integration runs (no certificate: in the handshake), and stage throttling caps the rest; set wafRateLimitPer5Min for a per-IP rate limit (lib/edge-waf.ts associates a WAFv2 web ACL with this stage).',
     });
     const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
     if (cloudWatchRole) {

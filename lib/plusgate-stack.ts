@@ -12,6 +12,7 @@ import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
 import type { PlusgateConfig } from './config';
 import { checkTruststoreFile, writeTruststoreFile } from './truststore-pem';
 import { EdgeApi } from './edge-api';
+import { EdgeWaf } from './edge-waf';
 import { PlusgateFunction } from './plusgate-function';
 import { PlusgateSecrets } from './plusgate-secrets';
 import { LedgerTable } from './ledger-table';
@@ -43,6 +44,8 @@ export class PlusgateStack extends Stack {
   public readonly secrets: PlusgateSecrets;
   public readonly edgeFunction: PlusgateFunction;
   public readonly edge: EdgeApi;
+  /** The edge API's rate-limiting web ACL, when `wafRateLimitPer5Min` is set. */
+  public readonly edgeWaf?: EdgeWaf;
   public readonly verifyFunction: PlusgateFunction;
   public readonly authorizerFunction: PlusgateFunction;
   public readonly reportFunction: PlusgateFunction;
@@ -95,6 +98,13 @@ export class PlusgateStack extends Stack {
           ? undefined
           : Certificate.fromCertificateArn(this, 'OwnershipCertificate', config.ownershipVerificationCertificateArn),
     });
+
+    if (config.wafRateLimitPer5Min !== undefined) {
+      this.edgeWaf = new EdgeWaf(this, 'EdgeWaf', {
+        stage: this.edge.api.deploymentStage,
+        rateLimitPer5Min: config.wafRateLimitPer5Min,
+      });
+    }
 
     // The checked, normalised truststore (exactly what the edge domain trusts), for the functions that
     // check chains themselves: a private copy esbuild's hook copies into their bundles. Bundling runs while

@@ -91,6 +91,7 @@ describe('loadConfig', () => {
       alarmEmail: undefined,
       alarmTopicArn: undefined,
       allowAnyIdentityPlusUser: true,
+      wafRateLimitPer5Min: undefined,
       serviceCallerArns: undefined,
       reportReaderArns: undefined,
     });
@@ -226,6 +227,12 @@ describe('loadConfig', () => {
     ],
     ['allowAnyIdentityPlusUser', 'yes', 'true or false'],
     ['allowAnyIdentityPlusUser', 1, 'true or false'],
+    ['wafRateLimitPer5Min', 9, "at least 10, the lowest limit AWS WAF's rate-based rules accept"],
+    ['wafRateLimitPer5Min', '1', "at least 10, the lowest limit AWS WAF's rate-based rules accept"],
+    ['wafRateLimitPer5Min', 2_000_000_001, 'from 10 to 2000000000'],
+    ['wafRateLimitPer5Min', 100.5, 'from 10 to 2000000000'],
+    ['wafRateLimitPer5Min', -100, 'from 10 to 2000000000'],
+    ['wafRateLimitPer5Min', 'lots', 'from 10 to 2000000000'],
     ['serviceCallerArns', 'arn:aws:iam::123456789012:role/orders', 'as a JSON array of strings'],
     [
       'serviceCallerArns',
@@ -272,6 +279,15 @@ describe('loadConfig', () => {
   test.each(Object.keys(REQUIRED))('a missing %s is named as missing', (key) => {
     const context: Record<string, unknown> = { ...REQUIRED, [key]: undefined };
     expect(problemsOf(context)).toEqual([expect.stringMatching(new RegExp(`^${key}: missing; expected .+`))]);
+  });
+
+  test('wafRateLimitPer5Min: a whole number from 10, also as a -c string; 0 or unset means no web ACL', () => {
+    expect(load({ ...REQUIRED, wafRateLimitPer5Min: 10 }).wafRateLimitPer5Min).toBe(10);
+    expect(load({ ...REQUIRED, wafRateLimitPer5Min: '2000' }).wafRateLimitPer5Min).toBe(2000);
+    expect(load({ ...REQUIRED, wafRateLimitPer5Min: 2_000_000_000 }).wafRateLimitPer5Min).toBe(2_000_000_000);
+    expect(load({ ...REQUIRED, wafRateLimitPer5Min: 0 }).wafRateLimitPer5Min).toBeUndefined();
+    expect(load({ ...REQUIRED, wafRateLimitPer5Min: '0' }).wafRateLimitPer5Min).toBeUndefined();
+    expect(load({ ...REQUIRED, wafRateLimitPer5Min: '' }).wafRateLimitPer5Min).toBeUndefined();
   });
 
   test('serviceCallerArns and reportReaderArns take role, user (with path) and account root ARNs, as JSON or a -c string', () => {

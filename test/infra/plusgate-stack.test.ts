@@ -444,6 +444,17 @@ describe('cdk-nag', () => {
     expect(findings).not.toMatch(/AwsSolutions-/);
   });
 
+  test('with the edge WAF and the service API resource policy on, they report no unacknowledged finding either', () => {
+    const { app: hardened } = synthPlusgate({
+      wafRateLimitPer5Min: 1000,
+      serviceCallerArns: ['arn:aws:iam::123456789012:role/orders-service'],
+      reportReaderArns: ['arn:aws:iam::123456789012:root'],
+    });
+    const assembly = hardened.synth();
+    const report = JSON.parse(readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8'));
+    expect(JSON.stringify(report.pluginReports ?? [])).not.toMatch(/AwsSolutions-/);
+  });
+
   test('an unacknowledged finding fails the synth (the checks are live)', () => {
     const probe = synthPlusgateWithoutTemplate();
     new Bucket(probe.stack, 'UnloggedBucket');
