@@ -240,6 +240,8 @@ describe('functions', () => {
       [ENV.ALLOWED_RETURN_ORIGINS]: '[]',
       [ENV.BILLING_ANCHOR_DAY]: '1',
       [ENV.DECISION_CACHE_SECONDS]: '60',
+      [SETTINGS.negativeCacheSeconds.env]: '15',
+      [SETTINGS.intentIntervalSeconds.env]: '10',
       [ENV.STALE_IF_ERROR_SECONDS]: '0',
       [ENV.PUBLIC_ORIGIN]: `https://${CDK_JSON_CONTEXT.domainName}`,
     });
@@ -261,6 +263,8 @@ describe('functions', () => {
       ENV.ALLOWED_RETURN_ORIGINS,
       ENV.BILLING_ANCHOR_DAY,
       ENV.DECISION_CACHE_SECONDS,
+      SETTINGS.negativeCacheSeconds.env,
+      SETTINGS.intentIntervalSeconds.env,
       ENV.STALE_IF_ERROR_SECONDS,
       ENV.IDENTITY_PLUS_API_URL,
       ENV.IDENTITY_PLUS_SIGNON_URL,
