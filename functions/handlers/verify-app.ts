@@ -127,7 +127,11 @@ async function forwardAuth(deps: VerifyDeps, event: APIGatewayProxyEvent): Promi
   } catch (err) {
     deps.log?.failure(`GET ${SERVICE_ROUTES.VERIFY} failed`, err);
     const { message, headers } = describeError(err);
-    return forwardAuthAnswer(503, 'error', 'unavailable', message, headers);
+    // A proxy passes on only 503 here: it always carries Retry-After, whatever failed.
+    return forwardAuthAnswer(503, 'error', 'unavailable', message, {
+      'Retry-After': String(RETRY_AFTER_SECONDS),
+      ...headers,
+    });
   }
 }
 
@@ -281,5 +285,7 @@ function forwardAuthAnswer(
 
 /** Header values must be visible ASCII: percent-encode anything else (and % itself). */
 function headerSafe(value: string): string {
-  return value.replace(/[^\x20-\x7e]|%/g, (c) => encodeURIComponent(c));
+  // Per code point (`u`), so a character outside the BMP is one UTF-8 sequence; a lone surrogate (which
+  // encodeURIComponent refuses) becomes U+FFFD, as a UTF-8 encoder writes it.
+  return value.replace(/[^\x20-\x7e]|%/gu, (c) => (/^[\ud800-\udfff]$/u.test(c) ? '%EF%BF%BD' : encodeURIComponent(c)));
 }

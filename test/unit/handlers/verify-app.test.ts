@@ -203,6 +203,28 @@ describe('GET /verify (forward-auth)', () => {
     });
   });
 
+  it('percent-encodes characters outside the BMP and lone surrogates in identity headers (found by the fuzz suite)', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(
+      pki.devices.alice.serial,
+      cleared({ localUserId: 'bob😀', serviceRoles: ['team 🚀', 'half \ud800 pair'] }),
+    );
+    const res = await t.handler(forward(escaped(pki.devices.alice.cert)));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers).toMatchObject({
+      'X-Plusgate-User': 'local:bob%F0%9F%98%80',
+      'X-Plusgate-Roles': 'team %F0%9F%9A%80,half %EF%BF%BD pair',
+    });
+  });
+
+  it('answers an unexpected failure with 503 and Retry-After, like every other 503 a proxy passes on', async () => {
+    const t = setup();
+    t.identityPlus.answers.set(pki.devices.alice.serial, new Error('a bug, not an IdentityPlusError'));
+    const res = await t.handler(forward(escaped(pki.devices.alice.cert)));
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['Retry-After']).toBeDefined();
+  });
+
   it('answers 401 for a certificate that needs validation, with the sign-in URL that brings the browser back', async () => {
     const t = setup();
     const original = 'https://app.example.com/orders?page=2&sort=date';
