@@ -4,6 +4,10 @@
  * back the way API Gateway does, including its own answers (403 for unknown routes, 413, 502, 504).
  * With `tls` it behaves like plusgate's custom domain: mutual TLS against a truststore, and a missing,
  * untrusted or expired client certificate ends the connection in the handshake, so no handler runs.
+ *
+ * Before anything else it answers 421 to a request whose Host is not a loopback name (`localhost`,
+ * `127.0.0.1`, `[::1]`, any port) or its own `publicHostname`: that is what a web page sends after
+ * rebinding its own DNS name to 127.0.0.1 (DNS rebinding), and the service API has no IAM check here.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -12,7 +16,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildProxyEvent, LOCAL_ACCOUNT_ID } from './api-gateway-event';
-import { close, listen, readBody } from './server-lifecycle';
+import { close, headerValues, isLoopbackHost, listen, readBody } from './server-lifecycle';
 
 /** A Lambda proxy-integration handler, as the functions/handlers export them. */
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -65,6 +69,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const GATEWAY_OWNED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive']);
 
 const TIMED_OUT = Symbol('timed out');
+const MISDIRECTED =
+  'Misdirected Request: the Host header is not a loopback name (localhost, 127.0.0.1 or [::1], with or without a port); local mode answers only requests addressed to loopback';
 
 /** Raised internally when a handler's answer is not a valid proxy result (API Gateway: 502). */
 class MalformedResultError extends Error {}
@@ -154,6 +160,15 @@ export class LocalGateway {
     res.setHeader('x-amzn-RequestId', requestId);
     res.setHeader('x-amz-apigw-id', extendedId);
     try {
+      const hosts = headerValues(req, 'host');
+      if (hosts.length !== 1) {
+        const problem = hosts.length ? 'more than one Host header' : 'a Host header is required';
+        return gatewayAnswer(res, 400, `Bad Request: ${problem}`, 'BadRequestException');
+      }
+      if (!isLoopbackHost(hosts[0] ?? '', [this.publicHostname])) {
+        return gatewayAnswer(res, 421, MISDIRECTED, 'MisdirectedRequestException');
+      }
+
       const body = await readBody(req, this.maxBodyBytes);
       if (body === 'aborted') return;
       if (body === 'too-large') return gatewayAnswer(res, 413, 'Request Too Long', 'RequestTooLong');

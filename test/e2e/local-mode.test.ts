@@ -3,7 +3,10 @@
  * people's certificates, then the ledger read back from its DynamoDB.
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { localDynamoClient } from '../../local/dynamodb-local';
@@ -15,10 +18,11 @@ import {
   type RunningProcess,
   curl,
   freePorts,
+  listeningPorts,
   localModeArgs,
   startNpm,
 } from '../support/processes';
-import { defined } from '../support/only';
+import { defined, only } from '../support/only';
 
 jest.setTimeout(120_000);
 
@@ -55,6 +59,42 @@ function admin(route: string, body: unknown): Promise<CurlResult> {
     JSON.stringify(body),
     `https://localhost:${ports.simulator}/__admin/${route}`,
   ]);
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+}
+
+/**
+ * One raw request to 127.0.0.1:`port` with exactly these headers; over plain HTTP, or over TLS as alice
+ * (her client certificate) to a server that must prove it is `tls` (checked as a browser checks it).
+ * Undefined when the connection ended without an answer.
+ */
+function probe(
+  port: number,
+  o: { method?: string; path?: string; headers: http.OutgoingHttpHeaders; body?: string; tls?: string },
+): Promise<Reply | undefined> {
+  return new Promise((resolve) => {
+    const tls = o.tls
+      ? {
+          ca: readFileSync(path.join(pki(), 'ca.pem')),
+          cert: readFileSync(path.join(pki(), 'alice.pem')),
+          key: readFileSync(path.join(pki(), 'alice.key')),
+          servername: o.tls,
+        }
+      : {};
+    const options = { host: '127.0.0.1', port, method: o.method ?? 'GET', path: o.path ?? '/', headers: o.headers };
+    const req = (o.tls ? https : http).request({ ...options, ...tls, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve(undefined));
+    });
+    req.setTimeout(10_000, () => req.destroy());
+    req.on('error', () => resolve(undefined));
+    req.end(o.body);
+  });
 }
 
 /** Waits until local mode's output has not grown for 300 ms (at most 5 s). */
@@ -164,7 +204,7 @@ describe('local mode, driven by curl', () => {
     expect(running!.output()).not.toContain('"_aws"');
   });
 
-  it('answers /metrics like the other service routes whatever the method, query string or Host', async () => {
+  it('answers /metrics like the other service routes whatever the method or query string, for a loopback Host', async () => {
     const service = `http://127.0.0.1:${ports.service}`;
     const status = async (path: string, extra: string[] = []) => (await curl([...extra, `${service}${path}`])).status;
     for (const method of [
@@ -182,12 +222,113 @@ describe('local mode, driven by curl', () => {
       expect(await status(path)).toBe(403);
     for (const query of ['?format=json', '?%ZZ', '?a=%00&a=b&a', `?${'x'.repeat(8000)}`])
       expect(await status(`/metrics${query}`)).toBe(200);
-    for (const host of ['evil.example', 'a"b<c>', '[::1]:1', 'x'.repeat(4000)])
+    // Any loopback name, any port; nothing else (a DNS-rebinding page sends its own name).
+    for (const host of ['[::1]:1', 'localhost', `127.0.0.1:${ports.service}`])
       expect(await status('/metrics', ['-H', `Host: ${host}`])).toBe(200);
+    for (const host of ['evil.example', `evil.example:${ports.service}`, 'a"b<c>', 'x'.repeat(4000)])
+      expect(await status('/metrics', ['-H', `Host: ${host}`])).toBe(421);
     const after = await curl([`${service}/metrics`]);
     expect(after.status).toBe(200);
     expect(after.body).toMatch(/^plusgate_new_billable_users_total 3$/m);
     expect(running!.output()).not.toMatch(/\/metrics: (handler failed|malformed)/);
+  });
+
+  it('gives a DNS-rebinding page (Host evil.example) a 4xx or no answer on every port it listens on', async () => {
+    const listening = listeningPorts(running!.child.pid!);
+    const known = [ports.gateway, ports.simulator, ports.dynamodb, ports.service];
+    expect(listening).toEqual(expect.arrayContaining(known));
+    // The one other port is the Secrets Manager emulator's (a free port chosen at start).
+    expect(listening.filter((p) => !known.includes(p))).toHaveLength(1);
+
+    // What a page at http(s)://evil.example:<port>/ whose name now resolves to 127.0.0.1 can send: plain
+    // HTTP, or TLS where the browser (with alice's certificate installed) expects a certificate for
+    // evil.example. The TLS ports (gateway, simulator) present one for localhost, so that ends unanswered.
+    const answers: Array<{ port: number; status: number | undefined }> = [];
+    for (const port of listening) {
+      const foreign = { headers: { Host: `evil.example:${port}`, 'X-Amz-Target': 'secretsmanager.GetSecretValue' } };
+      const body = '{"SecretId":"plusgate/local/state-key"}';
+      const reply =
+        (await probe(port, { ...foreign, method: 'POST', body })) ??
+        (await probe(port, { ...foreign, method: 'POST', body, tls: 'evil.example' }));
+      answers.push({ port, status: reply?.status });
+    }
+    expect(answers.filter((a) => a.status !== undefined && (a.status < 400 || a.status >= 500))).toEqual([]);
+    const unanswered = answers.filter((a) => a.status === undefined).map((a) => a.port);
+    expect(unanswered.sort()).toEqual([ports.gateway, ports.simulator].sort());
+
+    // The routes that answer a loopback Host with 200 refuse the foreign one, saying why.
+    // Past TLS too (a client that accepts the localhost certificate, e.g. curl -k), the gateway refuses it.
+    const whoami = await probe(ports.gateway, { path: '/whoami', headers: { Host: 'evil.example' }, tls: 'localhost' });
+    const metrics = await probe(ports.service, {
+      path: '/metrics',
+      headers: { Host: `evil.example:${ports.service}` },
+    });
+    const verify = await probe(ports.service, {
+      method: 'POST',
+      path: '/verify',
+      headers: { Host: 'evil.example', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ serial: '1' }),
+    });
+    for (const reply of [whoami, metrics, verify]) {
+      expect(reply?.status).toBe(421);
+      expect(JSON.parse(reply!.body).message).toMatch(/Host header is not a loopback name/);
+    }
+    expect((await probe(ports.service, { path: '/metrics', headers: { Host: 'localhost' } }))?.status).toBe(200);
+  });
+
+  it('hands out no secret: its Secrets Manager refuses unsigned requests, other keys and other Hosts', async () => {
+    const known = [ports.gateway, ports.simulator, ports.dynamodb, ports.service];
+    const emulatorPort = only(
+      listeningPorts(running!.child.pid!).filter((p) => !known.includes(p)),
+      "the Secrets Manager emulator's port",
+    );
+    const stateKey = readFileSync(path.join(dataDir, 'state-key'), 'utf8').trim();
+    const noSecret = (reply: Reply | undefined) => {
+      expect(reply?.status).toBeGreaterThanOrEqual(400);
+      expect(reply?.status).toBeLessThan(500);
+      expect(reply!.body).not.toContain(stateKey);
+      expect(reply!.body).not.toMatch(/p12|password|SecretString/);
+    };
+    for (const [target, secretId] of [
+      ['GetSecretValue', 'plusgate/local/state-key'],
+      ['GetSecretValue', 'plusgate/local/identity-plus-api-cert'],
+      ['DescribeSecret', 'plusgate/local/identity-plus-api-cert'],
+      ['PutSecretValue', 'plusgate/local/state-key'],
+    ] as const) {
+      for (const host of [`127.0.0.1:${emulatorPort}`, `localhost:${emulatorPort}`, 'evil.example']) {
+        const reply = await probe(emulatorPort, {
+          method: 'POST',
+          headers: {
+            Host: host,
+            'Content-Type': 'application/x-amz-json-1.1',
+            'X-Amz-Target': `secretsmanager.${target}`,
+          },
+          body: JSON.stringify({ SecretId: secretId, SecretString: 'attacker' }),
+        });
+        noSecret(reply);
+        expect(JSON.parse(reply!.body).__type).toBe(
+          host === `127.0.0.1:${emulatorPort}` ? 'MissingAuthenticationTokenException' : 'MisdirectedRequestException',
+        );
+      }
+    }
+
+    // The real SDK with a key pair of its own (the developer's, a guess) is refused too.
+    const stranger = new SecretsManagerClient({
+      endpoint: `http://127.0.0.1:${emulatorPort}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    try {
+      const failure = await stranger
+        .send(new GetSecretValueCommand({ SecretId: 'plusgate/local/state-key' }))
+        .catch((err: unknown) => err as Error);
+      expect((failure as Error).name).toBe('UnrecognizedClientException');
+    } finally {
+      stranger.destroy();
+    }
+    // While its own functions still read their secrets: alice signs in (state key and API certificate in use).
+    expect((await as('alice', '/signin')).status).toBe(200);
   });
 
   it.each([

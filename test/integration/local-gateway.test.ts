@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { certificateParser, serialToColonHex } from '../../functions/domain/certificate';
 import { createEdgeHandler } from '../../functions/handlers/edge-app';
 import { type DevPki, issueCertificate } from '../../local/dev-pki';
@@ -11,6 +12,7 @@ import {
   cleared,
   FakeIdentityPlus,
   FakeIntents,
+  MemoryUsedStates,
   MemoryRecords,
   TestClock,
 } from '../support/handler-doubles';
@@ -155,6 +157,14 @@ describe('LocalGateway with mutual TLS', () => {
       }),
     ).rejects.toThrow();
     expect(whoami).not.toHaveBeenCalled();
+  });
+
+  it('answers 421 to a trusted device whose request names a Host that is not loopback; no handler runs', async () => {
+    const reply = await send(gateway.url, '/whoami', { tls: as('alice'), headers: { host: 'evil.example:8443' } });
+    expect(reply.status).toBe(421);
+    expect(json(reply)).toEqual({ message: expect.stringMatching(/Host header is not a loopback name/) });
+    expect(whoami).not.toHaveBeenCalled();
+    expect((await send(gateway.url, '/whoami', { tls: as('alice'), headers: { host: 'localhost' } })).status).toBe(200);
   });
 
   it('logs why a handshake was refused, and never certificates', () => {
@@ -411,6 +421,105 @@ describe('LocalGateway over plain HTTP', () => {
   });
 });
 
+/** Bytes straight onto a socket (requests Node's client would not write); the status line's code and the body. */
+function raw(port: number, head: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(head));
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('end', () =>
+      resolve({
+        status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0),
+        body: text.slice(text.indexOf('\r\n\r\n') + 4),
+      }),
+    );
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error(`no answer: ${text}`)));
+  });
+}
+
+describe('LocalGateway answers only requests addressed to a loopback name (DNS rebinding)', () => {
+  let gateway: LocalGateway;
+  const ping = jest.fn<ReturnType<ProxyHandler>, Parameters<ProxyHandler>>(async () => ok('pong'));
+  const logs: string[] = [];
+  beforeAll(async () => {
+    gateway = new LocalGateway({ routes: [{ method: 'ANY', path: '/ping', handler: ping }], log: (l) => logs.push(l) });
+    await gateway.start();
+  });
+  afterAll(() => gateway.stop());
+  beforeEach(() => ping.mockClear());
+
+  it.each([
+    ['evil.example', 'evil.example'],
+    ['evil.example:<port>', 'evil.example:PORT'],
+    ['localhost.evil.example', 'localhost.evil.example'],
+    ['127.0.0.1.nip.io:<port>', '127.0.0.1.nip.io:PORT'],
+    ['127.0.0.2', '127.0.0.2'],
+    ['0.0.0.0:<port>', '0.0.0.0:PORT'],
+    ['[::2]', '[::2]'],
+    ['[::ffff:127.0.0.1]', '[::ffff:127.0.0.1]'],
+    ['localhost. (trailing dot)', 'localhost.'],
+    ['localhost:99999', 'localhost:99999'],
+    ['localhost:abc', 'localhost:abc'],
+    ['[::1 (unclosed)', '[::1'],
+    ['a"b<c>', 'a"b<c>'],
+    ['of 4000 characters', 'x'.repeat(4000)],
+  ])('answers Host %s with 421 Misdirected Request, before any handler runs', async (_label, template) => {
+    const host = template.replace('PORT', String(gateway.port));
+    for (const method of ['GET', 'POST']) {
+      const reply = await send(gateway.url, '/ping', {
+        method,
+        headers: { host },
+        body: method === 'POST' ? '{}' : undefined,
+      });
+      expect(reply.status).toBe(421);
+      expect(json(reply)).toEqual({
+        message:
+          'Misdirected Request: the Host header is not a loopback name (localhost, 127.0.0.1 or [::1], with or without a port); local mode answers only requests addressed to loopback',
+      });
+      expect(reply.headers['x-amzn-errortype']).toBe('MisdirectedRequestException');
+    }
+    expect(ping).not.toHaveBeenCalled();
+  });
+
+  it.each(['localhost', 'localhost:PORT', '127.0.0.1', '127.0.0.1:PORT', '[::1]', '[::1]:PORT', 'LocalHost:1'])(
+    'serves Host %s',
+    async (template) => {
+      const host = template.replace('PORT', String(gateway.port));
+      const reply = await send(gateway.url, '/ping', { headers: { host } });
+      expect(reply.status).toBe(200);
+      expect(ping).toHaveBeenCalledTimes(1);
+    },
+  );
+
+  it('answers a missing, empty or repeated Host, and headers over the size limit, with a 4xx, and keeps serving', async () => {
+    const port = gateway.port;
+    const missing = await raw(port, 'GET /ping HTTP/1.0\r\n\r\n');
+    expect(missing.status).toBe(400);
+    expect(JSON.parse(missing.body)).toEqual({ message: 'Bad Request: a Host header is required' });
+    const twice = await raw(
+      port,
+      'GET /ping HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nConnection: close\r\n\r\n',
+    );
+    expect(twice.status).toBe(400);
+    expect(JSON.parse(twice.body)).toEqual({ message: 'Bad Request: more than one Host header' });
+    const empty = await raw(port, 'GET /ping HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n');
+    expect(empty.status).toBe(421);
+    const huge = await raw(port, `GET /ping HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(huge.status).toBe(431);
+    const noHost11 = await raw(port, 'GET /ping HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(noHost11.status).toBe(400);
+    expect(ping).not.toHaveBeenCalled();
+    expect((await send(gateway.url, '/ping')).status).toBe(200);
+  });
+
+  it('logs a refused request like any other, without the Host it named', async () => {
+    logs.length = 0;
+    await send(gateway.url, '/ping', { headers: { host: 'evil.example' } });
+    expect(logs).toEqual([expect.stringMatching(/^GET \/ping 421 \d+ms$/)]);
+  });
+});
+
 describe('LocalGateway lifecycle', () => {
   it('stops promptly even with an idle keep-alive connection open', async () => {
     const gateway = new LocalGateway({ routes: [{ method: 'GET', path: '/ping', handler: async () => ok('pong') }] });
@@ -463,6 +572,7 @@ describe('LocalGateway in front of the edge handler, in one process', () => {
     const edge = createEdgeHandler({
       authenticator: authenticatorWith(identityPlus, new MemoryRecords(), clock),
       intents: new FakeIntents(),
+      usedStates: new MemoryUsedStates(),
       stateKey: Buffer.alloc(32, 7),
       allowedReturnOrigins: [],
       now: clock.now,

@@ -1,5 +1,6 @@
 /** Helpers for tests that drive real processes: free ports, `npm start` as a child, the real curl. */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 
@@ -121,6 +122,68 @@ export async function startProcess(
       return code;
     },
   };
+}
+
+/**
+ * Every TCP port a process and its descendants (npm → tsx → node) listen on, from /proc (Linux): the
+ * listening sockets whose inodes the processes hold open. Finds the ports nobody chose too (port 0).
+ */
+export function listeningPorts(rootPid: number): number[] {
+  const inodes = new Set<string>();
+  for (const pid of processTree(rootPid)) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const fd of fds) {
+      try {
+        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        if (inode) inodes.add(inode);
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  }
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let rows: string[];
+    try {
+      rows = readFileSync(table, 'utf8').split('\n').slice(1);
+    } catch {
+      continue; // no IPv6
+    }
+    for (const row of rows) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const fields = row.trim().split(/\s+/);
+      const [, local, , state, , , , , , inode] = fields;
+      if (state === '0A' && inode !== undefined && inodes.has(inode) && local) {
+        ports.add(Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16));
+      }
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+/** `rootPid` and every process below it. */
+function processTree(rootPid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid …; comm may hold spaces and parentheses, so read after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const tree = [rootPid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i] as number) ?? []));
+  return tree;
 }
 
 export interface CurlResult {
