@@ -8,7 +8,9 @@
  * is always verified (system roots, plus an extra CA only for the local simulator). The answer carries a
  * private key and a password: it is parsed here and never logged; errors name fields, never values.
  */
-import { Agent } from './undici-parts';
+// undici's full index, not ./undici-parts: this client uses `request`, which the index adds to every
+// dispatcher. It runs once a day, so its cold start does not matter.
+import { Agent } from 'undici';
 import { RenewalError } from '../domain/errors';
 import { terminalSafe } from '../domain/report-formats';
 import { type ApiCredentials, buildApiConnector, buildSecureContext } from './identity-plus-credentials';

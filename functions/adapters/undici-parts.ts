@@ -9,6 +9,10 @@
  * cold-start` shows the cost.
  *
  * Types come from undici's published declarations; only the values take the short path.
+ *
+ * These dispatchers have no `request`, `stream` or `pipeline`: undici's index adds those helpers to every
+ * dispatcher when it loads. Code built on these parts uses `dispatch` (as the Identity Plus client does);
+ * code that wants `request` imports 'undici' (as the daily self-authority client does).
  */
 import type * as Undici from 'undici';
 
