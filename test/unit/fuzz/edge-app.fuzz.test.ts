@@ -1,0 +1,124 @@
+/**
+ * Fuzzing the edge function (createEdgeHandler) in-process: random and hostile requests to /signin, /return,
+ * /whoami and elsewhere, with whatever Identity Plus, the intents and the ledger do meanwhile, over a few
+ * requests to one container. Runs and replay: test/support/fuzz-settings.ts.
+ */
+import fc from 'fast-check';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createEdgeHandler } from '../../../functions/handlers/edge-app';
+import { headerOf } from '../../support/fuzz-answers';
+import { type FuzzPki, STATE_KEY, edgeRequest, fuzzPki, roundTripRequest } from '../../support/fuzz-inputs';
+import {
+  AuthenticationModel,
+  CountingIntents,
+  CountingUsedStates,
+  ScriptedIdentityPlus,
+  roundTripAnswer,
+  expectedDecision,
+  type StepObservation,
+} from '../../support/fuzz-ports';
+import { fuzzParameters, fuzzTimeoutMs } from '../../support/fuzz-settings';
+import {
+  type Deployment,
+  type World,
+  authenticatorFor,
+  deployment,
+  intentsFor,
+  runSteps,
+  steps,
+} from '../../support/fuzz-steps';
+import { MemoryRecords, TestClock } from '../../support/handler-doubles';
+import { testPki } from '../../support/test-pki';
+
+let fp: FuzzPki;
+beforeAll(async () => {
+  fp = await fuzzPki(await testPki());
+});
+
+function world(settings: Deployment): World {
+  const clock = new TestClock();
+  const identityPlus = new ScriptedIdentityPlus();
+  const records = new MemoryRecords();
+  const intents = new CountingIntents();
+  const usedStates = new CountingUsedStates();
+  const handler = createEdgeHandler({
+    authenticator: authenticatorFor(settings, { identityPlus, records, clock }),
+    intents: intentsFor(settings, intents, clock),
+    stateKey: STATE_KEY,
+    usedStates,
+    allowedReturnOrigins: settings.returnOrigins,
+    publicOrigin: settings.publicOrigin,
+    now: clock.now,
+    log: { decision: () => undefined, failure: () => undefined },
+  });
+  return {
+    handler,
+    identityPlus,
+    records,
+    intents,
+    usedStates,
+    clock,
+    deployment: settings,
+    model: new AuthenticationModel(settings),
+    rules: (_step, event, res, seen) => edgeRules(settings, intents, event, res, seen),
+  };
+}
+
+/** The edge's own rules (docs/design.md, "What each entry point answers"). */
+function edgeRules(
+  settings: Deployment,
+  intents: CountingIntents,
+  event: APIGatewayProxyEvent,
+  res: APIGatewayProxyResult,
+  seen: StepObservation,
+): string[] {
+  const broken: string[] = [];
+  const route = event.resource ?? event.path;
+  const inquiry = seen.asked[0];
+  const decided = inquiry ? expectedDecision(inquiry.scripted, settings.allowedRoles) : undefined;
+  const location = headerOf(res, 'Location');
+  const redirect = res.statusCode >= 300 && res.statusCode < 400;
+  // Only /signin sends to Identity Plus, on validate (asked now, or a validate the negative cache kept).
+  if (
+    location !== undefined &&
+    intents.signonUrls.has(location) &&
+    (route !== '/signin' || (decided && decided !== 'validate'))
+  )
+    broken.push(`sent to the sign-on URL from ${route} on ${decided ?? 'a cached decision'}`);
+  if (route === '/return' && decided === 'validate' && redirect) broken.push('/return redirected on validate (a loop)');
+  if (route === '/whoami' && redirect) broken.push('/whoami redirected');
+  if (event.httpMethod !== 'GET' && seen.asked.length > 0) broken.push(`asked Identity Plus for a ${event.httpMethod}`);
+  return broken;
+}
+
+describe('edge function under fuzzing', () => {
+  it(
+    'keeps every invariant whatever the request and whatever Identity Plus, the intents and the ledger do',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(deployment, steps(edgeRequest), async (settings, run) => {
+          await runSteps(world(settings), run, fp);
+        }),
+        fuzzParameters(),
+      );
+    },
+    fuzzTimeoutMs(10),
+  );
+
+  it(
+    'keeps every invariant through validation round trips: /signin, Identity Plus, /return, replays',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          deployment,
+          steps(roundTripRequest, { maxLength: 8, answers: roundTripAnswer }),
+          async (settings, run) => {
+            await runSteps(world(settings), run, fp);
+          },
+        ),
+        fuzzParameters(),
+      );
+    },
+    fuzzTimeoutMs(10),
+  );
+});
