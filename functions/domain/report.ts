@@ -23,6 +23,12 @@ export interface UserRecord {
   readonly devices: readonly string[];
   /** Epoch seconds after which the item is gone (DynamoDB TTL); absent = kept. */
   readonly expiresAt?: number;
+  /**
+   * Whether the role policy let the user in at least once in the period. False: Identity Plus confirmed the
+   * identity (so it is billed) but the role policy denied it every time. Absent = admitted: items written
+   * before the ledger recorded denied identities hold only admitted users (see {@link isAdmitted}).
+   */
+  readonly admitted?: boolean;
 }
 
 /** One object a report export wrote. */
@@ -66,8 +72,15 @@ export interface BillingReport {
   readonly periodDays: number;
   /** False while the period is still running: the numbers can still grow. */
   readonly periodComplete: boolean;
-  /** Users authenticated at least once in the period: what Identity Plus bills. */
+  /**
+   * Users Identity Plus confirmed at least once in the period: what Identity Plus bills, whether or not the
+   * role policy then let them in. The cost is computed from this number.
+   */
   readonly uniqueUsers: number;
+  /** Of those, the users the role policy let in at least once in the period. */
+  readonly admittedUsers: number;
+  /** uniqueUsers − admittedUsers: confirmed (so billed) but denied by the role policy every time. */
+  readonly notAdmittedUsers: number;
   /** Distinct certificate serials those users authenticated with. */
   readonly uniqueDevices: number;
   /** Authentications confirmed by Identity Plus in the period. */
@@ -140,6 +153,7 @@ export class ReportAccumulator {
   readonly #perDay: number[];
   readonly #devices = new Set<string>();
   #users = 0;
+  #admitted = 0;
   #authentications = 0;
   #expired = 0;
 
@@ -157,6 +171,11 @@ export class ReportAccumulator {
     return this.#users;
   }
 
+  /** Users counted so far whom the role policy let in at least once. */
+  get admitted(): number {
+    return this.#admitted;
+  }
+
   /** Expired items left out so far. */
   get expired(): number {
     return this.#expired;
@@ -170,6 +189,7 @@ export class ReportAccumulator {
       return 'expired';
     }
     this.#users++;
+    if (isAdmitted(record)) this.#admitted++;
     this.#authentications += record.authCount;
     for (const serial of record.devices) this.#devices.add(serial);
     // firstSeenAt is written from the authentication that placed the item in this period, so it falls inside
@@ -199,6 +219,8 @@ export class ReportAccumulator {
       periodDays: this.#perDay.length,
       periodComplete: generatedAt.getTime() >= this.#period.end.getTime(),
       uniqueUsers: this.#users,
+      admittedUsers: this.#admitted,
+      notAdmittedUsers: this.#users - this.#admitted,
       uniqueDevices: this.#devices.size,
       authentications: this.#authentications,
       newUsersPerDay: this.#perDay.map((users, i) => ({
@@ -216,6 +238,14 @@ export class ReportAccumulator {
 /** True when the item's TTL has passed (`expiresAt` ≤ now): DynamoDB may still return it, the report must not count it. */
 export function isExpired(record: Pick<UserRecord, 'expiresAt'>, nowSeconds: number): boolean {
   return record.expiresAt !== undefined && record.expiresAt <= nowSeconds;
+}
+
+/**
+ * Whether the record's user was let in during the period: anything but an explicit `false` is admitted
+ * (ledger items from before denied identities were recorded have no flag, and held only admitted users).
+ */
+export function isAdmitted(record: Pick<UserRecord, 'admitted'>): boolean {
+  return record.admitted !== false;
 }
 
 /** Where a closed period's export lives in the reports bucket: `reports/<period>/report.json` and `users.csv`. */

@@ -3,6 +3,7 @@ import {
   ReportAccumulator,
   type UserRecord,
   estimatedCost,
+  isAdmitted,
   periodDays,
   reportExportKeys,
 } from '../../../functions/domain/report';
@@ -96,6 +97,49 @@ describe('the report of a period', () => {
       pricePerUserYear: 0.9,
       generatedAt: NOW.toISOString(),
     });
+  });
+
+  it('bills every confirmed user and counts the admitted ones apart: 2 admitted + 1 denied by the role policy', async () => {
+    const report = await buildReport(
+      november,
+      [
+        user({ userId: 'org:ref-alice', admitted: true }),
+        user({ userId: 'local:erin', admitted: true, devices: ['222'] }),
+        user({ userId: 'org:ref-guest', admitted: false, devices: ['333'], authCount: 2 }),
+      ],
+      { pricePerUserYear: 0.9, now: NOW },
+    );
+    expect(report).toMatchObject({
+      uniqueUsers: 3,
+      admittedUsers: 2,
+      notAdmittedUsers: 1,
+      uniqueDevices: 3,
+      authentications: 10,
+      estimatedCost: estimatedCost(3, 0.9, november), // the cost of 3 users, not of the 2 admitted
+    });
+    expect(report.estimatedCost).toBe(0.22);
+    expect(report.newUsersPerDay.reduce((s, d) => s + d.users, 0)).toBe(3); // new billed users, admitted or not
+  });
+
+  it('counts an item without the admitted flag (written before denied identities were recorded) as admitted', () => {
+    const acc = new ReportAccumulator(november, { pricePerUserYear: 0.9, now: NOW });
+    acc.add(user({ userId: 'old', admitted: undefined }));
+    acc.add(user({ userId: 'denied', admitted: false }));
+    expect(acc.result(NOW)).toMatchObject({ uniqueUsers: 2, admittedUsers: 1, notAdmittedUsers: 1 });
+    expect(acc.admitted).toBe(1);
+    expect([isAdmitted({}), isAdmitted({ admitted: true }), isAdmitted({ admitted: false })]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+  });
+
+  it('leaves expired and other-period items out of the admitted counts too', () => {
+    const acc = new ReportAccumulator(november, { pricePerUserYear: 0.9, now: NOW });
+    acc.add(user({ userId: 'gone', admitted: false, expiresAt: 1 }));
+    acc.add(user({ userId: 'october', admitted: true, period: '2026-10' }));
+    acc.add(user({ userId: 'here', admitted: false }));
+    expect(acc.result(NOW)).toMatchObject({ uniqueUsers: 1, admittedUsers: 0, notAdmittedUsers: 1 });
   });
 
   it('counts a user with several devices once, and a device shared by two user ids once', async () => {
