@@ -48,6 +48,7 @@ export const PROJECTION = [
   'authCount',
   'devices',
   'expiresAt',
+  'admitted',
 ];
 
 /** Reads the records of a period from the sharded ledger (see functions/adapters/records-table.ts). */
@@ -259,7 +260,9 @@ export function compareCodePoints(a: string, b: string): number {
 /**
  * A ledger item as a report record. The user id falls back to the sort key (`USER#<userId>`) and the
  * period to the partition read; a missing or non-numeric count reads as 0, so one damaged item cannot
- * break a report, while the user it names is still counted.
+ * break a report, while the user it names is still counted. `admitted` is true unless the item holds
+ * `BOOL false`: items written before the flag existed were all admitted, and a flag of another type reads
+ * as missing, like any other attribute of the wrong type here.
  */
 export function userRecordOf(item: Item, periodId: string): UserRecord {
   const text = (name: string): string | undefined => item[name]?.S;
@@ -279,5 +282,6 @@ export function userRecordOf(item: Item, periodId: string): UserRecord {
     authCount: number('authCount') ?? 0,
     devices: item.devices?.SS ?? [],
     expiresAt: number('expiresAt'),
+    admitted: item.admitted?.BOOL ?? true,
   };
 }

@@ -2,7 +2,7 @@
  * The billing report as JSON, CSV (one row per user), a self-contained HTML page with an SVG chart, and a
  * plain-text table for terminals. Pure: strings in, strings out; the user list is streamed row by row.
  */
-import type { BillingReport, UserRecord } from './report';
+import { type BillingReport, type UserRecord, isAdmitted } from './report';
 import { escapeHtml } from './html';
 
 /** The report formats `/report` and the CLI share (`table` is the CLI's only). */
@@ -19,8 +19,20 @@ export function reportJson(report: BillingReport): string {
 
 // ---------------------------------------------------------------------------------------------- CSV
 
-/** CSV columns, in order. */
-export const CSV_COLUMNS = ['userId', 'name', 'email', 'firstSeenAt', 'lastSeenAt', 'authCount', 'devices'] as const;
+/**
+ * CSV columns, in order. New columns go at the end (`admitted` came last), so a consumer that reads the
+ * columns by position keeps working.
+ */
+export const CSV_COLUMNS = [
+  'userId',
+  'name',
+  'email',
+  'firstSeenAt',
+  'lastSeenAt',
+  'authCount',
+  'devices',
+  'admitted',
+] as const;
 
 /** RFC 4180 line break. */
 const CRLF = '\r\n';
@@ -71,7 +83,10 @@ export function csvField(value: string): string {
   return neutralised !== value || /[",\r\n]/.test(neutralised) ? `"${neutralised.replace(/"/g, '""')}"` : neutralised;
 }
 
-/** One user as a CSV line (devices joined with `;` inside one field). */
+/**
+ * One user as a CSV line (devices joined with `;` inside one field; `admitted` is `true` or `false`: false
+ * for a user Identity Plus confirmed, so billed, whom the role policy never let in during the period).
+ */
 export function csvRow(record: UserRecord): string {
   return (
     [
@@ -82,6 +97,7 @@ export function csvRow(record: UserRecord): string {
       csvField(record.lastSeenAt),
       String(record.authCount),
       csvField(record.devices.join(';')),
+      csvField(String(isAdmitted(record))),
     ].join(',') + CRLF
   );
 }
@@ -117,9 +133,9 @@ function lastDay(report: BillingReport): string {
   return new Date(Date.parse(report.periodEnd) - 1).toISOString().slice(0, 10);
 }
 
-/** How the estimate was reached, in words. */
+/** How the estimate was reached, in words (from the billed users: admitted or not, Identity Plus confirmed them). */
 export function costExplanation(report: BillingReport): string {
-  return `${groupDigits(report.uniqueUsers)} users × ${report.pricePerUserYear.toFixed(2)} ${report.currency}/year × ${report.periodDays}/365 days`;
+  return `${groupDigits(report.uniqueUsers)} billed users × ${report.pricePerUserYear.toFixed(2)} ${report.currency}/year × ${report.periodDays}/365 days`;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -232,7 +248,9 @@ th:first-child,td:first-child{text-align:left}
 export function reportHtml(report: BillingReport): string {
   const status = report.periodComplete ? 'complete' : 'in progress: the numbers can still grow';
   const totals: Array<[string, string]> = [
-    ['Unique users', groupDigits(report.uniqueUsers)],
+    ['Billed users (confirmed by Identity Plus)', groupDigits(report.uniqueUsers)],
+    ['Admitted users', groupDigits(report.admittedUsers)],
+    ['Not admitted users', groupDigits(report.notAdmittedUsers)],
     ['Estimated cost', money(report.estimatedCost, report.currency)],
     ['Unique devices', groupDigits(report.uniqueDevices)],
     // Sign-ins Identity Plus confirmed; answers from plusgate's short decision cache are not counted.
@@ -256,7 +274,7 @@ export function reportHtml(report: BillingReport): string {
 <dl class="totals">
 ${totals.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('\n')}
 </dl>
-<p class="note">Estimated cost: ${escapeHtml(costExplanation(report))}, rounded to cents. Identity Plus bills each user authenticated at least once in the period.</p>
+<p class="note">Estimated cost: ${escapeHtml(costExplanation(report))}, rounded to cents. Identity Plus bills each user it confirmed at least once in the period, also one the role policy then denied: ${escapeHtml(notAdmittedNote(report))}.</p>
 <h2>New users per day</h2>
 <figure>
 ${newUsersChartSvg(report)}
@@ -275,6 +293,12 @@ ${rows}
 </body>
 </html>
 `;
+}
+
+/** The billed users the role policy never let in, in words. */
+function notAdmittedNote(report: BillingReport): string {
+  const n = report.notAdmittedUsers;
+  return `${groupDigits(n)} of the ${groupDigits(report.uniqueUsers)} billed user${report.uniqueUsers === 1 ? '' : 's'} ${n === 1 ? 'was' : 'were'} not admitted`;
 }
 
 // -------------------------------------------------------------------------------------- text table
@@ -298,6 +322,7 @@ const TABLE_COLUMNS = [
   ['LAST SEEN (UTC)', 16],
   ['AUTHS', 6],
   ['DEVICES', 7],
+  ['ADMITTED', 8],
 ] as const;
 
 /** First lines of the text table: the period and the column heads (widths are fixed, so rows can stream). */
@@ -323,6 +348,7 @@ export function tableRow(record: UserRecord): string {
   text.push(
     String(record.authCount).padStart(TABLE_COLUMNS[5][1]),
     String(record.devices.length).padStart(TABLE_COLUMNS[6][1]),
+    (isAdmitted(record) ? 'yes' : 'no').padEnd(TABLE_COLUMNS[7][1]),
   );
   return `${text.join('  ').trimEnd()}\n`;
 }
@@ -341,7 +367,10 @@ export function tableTotals(report: BillingReport): string {
       'Period',
       `${report.period}: ${report.periodStart.slice(0, 10)} to ${lastDay(report)} (${report.periodDays} days, ${report.periodComplete ? 'complete' : 'in progress'})`,
     ),
-    line('Unique users', groupDigits(report.uniqueUsers)),
+    // Billed = every identity Identity Plus confirmed; the role policy let only the admitted ones in.
+    line('Billed users', `${groupDigits(report.uniqueUsers)} (confirmed by Identity Plus)`),
+    line('Admitted users', groupDigits(report.admittedUsers)),
+    line('Not admitted users', `${groupDigits(report.notAdmittedUsers)} (confirmed, then denied by the role policy)`),
     line('Unique devices', groupDigits(report.uniqueDevices)),
     line('Authentications', groupDigits(report.authentications)),
     line('Estimated cost', `${money(report.estimatedCost, report.currency)} (${costExplanation(report)})`),

@@ -29,7 +29,12 @@ export interface PeriodCloseEvent {
 /** What one run wrote. */
 export interface PeriodCloseResult {
   readonly period: string;
+  /** Billed users: every identity Identity Plus confirmed in the period. */
   readonly uniqueUsers: number;
+  /** Of those, the users the role policy let in at least once. */
+  readonly admittedUsers: number;
+  /** uniqueUsers − admittedUsers: confirmed, so billed, but denied by the role policy every time. */
+  readonly notAdmittedUsers: number;
   readonly estimatedCost: number;
   readonly objects: readonly StoredObject[];
 }
@@ -89,6 +94,8 @@ export function createPeriodCloseHandler(
     const result = {
       period: period.id,
       uniqueUsers: report.uniqueUsers,
+      admittedUsers: report.admittedUsers,
+      notAdmittedUsers: report.notAdmittedUsers,
       estimatedCost: report.estimatedCost,
       objects: [users, summary],
     };

@@ -80,6 +80,7 @@ export function createReportHandler(deps: ReportDeps): (event: APIGatewayProxyEv
         format,
         status: response.statusCode,
         users: accumulator.users,
+        admittedUsers: accumulator.admitted,
         expiredIgnored: accumulator.expired,
         ms: Date.now() - started,
       });

@@ -207,6 +207,8 @@ describe('the report over 10,000 users in dynalite', () => {
     expect(report).toMatchObject({
       period: '2026-11',
       uniqueUsers: USERS,
+      admittedUsers: USERS, // items without the admitted flag (written before it existed) count as admitted
+      notAdmittedUsers: 0,
       uniqueDevices: expected.devices.size,
       authentications: expected.authentications,
       estimatedCost: 739.73, // 10,000 × 0.9 × 30/365 = 739.726
@@ -225,7 +227,7 @@ describe('the report over 10,000 users in dynalite', () => {
     const res = await app()(request('period=2026-11&format=csv'));
     expect(res.statusCode).toBe(200);
     const lines = res.body.split('\r\n');
-    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices');
+    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted');
     const rows = lines.slice(1, -1);
     expect(rows).toHaveLength(USERS);
     const ids = rows.map((r) => r.split(',')[0]!);
@@ -241,6 +243,7 @@ describe('the report over 10,000 users in dynalite', () => {
       expect.any(String),
       '2',
       '1000003;1000004',
+      'true', // no admitted attribute in the item: admitted
     ]);
   });
 
@@ -294,6 +297,34 @@ describe('the report over 10,000 users in dynalite', () => {
     await table.recordAuthentication({ period, userId: 'local:erin', serial: '3', roles: [], at, admitted: true });
     const res = await app()(request('period=2026-09'));
     expect(JSON.parse(res.body)).toMatchObject({ uniqueUsers: 2, uniqueDevices: 3, authentications: 3 });
+  });
+
+  it('bills every identity Identity Plus confirmed and counts the admitted ones apart (RecordsTable → /report)', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE, shards: SHARDS });
+    const period = periodById('2026-08'); // 31 days
+    const at = new Date('2026-08-05T10:00:00Z');
+    const write = (userId: string, serial: string, admitted: boolean) =>
+      table.recordAuthentication({ period, userId, serial, roles: admitted ? ['member'] : ['guest'], at, admitted });
+    await write('org:ref-admitted', '1', true);
+    await write('org:ref-denied-then-admitted', '2', false);
+    await write('org:ref-denied-then-admitted', '2', true);
+    await write('org:ref-denied', '3', false); // confirmed by Identity Plus, denied by the role policy
+    await write('org:ref-denied', '3', false);
+
+    const json = JSON.parse((await app()(request('period=2026-08'))).body);
+    expect(json).toMatchObject({
+      uniqueUsers: 3,
+      admittedUsers: 2,
+      notAdmittedUsers: 1,
+      authentications: 5,
+      estimatedCost: 0.23, // 3 billed users × 0.9 × 31/365 = 0.229 (the 2 admitted alone would be 0.15)
+    });
+    const csv = (await app()(request('period=2026-08&format=csv'))).body.split('\r\n');
+    expect(csv.slice(1, -1).map((r) => [r.split(',')[0], r.split(',').at(-1)])).toEqual([
+      ['org:ref-admitted', 'true'],
+      ['org:ref-denied', 'false'],
+      ['org:ref-denied-then-admitted', 'true'],
+    ]);
   });
 
   it('answers 503 when the table cannot be read', async () => {
@@ -357,8 +388,10 @@ describe('the report CLI against dynalite', () => {
     ]);
     expect(code).toBe(0);
     expect(out.split('\n').filter((l) => /^(local|org|serial):/.test(l))).toHaveLength(500);
-    expect(out).toContain('Unique users        500\n');
-    expect(out).toContain('Estimated cost      38.22 USD (500 users × 0.90 USD/year × 31/365 days)');
+    expect(out).toContain('Billed users        500 (confirmed by Identity Plus)\n');
+    expect(out).toContain('Admitted users      500\n');
+    expect(out).toContain('Not admitted users  0 (confirmed, then denied by the role policy)\n');
+    expect(out).toContain('Estimated cost      38.22 USD (500 billed users × 0.90 USD/year × 31/365 days)');
   });
 
   it('says how to fix it when nothing listens at the endpoint', async () => {
@@ -408,6 +441,18 @@ describe('reading ledger items', () => {
       authCount: 0,
       devices: ['1'],
       expiresAt: undefined,
+      admitted: true, // no flag: written before denied identities were recorded, all admitted
     });
+  });
+
+  it('reads the admitted flag: BOOL false is not admitted; missing, true or another type reads as admitted', () => {
+    const admitted = (value?: AttributeValue) =>
+      userRecordOf({ sk: { S: 'USER#org:x' }, ...(value ? { admitted: value } : {}) }, '2026-11').admitted;
+    expect(admitted({ BOOL: false })).toBe(false);
+    expect(admitted({ BOOL: true })).toBe(true);
+    expect(admitted()).toBe(true);
+    expect(admitted({ S: 'false' })).toBe(true); // a damaged attribute reads as missing, like the others
+    expect(admitted({ NULL: true })).toBe(true);
+    expect(admitted({ N: '0' })).toBe(true);
   });
 });

@@ -128,6 +128,7 @@ describe('report CLI run', () => {
       lastSeenAt: '2026-11-26T10:00:00.000Z',
       authCount: 1,
       devices: ['2'],
+      admitted: false, // Identity Plus confirmed it, the role policy denied it: billed, not admitted
     },
     {
       userId: 'org:ref-alice',
@@ -166,9 +167,12 @@ describe('report CLI run', () => {
     expect(await runReport(parseReportArgs([], NO_ENV), t.streams)).toBe(0);
     const text = t.out();
     expect(text).toMatch(/^plusgate billing report, period 2026-11/);
-    expect(text).toMatch(/\norg:ref-alice\s+Alice\s+2026-11-26 09:00\s+2026-11-26 11:00\s+3\s+2\n/);
-    expect(text).toContain('Unique users        2\n');
-    expect(text).toContain('Estimated cost      0.15 USD');
+    expect(text).toMatch(/\norg:ref-alice\s+Alice\s+2026-11-26 09:00\s+2026-11-26 11:00\s+3\s+2\s+yes\n/);
+    expect(text).toMatch(/\nlocal:erin-local\s+2026-11-26 10:00\s+2026-11-26 10:00\s+1\s+1\s+no\n/);
+    expect(text).toContain('Billed users        2 (confirmed by Identity Plus)\n');
+    expect(text).toContain('Admitted users      1\n');
+    expect(text).toContain('Not admitted users  1 (confirmed, then denied by the role policy)\n');
+    expect(text).toContain('Estimated cost      0.15 USD (2 billed users');
     expect(t.err()).toBe('');
   });
 
@@ -178,9 +182,25 @@ describe('report CLI run', () => {
     expect(JSON.parse(t.out())).toMatchObject({
       period: '2026-11',
       uniqueUsers: 2,
+      admittedUsers: 1,
+      notAdmittedUsers: 1,
       uniqueDevices: 3,
       authentications: 4,
+      estimatedCost: 0.15, // both billed users
     });
+  });
+
+  it('writes the admitted column in the CSV and the billed and admitted users in the HTML', async () => {
+    const csv = io({ records: ledger(records) });
+    await runReport(parseReportArgs(['--format', 'csv', '--period', '2026-11'], NO_ENV), csv.streams);
+    const lines = csv.out().split('\r\n');
+    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted');
+    expect(lines.slice(1, -1).map((l) => l.split(',').at(-1))).toEqual(['false', 'true']);
+
+    const html = io({ records: ledger(records) });
+    await runReport(parseReportArgs(['--format', 'html', '--period', '2026-11'], NO_ENV), html.streams);
+    expect(html.out()).toContain('<dt>Billed users (confirmed by Identity Plus)</dt><dd>2</dd>');
+    expect(html.out()).toContain('<dt>Admitted users</dt><dd>1</dd>');
   });
 
   it('shows progress on a terminal only when the report takes longer than the threshold', async () => {

@@ -45,7 +45,8 @@ beforeAll(async () => {
     [
       user(),
       user({ userId: 'local:erin', devices: ['333'], firstSeenAt: '2026-11-03T23:00:00.000Z' }),
-      user({ userId: 'serial:444', devices: ['444'], firstSeenAt: '2026-11-26T10:00:00.000Z' }),
+      // Identity Plus confirmed this one (billed) but the role policy denied it.
+      user({ userId: 'serial:444', devices: ['444'], firstSeenAt: '2026-11-26T10:00:00.000Z', admitted: false }),
     ],
     { pricePerUserYear: 0.9, now: NOW },
   );
@@ -53,13 +54,22 @@ beforeAll(async () => {
 
 describe('CSV', () => {
   it('has the documented header and one CRLF-terminated row per user, devices joined with ;', async () => {
-    expect(CSV_HEADER).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices\r\n');
+    expect(CSV_HEADER).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted\r\n');
     expect(csvRow(user())).toBe(
-      'org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222\r\n',
+      'org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222,true\r\n',
     );
     expect(await collect(csvLines([user(), user({ userId: 'b' })]))).toBe(
       CSV_HEADER + csvRow(user()) + csvRow(user({ userId: 'b' })),
     );
+  });
+
+  it('ends each row with admitted: true, or false for a user Identity Plus confirmed but the role policy denied', () => {
+    expect(CSV_HEADER.trimEnd().split(',').at(-1)).toBe('admitted'); // last: readers by position keep working
+    expect(csvRow(user({ admitted: true })).endsWith(',111;222,true\r\n')).toBe(true);
+    expect(csvRow(user({ admitted: false }))).toBe(
+      'org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222,false\r\n',
+    );
+    expect(csvRow(user({ admitted: undefined })).endsWith(',true\r\n')).toBe(true); // an item from before the flag
   });
 
   it('quotes fields with commas, quotes and line breaks (RFC 4180), and leaves plain ones bare', () => {
@@ -81,7 +91,7 @@ describe('CSV', () => {
 
   it('neutralises a formula in a name, keeping the row intact', () => {
     expect(csvRow(user({ name: '=cmd|" /C calc"!A0', email: undefined }))).toBe(
-      `org:ref-alice,"'=cmd|"" /C calc""!A0",,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222\r\n`,
+      `org:ref-alice,"'=cmd|"" /C calc""!A0",,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222,true\r\n`,
     );
   });
 
@@ -204,8 +214,11 @@ describe('CSV formula injection', () => {
   });
 
   it('neutralises hostile names, emails and user ids across the whole row', () => {
-    const row = csvRow(user({ userId: 'local:a;=1', name: "Carol;=cmd|' /C calc'!A0", email: 'x\t@y' }));
-    expect(parseRecord(row)).toHaveLength(7);
+    const row = csvRow(
+      user({ userId: 'local:a;=1', name: "Carol;=cmd|' /C calc'!A0", email: 'x\t@y', admitted: false }),
+    );
+    expect(parseRecord(row)).toHaveLength(8);
+    expect(parseRecord(row).at(-1)).toBe('false');
     expect(formulaCells(row)).toEqual([]);
   });
 
@@ -224,9 +237,10 @@ describe('CSV formula injection', () => {
 
   it('leaves no formula cell in a whole row of hostile fields (property)', () => {
     fc.assert(
-      fc.property(nasty, nasty, nasty, (userId, name, email) => {
-        const row = csvRow(user({ userId, name, email }));
-        expect(parseRecord(row)).toHaveLength(7);
+      fc.property(nasty, nasty, nasty, fc.boolean(), (userId, name, email, admitted) => {
+        const row = csvRow(user({ userId, name, email, admitted }));
+        expect(parseRecord(row)).toHaveLength(8);
+        expect(parseRecord(row).at(-1)).toBe(String(admitted));
         expect(formulaCells(row)).toEqual([]);
       }),
       { numRuns: 1000 },
@@ -237,6 +251,17 @@ describe('CSV formula injection', () => {
 describe('JSON', () => {
   it('is the report object', () => {
     expect(JSON.parse(reportJson(report))).toEqual(report);
+  });
+
+  it('carries the billed and admitted counts, the admitted ones right after the billed uniqueUsers', () => {
+    const json = JSON.parse(reportJson(report));
+    expect(json).toMatchObject({ uniqueUsers: 3, admittedUsers: 2, notAdmittedUsers: 1, estimatedCost: 0.22 });
+    expect(Object.keys(json).slice(5, 9)).toEqual([
+      'uniqueUsers',
+      'admittedUsers',
+      'notAdmittedUsers',
+      'uniqueDevices',
+    ]);
   });
 });
 
@@ -252,11 +277,27 @@ describe('HTML page', () => {
 
   it('shows the totals and the cost explanation', () => {
     const html = reportHtml(report);
-    expect(html).toContain('<dt>Unique users</dt><dd>3</dd>');
+    expect(html).toContain('<dt>Billed users (confirmed by Identity Plus)</dt><dd>3</dd>');
+    expect(html).toContain('<dt>Admitted users</dt><dd>2</dd>');
+    expect(html).toContain('<dt>Not admitted users</dt><dd>1</dd>');
     expect(html).toContain('<dt>Estimated cost</dt><dd>0.22 USD</dd>');
     expect(html).toContain('<dt>Unique devices</dt><dd>4</dd>');
-    expect(html).toContain('3 users × 0.90 USD/year × 30/365 days');
+    expect(html).toContain('3 billed users × 0.90 USD/year × 30/365 days');
+    expect(html).toContain('1 of the 3 billed users was not admitted');
     expect(html).toContain('2026-11-01 to 2026-11-30 (UTC, 30 days), complete');
+  });
+
+  it('groups and escapes the billed and admitted numbers', () => {
+    const big = reportHtml({ ...report, uniqueUsers: 1_234_567, admittedUsers: 1_234_000, notAdmittedUsers: 567 });
+    expect(big).toContain('<dt>Billed users (confirmed by Identity Plus)</dt><dd>1,234,567</dd>');
+    expect(big).toContain('<dt>Admitted users</dt><dd>1,234,000</dd>');
+    expect(big).toContain('<dt>Not admitted users</dt><dd>567</dd>');
+    // Whatever reaches them, the numbers go into the page as text, never as markup.
+    const hostile = { ...report, admittedUsers: '<b>2</b>', notAdmittedUsers: '1&<i>' } as unknown as BillingReport;
+    const html = reportHtml(hostile);
+    expect(html).toContain('<dt>Admitted users</dt><dd>&#60;b&#62;2&#60;/b&#62;</dd>');
+    expect(html).toContain('<dt>Not admitted users</dt><dd>1&#38;&#60;i&#62;</dd>');
+    expect(html).not.toMatch(/<b>|<i>/);
   });
 
   it('draws one bar per day with new users, with axis labels, a title and a description', () => {
@@ -303,11 +344,15 @@ describe('text table', () => {
     expect(tableHeader(periodById('2026-11'))).toContain('period 2026-11 (2026-11-01 to 2026-11-30, UTC)');
     const row = tableRow(user());
     expect(row).toMatch(
-      /^org:ref-alice\s+Alice Archer\s+alice@example.com\s+2026-11-03 08:00\s+2026-11-20 08:05\s+4\s+2\n$/,
+      /^org:ref-alice\s+Alice Archer\s+alice@example.com\s+2026-11-03 08:00\s+2026-11-20 08:05\s+4\s+2\s+yes\n$/,
     );
+    expect(tableHeader(periodById('2026-11'))).toMatch(/AUTHS\s+DEVICES\s+ADMITTED\n$/);
+    expect(tableRow(user({ admitted: false }))).toMatch(/\s+4\s+2\s+no\n$/);
     const totals = tableTotals(report);
-    expect(totals).toContain('Unique users        3\n');
-    expect(totals).toContain('Estimated cost      0.22 USD (3 users × 0.90 USD/year × 30/365 days)\n');
+    expect(totals).toContain('Billed users        3 (confirmed by Identity Plus)\n');
+    expect(totals).toContain('Admitted users      2\n');
+    expect(totals).toContain('Not admitted users  1 (confirmed, then denied by the role policy)\n');
+    expect(totals).toContain('Estimated cost      0.22 USD (3 billed users × 0.90 USD/year × 30/365 days)\n');
     expect(totals).toContain('New users per day   11-03: 2   11-26: 1\n');
   });
 

@@ -66,7 +66,7 @@ const ledger = () =>
   new FakeLedger([
     user('org:a'),
     user('org:b'),
-    user('local:c'),
+    user('local:c', '2026-11', { admitted: false }), // Identity Plus confirmed it; the role policy denied it
     user('org:a', '2026-10'),
     user('org:x', '2026-11', { expiresAt: 1 }),
   ]);
@@ -81,9 +81,11 @@ describe('GET /report', () => {
     expect(JSON.parse(res.body)).toMatchObject({
       period: '2026-11',
       uniqueUsers: 3,
+      admittedUsers: 2,
+      notAdmittedUsers: 1,
       uniqueDevices: 4,
       authentications: 6,
-      estimatedCost: 0.22,
+      estimatedCost: 0.22, // all 3 billed users
       currency: 'USD',
     });
   });
@@ -107,8 +109,9 @@ describe('GET /report', () => {
       'Content-Disposition': 'attachment; filename="plusgate-users-2026-11.csv"',
     });
     const lines = res.body.split('\r\n');
-    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices');
+    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted');
     expect(lines.slice(1, -1).map((l) => l.split(',')[0])).toEqual(['org:a', 'org:b', 'local:c']); // the expired org:x is not billed
+    expect(lines.slice(1, -1).map((l) => l.split(',').at(-1))).toEqual(['true', 'true', 'false']);
     expect(lines.at(-1)).toBe('');
   });
 
@@ -121,6 +124,9 @@ describe('GET /report', () => {
     });
     expect(res.headers?.['Content-Security-Policy']).toContain("default-src 'none'");
     expect(res.body).toContain('<svg');
+    expect(res.body).toContain('<dt>Billed users (confirmed by Identity Plus)</dt><dd>3</dd>');
+    expect(res.body).toContain('<dt>Admitted users</dt><dd>2</dd>');
+    expect(res.body).toContain('<dt>Not admitted users</dt><dd>1</dd>');
   });
 
   it.each([
@@ -197,7 +203,14 @@ describe('GET /report', () => {
       request('format=csv'),
     );
     expect(served).toEqual([
-      expect.objectContaining({ period: '2026-11', format: 'csv', status: 200, users: 3, expiredIgnored: 1 }),
+      expect.objectContaining({
+        period: '2026-11',
+        format: 'csv',
+        status: 200,
+        users: 3,
+        admittedUsers: 2,
+        expiredIgnored: 1,
+      }),
     ]);
     expect(JSON.stringify(served)).not.toContain('org:a');
   });

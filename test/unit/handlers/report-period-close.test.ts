@@ -182,7 +182,7 @@ describe('period close', () => {
       if (periodId !== '2026-11') return;
       yield record('local:a');
       yield record('org:b', { expiresAt: 1 });
-      yield record('org:c', { name: '=1+1' });
+      yield record('org:c', { name: '=1+1', admitted: false });
     },
   };
 
@@ -198,23 +198,40 @@ describe('period close', () => {
       log: (_m, f) => logged.push({ ...f }),
     });
     const result = await run({ time: '2026-12-01T00:30:00Z' });
-    expect(result).toMatchObject({ period: '2026-11', uniqueUsers: 2, estimatedCost: 0.15 });
+    expect(result).toMatchObject({
+      period: '2026-11',
+      uniqueUsers: 2,
+      admittedUsers: 1,
+      notAdmittedUsers: 1,
+      estimatedCost: 0.15, // both billed users
+    });
     expect(s3.sent.map((s) => [s.name, s.input.Key, s.input.ContentType])).toEqual([
       ['PutObject', 'reports/2026-11/users.csv', 'text/csv; charset=utf-8'],
       ['PutObject', 'reports/2026-11/report.json', 'application/json; charset=utf-8'],
     ]);
     const csv = s3.objects.get('reports/2026-11/users.csv')!.toString().split('\r\n');
     expect(csv).toHaveLength(4); // header, 2 users, final CRLF
+    expect(csv[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted');
+    expect(csv[1]).toMatch(/^local:a,.*,true$/);
     expect(csv[2]).toContain(`"'=1+1"`);
+    expect(csv[2]).toMatch(/,false$/);
     const report = JSON.parse(s3.objects.get('reports/2026-11/report.json')!.toString());
     expect(report).toMatchObject({
       period: '2026-11',
       periodComplete: true,
       uniqueUsers: 2,
+      admittedUsers: 1,
+      notAdmittedUsers: 1,
       uniqueDevices: 2,
       currency: 'USD',
     });
-    expect(logged[0]).toMatchObject({ period: '2026-11', uniqueUsers: 2, expiredIgnored: 1 });
+    expect(logged[0]).toMatchObject({
+      period: '2026-11',
+      uniqueUsers: 2,
+      admittedUsers: 1,
+      notAdmittedUsers: 1,
+      expiredIgnored: 1,
+    });
   });
 
   it('writes the same CSV bytes when run again for the same period (idempotent)', async () => {
