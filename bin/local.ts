@@ -21,6 +21,8 @@ const USAGE = `usage: npm start -- [options]
   --dynamodb-endpoint URL     use this DynamoDB endpoint instead of starting dynalite
   --decision-cache-seconds N  how long an allow is cached (default ${SETTINGS.decisionCacheSeconds.default})
   --stale-if-error-seconds N  grace for recently allowed certificates when Identity Plus is down (default ${SETTINGS.staleIfErrorSeconds.default})
+  --negative-cache-seconds N  how long a deny or validate is reused per certificate (default ${SETTINGS.negativeCacheSeconds.default})
+  --intent-interval-seconds N at most one intent per certificate in N seconds (default ${SETTINGS.intentIntervalSeconds.default})
   --allowed-roles a,b         roles that grant access (default: any cleared certificate)
   --allowed-return-origins o  origins /signin may send people back to, comma-separated (default: the gateway's own)
   --quiet                     no request and decision logs
@@ -67,6 +69,8 @@ function parseFlags() {
         'dynamodb-endpoint': { type: 'string' },
         'decision-cache-seconds': { type: 'string' },
         'stale-if-error-seconds': { type: 'string' },
+        'negative-cache-seconds': { type: 'string' },
+        'intent-interval-seconds': { type: 'string' },
         'allowed-roles': { type: 'string' },
         quiet: { type: 'boolean' },
         'api-cert-p12': { type: 'string' },
@@ -101,6 +105,10 @@ async function main(): Promise<void> {
   const staleSeconds = seconds('stale-if-error-seconds', v['stale-if-error-seconds']);
   if (cacheSeconds) environment[ENV.DECISION_CACHE_SECONDS] = cacheSeconds;
   if (staleSeconds) environment[ENV.STALE_IF_ERROR_SECONDS] = staleSeconds;
+  const negativeSeconds = seconds('negative-cache-seconds', v['negative-cache-seconds']);
+  const intentSeconds = seconds('intent-interval-seconds', v['intent-interval-seconds']);
+  if (negativeSeconds) environment[SETTINGS.negativeCacheSeconds.env] = negativeSeconds;
+  if (intentSeconds) environment[SETTINGS.intentIntervalSeconds.env] = intentSeconds;
   if (v['allowed-roles'])
     environment[ENV.ALLOWED_ROLES] = JSON.stringify(
       v['allowed-roles']

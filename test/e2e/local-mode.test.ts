@@ -33,7 +33,15 @@ const pki = () => path.join(dataDir, 'pki');
 const gateway = () => `https://localhost:${ports.gateway}`;
 
 function args(): string[] {
-  return [...localModeArgs(dataDir, ports), '--decision-cache-seconds', '1', '--stale-if-error-seconds', '300'];
+  return [
+    ...localModeArgs(dataDir, ports),
+    '--decision-cache-seconds',
+    '1',
+    '--negative-cache-seconds',
+    '1',
+    '--stale-if-error-seconds',
+    '300',
+  ];
 }
 
 /** curl as a person (their certificate and key), trusting the dev CA. */
@@ -195,10 +203,12 @@ describe('local mode, driven by curl', () => {
     expect(value('plusgate_decisions_total{decision="validate",reason="needs-validation"}')).toBe(2);
     expect(value('plusgate_decisions_total{decision="deny",reason="revoked"}')).toBe(1);
     expect(value('plusgate_decisions_total{decision="deny",reason="unknown-certificate"}')).toBe(1);
-    expect(value('plusgate_intents_created_total')).toBe(2); // bob's two /signin calls
+    // bob's two /signin calls within intentIntervalSeconds (10) share one intent.
+    expect(value('plusgate_intents_created_total')).toBe(1);
     expect(value('plusgate_identity_plus_failures_total')).toBe(0);
     expect(value('plusgate_ledger_write_failures_total')).toBe(0);
-    expect(value('plusgate_identity_plus_latency_seconds_count')).toBeGreaterThanOrEqual(8);
+    // Every inquiry and intent so far; bob's second /signin was answered from the negative cache.
+    expect(value('plusgate_identity_plus_latency_seconds_count')).toBeGreaterThanOrEqual(7);
     expect(text).toMatch(/^# TYPE plusgate_identity_plus_latency_seconds histogram$/m);
     // Local mode prints no EMF: the numbers are here, not on its stdout.
     expect(running!.output()).not.toContain('"_aws"');
@@ -368,7 +378,13 @@ describe('local mode, driven by curl', () => {
     await as('alice', '/signin');
     const dynamo = localDynamoClient(`http://127.0.0.1:${ports.dynamodb}`);
     try {
-      const items = (await dynamo.send(new ScanCommand({ TableName: 'plusgate-records' }))).Items ?? [];
+      const all = (await dynamo.send(new ScanCommand({ TableName: 'plusgate-records' }))).Items ?? [];
+      // bob's /return used one state token: its item holds the key and the expiry, nothing else.
+      const used = all.filter((i) => i.pk?.S?.startsWith('STATE#'));
+      expect(used.length).toBeGreaterThanOrEqual(1);
+      for (const item of used) expect(Object.keys(item).sort()).toEqual(['expiresAt', 'pk', 'sk']);
+      const items = all.filter((i) => i.pk?.S?.startsWith('PERIOD#'));
+      expect(items.length + used.length).toBe(all.length);
       const users = items.map((i) => i.userId?.S).sort();
       expect(users).toEqual(['local:erin-local', 'org:org-ref-alice-0001', 'org:org-ref-bob-0003']);
       const periods = new Set(items.map((i) => defined(i.period?.S, 'a period on every record')));
