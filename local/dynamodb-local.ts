@@ -11,10 +11,13 @@ import {
   ResourceInUseException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promises as fs } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import dynalite from 'dynalite';
+import { headerValues, isLoopbackHost } from './server-lifecycle';
 
 /** Key schema and billing of the records table (the CDK table construct declares the same). */
 export const RECORDS_TABLE_SCHEMA = {
@@ -61,6 +64,7 @@ export async function startDynalite(options: StartDynaliteOptions = {}): Promise
     deleteTableMs: 0,
     updateTableMs: 0,
   });
+  refuseForeignHosts(server);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -88,6 +92,37 @@ export async function startDynalite(options: StartDynaliteOptions = {}): Promise
       return stopped;
     },
   };
+}
+
+/**
+ * Puts a Host check in front of dynalite's own request handler: only a loopback name (`localhost`,
+ * `127.0.0.1`, `[::1]`, any port) reaches the ledger; anything else is 421, as the local gateway and the
+ * Secrets Manager emulator answer it. dynalite checks that a request looks signed, not the signature or
+ * the Host, so without this a web page could read and write the ledger through DNS rebinding.
+ */
+function refuseForeignHosts(server: http.Server): void {
+  const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const hosts = headerValues(req, 'host');
+    const host = hosts.length === 1 ? hosts[0] : undefined;
+    if (host === undefined || !isLoopbackHost(host)) {
+      const body = JSON.stringify({
+        __type: 'com.amazon.coral.service#MisdirectedRequestException',
+        message:
+          hosts.length === 1
+            ? 'Misdirected Request: the Host header is not a loopback name (localhost, 127.0.0.1 or [::1]).'
+            : 'The request needs exactly one Host header.',
+      });
+      res.writeHead(hosts.length === 1 ? 421 : 400, {
+        'content-type': 'application/x-amz-json-1.0',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(body);
+      return;
+    }
+    for (const handler of handlers) handler.call(server, req, res);
+  });
 }
 
 /** Creates the records table when missing and waits until it is ACTIVE. Idempotent, and safe when two processes race. */

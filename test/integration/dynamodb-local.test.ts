@@ -117,3 +117,53 @@ describe('dynalite on disk', () => {
     await Promise.all([db.stop(), db.stop()]);
   });
 });
+
+describe('dynalite behind a Host check (DNS rebinding)', () => {
+  /** A raw request as a rebinding web page would send it: signed-looking, any Host. */
+  function raw(port: number, host: string | string[] | undefined): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      // Flat [name, value, …]: lets the test send no Host, or two.
+      const headers: string[] = [
+        'content-type',
+        'application/x-amz-json-1.0',
+        'x-amz-target',
+        'DynamoDB_20120810.ListTables',
+        'authorization',
+        'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261130/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        'x-amz-date',
+        '20261130T000000Z',
+      ];
+      for (const value of host === undefined ? [] : Array.isArray(host) ? host : [host]) headers.push('host', value);
+      const req = require('node:http').request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/', headers, setHost: false },
+        (res: import('node:http').IncomingMessage) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c.toString('utf8');
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end('{}');
+    });
+  }
+
+  it('answers 421 to a foreign Host and 400 to none or two, and still serves loopback names', async () => {
+    const running = await startDynalite({ port: 0 });
+    try {
+      for (const host of ['evil.example', `evil.example:${running.port}`, '127.0.0.2', 'localhost.evil.example']) {
+        const res = await raw(running.port, host);
+        expect({ host, status: res.status }).toEqual({ host, status: 421 });
+        expect(res.body).toMatch(/not a loopback name/);
+      }
+      expect((await raw(running.port, undefined)).status).toBe(400);
+      expect((await raw(running.port, ['127.0.0.1', 'evil.example'])).status).toBe(400);
+      for (const host of [`127.0.0.1:${running.port}`, `localhost:${running.port}`, 'LOCALHOST']) {
+        expect((await raw(running.port, host)).status).toBe(200);
+      }
+    } finally {
+      await running.stop();
+    }
+  });
+});
