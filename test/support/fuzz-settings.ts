@@ -12,7 +12,7 @@
 import type fc from 'fast-check';
 
 /** Cases per property in `npm test`: a few seconds for the whole suite on a 2-core machine. */
-export const DEFAULT_FUZZ_RUNS = 150;
+export const DEFAULT_FUZZ_RUNS = 200;
 
 /** Cases per property: `PLUSGATE_FUZZ_RUNS`, else {@link DEFAULT_FUZZ_RUNS}. */
 export function fuzzRuns(): number {
