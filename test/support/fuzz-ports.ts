@@ -200,9 +200,13 @@ export class ScriptedIdentityPlus extends FakeIdentityPlus {
   next: ScriptedAnswer = { fails: 'timeout', message: INTERNAL_MARKER };
   readonly asked: Array<{ readonly serial: string; readonly scripted: ScriptedAnswer }> = [];
 
+  /** Event-loop turns to wait before answering, so concurrent requests interleave. */
+  ticks = 0;
+
   override async inquire(serial: string): Promise<InquiryAnswer> {
     const scripted = this.next;
     this.asked.push({ serial, scripted });
+    for (let i = 0; i < this.ticks; i++) await new Promise((resolve) => setImmediate(resolve));
     this.answers.set(serial, 'answer' in scripted ? scripted.answer : failureOf(scripted));
     return super.inquire(serial);
   }

@@ -27,6 +27,8 @@ import {
   type ScriptedAnswer,
   type ScriptedIdentityPlus,
   type StepObservation,
+  confirmedIdentity,
+  expectedDecision,
   failureOf,
   intentFailure,
   scriptedAnswer,
@@ -237,5 +239,95 @@ export async function runSteps(world: World, steps: readonly Step[], fp: FuzzPki
         ].join('\n'),
       );
     }
+  }
+}
+
+/** Requests sent to one fresh container at once, while Identity Plus takes `ticks` turns to answer them all. */
+export interface Batch {
+  readonly requests: readonly RequestSpec[];
+  readonly identityPlus: ScriptedAnswer;
+  readonly ticks: number;
+  readonly ledgerFails: boolean;
+  readonly intentFails: ScriptedAnswer | null;
+}
+
+/** Batches of 2–6 requests from `request`. */
+export function batch(request: fc.Arbitrary<RequestSpec>): fc.Arbitrary<Batch> {
+  return fc.record({
+    requests: fc.array(request, { minLength: 2, maxLength: 6 }),
+    identityPlus: scriptedAnswer,
+    ticks: fc.nat(4),
+    ledgerFails: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    intentFails: intentFailure,
+  });
+}
+
+/**
+ * Runs a batch concurrently against a fresh `world` (single flight: requests for one certificate share an
+ * inquiry, its ledger write and its failure) and checks every answer, then the batch as a whole: at most one
+ * inquiry per request, no write for what Identity Plus did not confirm (and at most one per inquiry), a 503
+ * only with a documented cause in the batch, and nobody let in unless Identity Plus allowed and it was recorded.
+ */
+export async function runBatch(world: World, run: Batch, fp: FuzzPki): Promise<void> {
+  const { identityPlus, records, intents, usedStates, clock } = world;
+  identityPlus.next = run.identityPlus;
+  identityPlus.ticks = run.ticks;
+  records.fail = run.ledgerFails;
+  if (usedStates) usedStates.fail = run.ledgerFails;
+  intents.failure = run.intentFails && 'fails' in run.intentFails ? failureOf(run.intentFails) : undefined;
+  const events = run.requests.map((request) => buildEvent(request, { fp, now: clock.now() }).event);
+  const rules: AnswerRules = {
+    ownOrigin: world.deployment.publicOrigin ?? OWN_ORIGIN,
+    returnOrigins: world.deployment.returnOrigins,
+    signonUrls: intents.signonUrls,
+  };
+  const answers = await Promise.all(
+    events.map(async (event) => {
+      try {
+        const res = await world.handler(event);
+        return { event, res, broken: answerProblems(res, { ...rules, maxAgeSeconds: world.maxAgeSeconds?.(event) }) };
+      } catch (err) {
+        return {
+          event,
+          res: undefined,
+          broken: [`the handler threw ${err instanceof Error ? err.message : String(err)}`],
+        };
+      }
+    }),
+  );
+
+  const broken = answers.flatMap((a, i) => a.broken.map((b) => `request ${i + 1}: ${b}`));
+  const decided = expectedDecision(run.identityPlus, world.deployment.allowedRoles);
+  const confirmed = confirmedIdentity(run.identityPlus);
+  const asked = identityPlus.asked;
+  if (asked.length > events.length) broken.push(`${asked.length} inquiries for ${events.length} requests`);
+  if (records.records.length > 0 && !confirmed)
+    broken.push('wrote the ledger although Identity Plus confirmed nothing');
+  if (records.records.length > asked.length)
+    broken.push(`${records.records.length} ledger writes for ${asked.length} inquiries`);
+  const results = answers.flatMap((a) => (a.res ? [a.res] : []));
+  const allowed = results.filter((res) => answeredAllow(res, intents.signonUrls)).length;
+  if (allowed > 0 && (decided !== 'allow' || run.ledgerFails || records.records.length === 0))
+    broken.push(
+      `${allowed} answers let the caller in, but Identity Plus decided ${decided} (ledger failing: ${run.ledgerFails})`,
+    );
+  const portFailed =
+    (intents.failure !== undefined && intents.attempts > intents.asked.length) || (usedStates?.failures ?? 0) > 0;
+  if (results.some((res) => res.statusCode === 503)) {
+    const cause = (asked.length > 0 && decided === 'error') || (confirmed && run.ledgerFails) || portFailed;
+    if (!cause) broken.push('a 503 without a documented cause in the batch');
+  }
+  if (broken.length > 0) {
+    throw new Error(
+      [
+        `the batch broke: ${broken.join('; ')}`,
+        `Identity Plus: ${JSON.stringify(shortened(run.identityPlus))}; asked: ${JSON.stringify(asked.map((a) => a.serial))}`,
+        `ledger failing: ${run.ledgerFails}; writes: ${records.records.length}`,
+        ...answers.map(
+          (a, i) =>
+            `request ${i + 1}: ${JSON.stringify(eventSummary(a.event))}\n  answer: ${JSON.stringify(a.res ? shortened(a.res, 600) : a.res)}`,
+        ),
+      ].join('\n'),
+    );
   }
 }

@@ -22,8 +22,10 @@ import {
   type Deployment,
   type World,
   authenticatorFor,
+  batch,
   deployment,
   intentsFor,
+  runBatch,
   runSteps,
   steps,
 } from '../../support/fuzz-steps';
@@ -116,6 +118,19 @@ describe('edge function under fuzzing', () => {
             await runSteps(world(settings), run, fp);
           },
         ),
+        fuzzParameters(),
+      );
+    },
+    fuzzTimeoutMs(10),
+  );
+
+  it(
+    'keeps every invariant when requests arrive at once (single flight shares an inquiry, its write and its failure)',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(deployment, batch(edgeRequest), async (settings, run) => {
+          await runBatch(world(settings), run, fp);
+        }),
         fuzzParameters(),
       );
     },

@@ -30,8 +30,10 @@ import {
   type Deployment,
   type World,
   authenticatorFor,
+  batch,
   deployment,
   intentsFor,
+  runBatch,
   runSteps,
   steps,
 } from '../../support/fuzz-steps';
@@ -157,6 +159,19 @@ describe('verify function under fuzzing', () => {
       await fc.assert(
         fc.asyncProperty(deployment, steps(verifyRequest), async (settings, run) => {
           await runSteps(world(settings), run, fp);
+        }),
+        fuzzParameters(),
+      );
+    },
+    fuzzTimeoutMs(10),
+  );
+
+  it(
+    'keeps every invariant when requests arrive at once (single flight shares an inquiry, its write and its failure)',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(deployment, batch(verifyRequest), async (settings, run) => {
+          await runBatch(world(settings), run, fp);
         }),
         fuzzParameters(),
       );
