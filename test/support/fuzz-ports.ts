@@ -296,9 +296,8 @@ export interface ModelSettings {
 
 /**
  * The rules every request must keep, over a sequence of requests to one handler: the ledger is written
- * for every allow Identity Plus has just confirmed, before it is answered, and never for what Identity Plus
- * did not confirm (an identity it confirmed but the role policy turned away may be recorded, as not
- * admitted, and is not let in); a 503 has a documented
+ * for every identity Identity Plus has just confirmed (an allow, admitted, before it is answered; a `no-role`
+ * deny, not admitted, not let in) and for nothing else; a 503 has a documented
  * cause; an allow without a fresh confirmation comes only from the cache (within `decisionCacheSeconds`) or
  * the stale grace (an error answer within `staleIfErrorSeconds` of a confirmed allow), never after a deny
  * or validate. Holds whether or not denies and validates are cached too (they never let anyone in).
@@ -322,8 +321,8 @@ export class AuthenticationModel {
 
     if (asked.length > 1) broken.push(`asked Identity Plus ${asked.length} times for one request`);
     if (written.length > 1) broken.push(`wrote ${written.length} ledger records for one request`);
-    // Identity Plus confirmed the identity (OK in a profile): an allow, or a `no-role` deny, which may be
-    // recorded too (as not admitted: Identity Plus bills every identity it confirmed).
+    // Identity Plus confirmed the identity (OK in a profile): an allow, or a `no-role` deny; both are recorded
+    // (Identity Plus bills both), the deny as not admitted, and only the allow lets the caller in.
     const confirmed = inquiry !== undefined && confirmedIdentity(inquiry.scripted);
     const write = written[0];
     if (write) {
@@ -331,18 +330,21 @@ export class AuthenticationModel {
         broken.push(`wrote the ledger although Identity Plus confirmed nothing (it decided ${expected ?? 'nothing'})`);
       if (expected === 'allow' && !step.allowed) broken.push('recorded an allow but did not answer one');
       if (expected !== 'allow' && step.allowed) broken.push('recorded a non-allow and let the caller in');
-      const admitted = (write as { admitted?: unknown }).admitted;
-      if (admitted !== undefined && admitted !== (expected === 'allow'))
-        broken.push(`recorded admitted: ${String(admitted)} for a decision ${expected ?? 'none'}`);
+      if (write.admitted !== (expected === 'allow'))
+        broken.push(`recorded admitted: ${String(write.admitted)} for a decision ${expected ?? 'none'}`);
       if (inquiry && write.serial !== inquiry.serial)
         broken.push(`recorded serial ${write.serial}, but asked Identity Plus about ${inquiry.serial}`);
     }
+    if (confirmed && !step.ledgerFailing && written.length !== 1)
+      broken.push(`Identity Plus confirmed the identity (${expected}), but it was not recorded`);
+    if (confirmed && step.ledgerFailing && step.status !== 503)
+      broken.push(`the ledger write failed, but the answer was ${step.status}, not 503`);
     if (inquiry && step.subjectSerial !== undefined && inquiry.serial !== step.subjectSerial)
       broken.push(`asked Identity Plus about ${inquiry.serial}, not the request's certificate ${step.subjectSerial}`);
-    if (expected === 'allow' && !step.ledgerFailing && (written.length !== 1 || !step.allowed))
-      broken.push('Identity Plus confirmed an allow, but it was not recorded and answered as one');
-    if (expected === 'allow' && step.ledgerFailing && (step.status !== 503 || step.allowed))
-      broken.push('the ledger write failed, but the answer was not a 503');
+    if (expected === 'allow' && !step.ledgerFailing && !step.allowed)
+      broken.push('Identity Plus confirmed an allow, but it was not answered as one');
+    if (step.ledgerFailing && written.length === 0 && confirmed && step.allowed)
+      broken.push('let the caller in although the ledger write failed');
 
     if (step.allowed && !inquiry) {
       const fresh =

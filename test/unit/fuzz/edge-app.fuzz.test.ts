@@ -89,6 +89,8 @@ function edgeRules(
     broken.push(`sent to the sign-on URL from ${route} on ${decided ?? 'a cached decision'}`);
   if (route === '/return' && decided === 'validate' && redirect) broken.push('/return redirected on validate (a loop)');
   if (route === '/whoami' && redirect) broken.push('/whoami redirected');
+  if (route === '/return' && res.statusCode === 200)
+    broken.push('/return answered a page (the used state stays in the address bar)');
   if (event.httpMethod !== 'GET' && seen.asked.length > 0) broken.push(`asked Identity Plus for a ${event.httpMethod}`);
   return broken;
 }
