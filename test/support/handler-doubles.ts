@@ -8,7 +8,12 @@ import {
 } from '../../functions/domain/authenticate';
 import { DecisionCache } from '../../functions/domain/decision-cache';
 import { RecordWriteError } from '../../functions/domain/errors';
-import type { IdentityProfile, InquiryAnswer, IntentReference, IntentRequest } from '../../functions/domain/identity-plus';
+import type {
+  IdentityProfile,
+  InquiryAnswer,
+  IntentReference,
+  IntentRequest,
+} from '../../functions/domain/identity-plus';
 import type { UsedStatesPort } from '../../functions/domain/state-token';
 import { buildProxyEvent } from '../../local/api-gateway-event';
 
