@@ -24,15 +24,27 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { EDGE_ROUTES, SERVICE_ROUTES } from '../functions/config/names';
 import { buildProxyEvent } from '../local/api-gateway-event';
 import { lambdaContext } from '../local/gateway';
 import { type RunningLocalMode, startLocalMode } from '../local/local-mode';
+import {
+  LoadClient,
+  type LoadTarget,
+  type Timed,
+  bounded,
+  closeServer,
+  formatTable,
+  freePorts,
+  measureRounds,
+  median,
+  pairOrder,
+  portOf,
+  roundRatios,
+} from './load';
 
 /** Options of {@link benchHotPath}; every count and duration is bounded. */
 export interface HotPathBenchOptions {
@@ -133,9 +145,8 @@ export async function benchHotPath(opts: HotPathBenchOptions = {}): Promise<HotP
       cleanups.push(() => closeServer(server));
     }
 
-    const worker = new Worker(LOAD_WORKER, { eval: true });
-    cleanups.push(async () => void (await worker.terminate()));
-    const load = new LoadClient(worker);
+    const load = new LoadClient('hot-path');
+    cleanups.push(() => load.close());
     const tlsClient = { cert: alice.cert, key: alice.key, ca: pki.caChain, servername: 'localhost' };
     const whoami = `https://127.0.0.1:${new URL(local.gatewayUrl).port}${EDGE_ROUTES.WHOAMI}`;
     const verifyHeaders = {
@@ -204,34 +215,16 @@ export async function benchHotPath(opts: HotPathBenchOptions = {}): Promise<HotP
 
     for (const name of VARIANTS) await runners[name](WARM_UP_MS);
     const inquiriesBefore = local.simulator?.stats().inquiries ?? 0;
-    const perRound: Record<VariantName, number[]> = {
-      'mtls-floor': [],
-      edge: [],
-      'http-floor': [],
-      verify: [],
-      handler: [],
-      twin: [],
-    };
-    const counts: Record<VariantName, number> = {
-      'mtls-floor': 0,
-      edge: 0,
-      'http-floor': 0,
-      verify: 0,
-      handler: 0,
-      twin: 0,
-    };
-    const started = performance.now();
-    let done = 0;
-    for (let round = 0; round < rounds && (round === 0 || performance.now() - started < maxMs); round++) {
+    const { done, perRound, counts } = await measureRounds({
+      names: VARIANTS,
+      rounds,
+      roundMs,
+      maxMs,
       // Each ratio's two variants run back to back, so one burst of load from elsewhere hits both; the
       // pairs take turns going first, and so do the two variants of a pair.
-      for (const name of roundOrder(round)) {
-        const timed = await runners[name](roundMs);
-        counts[name] += timed.count;
-        perRound[name].push((timed.count * 1000) / timed.ms);
-      }
-      done++;
-    }
+      order: (round) => pairOrder(RATIOS, round),
+      run: (name, ms) => runners[name](ms),
+    });
     const inquiriesWhileMeasuring = (local.simulator?.stats().inquiries ?? 0) - inquiriesBefore;
     const dropped = sink.stop();
 
@@ -241,23 +234,16 @@ export async function benchHotPath(opts: HotPathBenchOptions = {}): Promise<HotP
       median: median(perRound[name]),
       requests: counts[name],
     }));
-    const ratios = RATIOS.map((r) => {
-      const each = perRound[r.of].map((rate, i) => rate / (perRound[r.against][i] ?? Number.NaN));
-      return {
-        ...r,
-        perRound: each,
-        median: median(each),
-        min: Math.min(...each),
-        max: Math.max(...each),
-      };
-    });
-    const table = formatTable(variants, ratios, {
-      rounds: done,
-      roundMs,
-      concurrency,
-      inquiriesWhileMeasuring,
-      droppedLogLines: dropped,
-    });
+    const ratios = RATIOS.map((r) => ({ ...r, ...roundRatios(perRound[r.of], perRound[r.against]) }));
+    const table = formatTable(
+      `hot path: ${done} rounds × ${roundMs} ms per variant, ${concurrency} in flight, loopback, keep-alive`,
+      variants,
+      ratios,
+      [
+        `Identity Plus inquiries while measuring: ${inquiriesWhileMeasuring} (0 = every decision a cache hit); ` +
+          `${dropped.toLocaleString('en-US')} handler log lines dropped`,
+      ],
+    );
     console.log(table);
     const summary = ratios.map((r) => `${r.of}/${r.against} ×${r.median.toFixed(3)} (target ≥ ${r.target})`).join('  ');
     return {
@@ -275,16 +261,6 @@ export async function benchHotPath(opts: HotPathBenchOptions = {}): Promise<HotP
     sink.stop();
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
-}
-
-/** The order of round `round`: the pairs rotated by one each round, each pair's order flipped every other round. */
-function roundOrder(round: number): VariantName[] {
-  const order: VariantName[] = [];
-  for (let i = 0; i < RATIOS.length; i++) {
-    const pair = RATIOS[(round + i) % RATIOS.length] as (typeof RATIOS)[number];
-    order.push(...(round % 2 === 0 ? [pair.against, pair.of] : [pair.of, pair.against]));
-  }
-  return order;
 }
 
 function floorListener(_req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -346,120 +322,6 @@ function expectStatus(name: string, status: number): void {
   if (status !== 200) throw new Error(`hot-path: ${name} answered ${status}, expected 200`);
 }
 
-/** An HTTP target of the load worker. */
-interface LoadTarget {
-  readonly url: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string; readonly servername: string };
-}
-
-/** Answers counted (all 200) and the time they took. */
-interface Timed {
-  readonly count: number;
-  readonly ms: number;
-}
-
-interface LoadAnswer {
-  readonly id: number;
-  readonly count?: number;
-  readonly ms?: number;
-  readonly error?: string;
-}
-
-/** Drives the load worker: one run at a time, answered with the number of 200s (or an error). */
-class LoadClient {
-  private next = 0;
-  private readonly pending = new Map<number, { resolve: (timed: Timed) => void; reject: (e: Error) => void }>();
-
-  constructor(private readonly worker: Worker) {
-    worker.on('message', (answer: LoadAnswer) => {
-      const waiting = this.pending.get(answer.id);
-      this.pending.delete(answer.id);
-      if (!waiting) return;
-      if (answer.error !== undefined) waiting.reject(new Error(`hot-path: ${answer.error}`));
-      else waiting.resolve({ count: answer.count ?? 0, ms: answer.ms ?? Number.NaN });
-    });
-    worker.on('error', (err) => this.failAll(err));
-    worker.on('exit', () => this.failAll(new Error('hot-path: the load worker exited')));
-    worker.unref();
-  }
-
-  run(name: VariantName, target: LoadTarget, ms: number, concurrency: number): Promise<Timed> {
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, name, target, ms, concurrency });
-    });
-  }
-
-  private failAll(err: Error): void {
-    for (const waiting of this.pending.values()) waiting.reject(err);
-    this.pending.clear();
-  }
-}
-
-/**
- * The load generator, plain JavaScript run by a worker thread: per target one keep-alive agent with
- * exactly `concurrency` sockets (kept from round to round, like a client that stays connected), and
- * `concurrency` loops each sending its next request when the previous answer has been read.
- */
-const LOAD_WORKER = `
-const { parentPort } = require('node:worker_threads');
-const http = require('node:http');
-const https = require('node:https');
-const { performance } = require('node:perf_hooks');
-const agents = new Map();
-function agentFor(name, target, concurrency) {
-  let agent = agents.get(name);
-  if (!agent) {
-    const options = { keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency };
-    agent = target.tls ? new https.Agent({ ...options, ...target.tls }) : new http.Agent(options);
-    agents.set(name, agent);
-  }
-  return agent;
-}
-function once(client, url, agent, headers) {
-  return new Promise((resolve, reject) => {
-    const req = client.request(url, { method: 'GET', agent, headers }, (res) => {
-      res.on('data', () => undefined);
-      res.on('end', () => resolve(res.statusCode));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-parentPort.on('message', async ({ id, name, target, ms, concurrency }) => {
-  try {
-    const client = target.url.startsWith('https:') ? https : http;
-    // A fresh agent each run, its connections opened before the clock starts: the servers close idle
-    // keep-alive connections between rounds (Node's 5 s keepAliveTimeout), and a reused socket the server
-    // just closed would fail with ECONNRESET.
-    agents.get(name)?.destroy();
-    agents.delete(name);
-    const agent = agentFor(name, target, concurrency);
-    const check = (status) => {
-      if (status !== 200) throw new Error(name + ' answered ' + status + ', expected 200');
-    };
-    for (const status of await Promise.all(Array.from({ length: concurrency }, () => once(client, target.url, agent, target.headers))))
-      check(status);
-    const started = performance.now();
-    const deadline = started + ms;
-    let count = 0;
-    const loop = async () => {
-      while (performance.now() < deadline) {
-        check(await once(client, target.url, agent, target.headers));
-        count++;
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, loop));
-    parentPort.postMessage({ id, count, ms: performance.now() - started });
-  } catch (err) {
-    parentPort.postMessage({ id, error: name + ': ' + (err && err.message ? err.message : String(err)) });
-  }
-});
-`;
-
 /**
  * While measuring, lines written to stdout (the handlers' JSON log lines) are counted and dropped instead
  * of reaching the terminal; everything else is still built and written exactly as in Lambda.
@@ -488,72 +350,4 @@ class StdoutSink {
     }
     return this.lines;
   }
-}
-
-function formatTable(
-  variants: readonly VariantResult[],
-  ratios: readonly RatioResult[],
-  run: {
-    rounds: number;
-    roundMs: number;
-    concurrency: number;
-    inquiriesWhileMeasuring: number;
-    droppedLogLines: number;
-  },
-): string {
-  const rate = (n: number) => Math.round(n).toLocaleString('en-US');
-  const lines = [
-    `hot path: ${run.rounds} rounds × ${run.roundMs} ms per variant, ${run.concurrency} in flight, loopback, keep-alive`,
-    '  variant      req/s (median)  rounds (req/s)',
-    ...variants.map(
-      (v) => `  ${v.name.padEnd(11)}  ${rate(v.median).padStart(14)}  ${v.perRound.map((x) => rate(x)).join(' ')}`,
-    ),
-    '  ratio                               median  range          target',
-    ...ratios.map(
-      (r) =>
-        `  ${r.name.padEnd(34)}  ${r.median.toFixed(3).padStart(6)}  ${r.min.toFixed(3)}–${r.max.toFixed(3)}  ` +
-        `≥ ${r.target} ${r.median >= r.target ? 'met' : 'missed'}`,
-    ),
-    `  Identity Plus inquiries while measuring: ${run.inquiriesWhileMeasuring} (0 = every decision a cache hit); ` +
-      `${run.droppedLogLines.toLocaleString('en-US')} handler log lines dropped`,
-  ];
-  return lines.join('\n');
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
-function portOf(server: http.Server): number {
-  return (server.address() as AddressInfo).port;
-}
-
-async function closeServer(server: http.Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-/** `count` ports the OS says are free right now (bound and released). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<import('node:net').Server>((resolve) => {
-          const s = createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-function bounded(value: number, min: number, max: number): number {
-  if (!Number.isFinite(value)) return min;
-  return Math.min(max, Math.max(min, Math.floor(value)));
 }

@@ -5,6 +5,7 @@
 import { benchHotPath } from './hot-path';
 import { benchColdStart } from './cold-start';
 import { benchIdentityPlusPool } from './identity-plus-pool';
+import { benchNginxCache } from './nginx-cache';
 import { benchReportQueryVsScan } from './report-query-vs-scan';
 
 /** A benchmark: runs itself and returns at least a printable one-line summary. */
@@ -15,6 +16,7 @@ const BENCHMARKS = {
   'cold-start': () => benchColdStart(),
   'hot-path': () => benchHotPath(),
   'identity-plus-pool': () => benchIdentityPlusPool(),
+  'nginx-cache': () => benchNginxCache(),
   'report-query-vs-scan': () => benchReportQueryVsScan(),
 } as const satisfies Readonly<Record<string, Benchmark>>;
 
