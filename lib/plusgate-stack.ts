@@ -261,6 +261,11 @@ export class PlusgateStack extends Stack {
       description: 'Resource for execute-api:Invoke in the IAM policy of a service that calls /verify (GET and POST)',
       value: this.service.api.arnForExecuteApi('*', SERVICE_ROUTES.VERIFY, this.service.api.deploymentStage.stageName),
     });
+    new CfnOutput(this, 'ForwardAuthInvokeArn', {
+      description:
+        'Resource for execute-api:Invoke in the IAM policy of a proxy (its signing hop) that calls /auth/<dialect>',
+      value: this.service.api.arnForExecuteApi('*', '/auth/*', this.service.api.deploymentStage.stageName),
+    });
     new CfnOutput(this, 'ReportInvokeArn', {
       description: 'Resource for execute-api:Invoke in the IAM policy of an operator who reads /report',
       value: this.service.api.arnForExecuteApi(

@@ -1,6 +1,7 @@
 /**
- * The service API: a REST API for other services, every method IAM-authorised (SigV4). `POST /verify` and
- * `GET /verify` (forward-auth) decide on a certificate; `GET /report` serves the billing-period report.
+ * The service API: a REST API for other services, every method IAM-authorised (SigV4). `POST /verify`,
+ * `GET /verify` (forward-auth, nginx) and `ANY /auth/{dialect}[/{path+}]` (forward-auth per proxy) decide
+ * on a certificate; `GET /report` serves the billing-period report.
  *
  * Optionally a resource policy names who may call which route. Without one, any principal of the account
  * whose identity policy allows `execute-api:Invoke` on it (a broad `execute-api:*` on `*` included) may
@@ -13,7 +14,10 @@ import { AnyPrincipal, ArnPrincipal, Effect, PolicyDocument, PolicyStatement } f
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { SERVICE_ROUTES } from '../functions/config/names';
+import { AUTH_ROUTES, SERVICE_ROUTES } from '../functions/config/names';
+
+/** `/auth`: the parent of the forward-auth routes. */
+const AUTH_PREFIX = AUTH_ROUTES.DIALECT.slice(0, AUTH_ROUTES.DIALECT.indexOf('/{'));
 import { stageOptions } from './api-stage';
 
 /** Props of {@link ServiceApi}. */
@@ -94,6 +98,8 @@ export class ServiceApi extends Construct {
         ? callerStatements('ServiceCallers', props.serviceCallerArns, [
             methodResource('POST', SERVICE_ROUTES.VERIFY),
             methodResource('GET', SERVICE_ROUTES.VERIFY),
+            // Forward-auth by dialect: any method, any path below /auth.
+            methodResource('*', `${AUTH_PREFIX}/*`),
           ])
         : []),
       ...(props.reportReaderArns?.length
@@ -148,6 +154,11 @@ export class ServiceApi extends Construct {
     const verify = new LambdaIntegration(props.verifyHandler, { proxy: true, allowTestInvoke: false });
     const verifyResource = this.api.root.resourceForPath(SERVICE_ROUTES.VERIFY);
     const methods = [verifyResource.addMethod('POST', verify), verifyResource.addMethod('GET', verify)];
+    // Forward-auth per proxy dialect (functions/adapters/proxy-dialects.ts): any method, as Envoy forwards the
+    // browser's; the dialect and the original path are path parameters.
+    const dialect = this.api.root.resourceForPath(AUTH_ROUTES.DIALECT);
+    methods.push(dialect.addMethod('ANY', verify));
+    methods.push(this.api.root.resourceForPath(AUTH_ROUTES.DIALECT_PATH).addMethod('ANY', verify));
     if (props.reportHandler) {
       const report = new LambdaIntegration(props.reportHandler, { proxy: true, allowTestInvoke: false });
       methods.push(this.api.root.resourceForPath(SERVICE_ROUTES.REPORT).addMethod('GET', report));

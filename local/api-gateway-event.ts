@@ -36,8 +36,10 @@ export interface ProxyEventInput {
   readonly rawQuery: string;
   readonly headers: RequestHeaders;
   readonly body: Buffer;
-  /** The matched resource, e.g. `/signin`. */
+  /** The matched resource, e.g. `/signin` or `/auth/{dialect}/{path+}`. */
   readonly resource: string;
+  /** Values of the resource's `{name}` / `{name+}` parts, decoded, as API Gateway gives them. @default none */
+  readonly pathParameters?: Readonly<Record<string, string>>;
   readonly stage: string;
   /** Custom domain name, host only (AWS never puts a port here). */
   readonly domainName: string;
@@ -82,7 +84,7 @@ export function buildProxyEvent(input: ProxyEventInput): APIGatewayProxyEvent {
     multiValueHeaders,
     queryStringParameters: query.count ? query.single : null,
     multiValueQueryStringParameters: query.count ? query.multi : null,
-    pathParameters: null,
+    pathParameters: input.pathParameters ? { ...input.pathParameters } : null,
     stageVariables: null,
     requestContext: {
       resourceId: resourceIdOf(input.resource),

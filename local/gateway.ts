@@ -25,7 +25,11 @@ export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Pr
 export interface GatewayRoute {
   /** `GET`, `POST`, … or `ANY` (a specific method on the same path wins over `ANY`). */
   readonly method: string;
-  /** Exact resource path, e.g. `/signin`: no trailing-slash folding, no parameters, like the REST API. */
+  /**
+   * Resource path as the REST API declares it: exact (`/signin`, no trailing-slash folding), or with
+   * `{name}` (one path segment) and a last `{name+}` (the rest, one segment or more) parts. An exact
+   * resource wins over one with parameters, as in API Gateway.
+   */
   readonly path: string;
   readonly handler: ProxyHandler;
 }
@@ -77,7 +81,7 @@ class MalformedResultError extends Error {}
 
 /** A loopback API Gateway (REST, proxy integration) in front of Lambda handlers. */
 export class LocalGateway {
-  private readonly routes: ReadonlyMap<string, ReadonlyMap<string, ProxyHandler>>;
+  private readonly routes: RouteTable;
   private readonly host: string;
   private readonly stage: string;
   private readonly publicHostname: string;
@@ -87,7 +91,7 @@ export class LocalGateway {
   private server?: http.Server;
 
   constructor(private readonly options: LocalGatewayOptions) {
-    this.routes = routeTable(options.routes);
+    this.routes = new RouteTable(options.routes);
     this.host = options.host ?? '127.0.0.1';
     this.stage = options.stage ?? 'local';
     this.publicHostname = options.publicHostname ?? 'localhost';
@@ -173,7 +177,8 @@ export class LocalGateway {
       if (body === 'aborted') return;
       if (body === 'too-large') return gatewayAnswer(res, 413, 'Request Too Long', 'RequestTooLong');
 
-      const handler = this.routes.get(path)?.get(method) ?? this.routes.get(path)?.get('ANY');
+      const matched = this.routes.match(path);
+      const handler = matched?.methods.get(method) ?? matched?.methods.get('ANY');
       // API Gateway REST answers an unknown resource and an undeclared method alike.
       if (!handler)
         return gatewayAnswer(res, 403, 'Missing Authentication Token', 'MissingAuthenticationTokenException');
@@ -187,7 +192,8 @@ export class LocalGateway {
         rawQuery,
         headers: req.rawHeaders,
         body,
-        resource: path,
+        resource: matched?.resource ?? path,
+        ...(matched?.pathParameters ? { pathParameters: matched.pathParameters } : {}),
         stage: this.stage,
         domainName: this.publicHostname,
         sourceIp: clientIp(req.socket.remoteAddress),
@@ -339,18 +345,94 @@ function plainRecord(value: unknown, field: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function routeTable(routes: readonly GatewayRoute[]): Map<string, Map<string, ProxyHandler>> {
-  const table = new Map<string, Map<string, ProxyHandler>>();
-  for (const route of routes) {
-    const method = route.method.toUpperCase();
-    if (!route.path.startsWith('/')) throw new Error(`route path "${route.path}" must start with "/"`);
-    if (!TOKEN.test(method)) throw new Error(`route method "${route.method}" is not an HTTP method`);
-    const methods = table.get(route.path) ?? new Map<string, ProxyHandler>();
-    if (methods.has(method)) throw new Error(`route ${method} ${route.path} is declared twice`);
-    methods.set(method, route.handler);
-    table.set(route.path, methods);
+/** A resource with its methods, and how to match a request path to it. */
+interface Resource {
+  readonly resource: string;
+  readonly methods: Map<string, ProxyHandler>;
+  /** undefined for an exact resource; else one matcher per part. */
+  readonly parts?: ReadonlyArray<{ literal: string } | { parameter: string; greedy: boolean }>;
+}
+
+/** The declared resources: exact ones by path, the ones with parameters in declaration order. */
+class RouteTable {
+  readonly #exact = new Map<string, Resource>();
+  readonly #patterned: Resource[] = [];
+
+  constructor(routes: readonly GatewayRoute[]) {
+    for (const route of routes) {
+      const method = route.method.toUpperCase();
+      if (!route.path.startsWith('/')) throw new Error(`route path "${route.path}" must start with "/"`);
+      if (!TOKEN.test(method)) throw new Error(`route method "${route.method}" is not an HTTP method`);
+      const resource = this.#resource(route.path);
+      if (resource.methods.has(method)) throw new Error(`route ${method} ${route.path} is declared twice`);
+      resource.methods.set(method, route.handler);
+    }
   }
-  return table;
+
+  /** The resource a request path falls on, with its path parameters (decoded), or undefined. */
+  match(
+    path: string,
+  ): { resource: string; methods: Map<string, ProxyHandler>; pathParameters?: Record<string, string> } | undefined {
+    const exact = this.#exact.get(path);
+    if (exact) return exact;
+    const segments = path.split('/').slice(1);
+    for (const candidate of this.#patterned) {
+      const parameters = matchParts(candidate.parts ?? [], segments);
+      if (parameters) return { resource: candidate.resource, methods: candidate.methods, pathParameters: parameters };
+    }
+    return undefined;
+  }
+
+  #resource(path: string): Resource {
+    const known = this.#exact.get(path) ?? this.#patterned.find((r) => r.resource === path);
+    if (known) return known;
+    if (!path.includes('{')) {
+      const resource: Resource = { resource: path, methods: new Map() };
+      this.#exact.set(path, resource);
+      return resource;
+    }
+    const segments = path.split('/').slice(1);
+    const parts = segments.map((segment, i) => {
+      const parameter = /^\{([A-Za-z0-9_]+)(\+?)\}$/.exec(segment);
+      if (!parameter) {
+        if (segment.includes('{')) throw new Error(`route path "${path}": "${segment}" is not a {name} part`);
+        return { literal: segment };
+      }
+      const greedy = parameter[2] === '+';
+      if (greedy && i !== segments.length - 1) throw new Error(`route path "${path}": {name+} must be the last part`);
+      return { parameter: parameter[1] as string, greedy };
+    });
+    const resource: Resource = { resource: path, methods: new Map(), parts };
+    this.#patterned.push(resource);
+    return resource;
+  }
+}
+
+function matchParts(
+  parts: NonNullable<Resource['parts']>,
+  segments: readonly string[],
+): Record<string, string> | undefined {
+  const parameters: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as NonNullable<Resource['parts']>[number];
+    if ('literal' in part) {
+      if (segments[i] !== part.literal) return undefined;
+      continue;
+    }
+    const rest = part.greedy ? segments.slice(i) : segments.slice(i, i + 1);
+    if (rest.length === 0 || rest.some((s) => s === '')) return undefined;
+    parameters[part.parameter] = decodePathPart(rest.join('/'));
+    if (part.greedy) return parameters;
+  }
+  return segments.length === parts.length ? parameters : undefined;
+}
+
+function decodePathPart(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 function splitTarget(target: string): [string, string] {

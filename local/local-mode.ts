@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, unwatchFile, watchFile } from 'node:fs';
 import * as path from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
+import { AUTH_ROUTES, EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
 import { SETTINGS } from '../functions/config/settings';
 import { type DevPki, demoSeed } from './dev-pki';
 import { devPkiPaths, loadOrCreateDevPki } from './dev-pki-files';
@@ -207,6 +207,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
         { method: 'GET', path: SERVICE_ROUTES.VERIFY, handler: (event, context) => verify(event, context) },
         { method: 'POST', path: SERVICE_ROUTES.VERIFY, handler: (event, context) => verify(event, context) },
         { method: 'GET', path: SERVICE_ROUTES.REPORT, handler: (event, context) => report(event, context) },
+        // Forward-auth by proxy dialect, any method, as the service API declares it.
+        { method: 'ANY', path: AUTH_ROUTES.DIALECT, handler: (event, context) => verify(event, context) },
+        { method: 'ANY', path: AUTH_ROUTES.DIALECT_PATH, handler: (event, context) => verify(event, context) },
         {
           method: 'GET',
           path: '/metrics',

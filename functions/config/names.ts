@@ -47,6 +47,12 @@ export const EDGE_ROUTES = {
 } as const;
 
 /** Routes of the service (IAM) API. */
+/** Forward-auth by proxy dialect on the service API (functions/adapters/proxy-dialects.ts): any method. */
+export const AUTH_ROUTES = {
+  DIALECT: '/auth/{dialect}',
+  DIALECT_PATH: '/auth/{dialect}/{path+}',
+} as const;
+
 export const SERVICE_ROUTES = {
   VERIFY: '/verify',
   REPORT: '/report',

@@ -9,7 +9,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { isIP } from 'node:net';
-import { EDGE_ROUTES, SERVICE_ROUTES } from '../config/names';
+import { AUTH_ROUTES, EDGE_ROUTES, SERVICE_ROUTES } from '../config/names';
 import type { AuthenticationResult, Authenticator } from '../domain/authenticate';
 import { type ClientCertificate, normalizeSerial, parseCertificatePem } from '../domain/certificate';
 import type { Truststore } from '../domain/certificate-chain';
@@ -17,17 +17,22 @@ import { InvalidInputError } from '../domain/errors';
 import { resolveReturnDestination } from '../domain/return-destination';
 import { signState } from '../domain/state-token';
 import type { IntentPort } from '../domain/identity-plus';
-import { headerOf } from '../adapters/api-gateway-request';
+import { wantsJson } from '../adapters/api-gateway-request';
+import { DIALECTS, type Dialect, isDialect, readProxiedRequest } from '../adapters/proxy-dialects';
 import { type DecisionLog, logDecision } from '../http/decision-log';
-import { RETRY_AFTER_SECONDS, describeError, errorResponse, jsonResponse } from '../http/http-responses';
+import {
+  RETRY_AFTER_SECONDS,
+  describeError,
+  errorResponse,
+  htmlResponse,
+  jsonResponse,
+  redirectResponse,
+} from '../http/http-responses';
+import { GET_CERTIFICATE_URL } from '../http/pages';
 import { type DeviceFacts, identityJson } from '../http/identity-json';
 
 /** Largest POST /verify body accepted. */
 export const MAX_VERIFY_BODY_BYTES = 16 * 1024;
-/** Header carrying the URL-escaped client certificate (nginx `$ssl_client_escaped_cert`). */
-export const CLIENT_CERT_HEADER = 'X-Client-Cert';
-/** Header in which a proxy says which URL the browser asked for (to come back to after signing in). */
-export const ORIGINAL_URL_HEADER = 'X-Original-URL';
 
 export interface VerifyDeps {
   readonly authenticator: Authenticator;
@@ -53,10 +58,19 @@ const POST_FIELDS = new Set(['certificate', 'serial', 'ip', 'validationUrl']);
 /** Builds the verify handler (POST and GET on /verify). */
 export function createVerifyHandler(deps: VerifyDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   return async (event) => {
-    if ((event.resource ?? event.path) !== SERVICE_ROUTES.VERIFY)
-      return jsonResponse(404, { message: `no route for ${event.path}` });
+    const resource = event.resource ?? event.path;
+    if (resource === AUTH_ROUTES.DIALECT || resource === AUTH_ROUTES.DIALECT_PATH) {
+      // Any method, body ignored: the proxy forwards the browser's method (Envoy) or sends GET (the others).
+      const dialect = event.pathParameters?.dialect;
+      if (!isDialect(dialect))
+        return jsonResponse(404, {
+          message: `no forward-auth dialect ${JSON.stringify(String(dialect ?? '')).slice(0, 60)}; use one of ${DIALECTS.join(', ')}`,
+        });
+      return forwardAuth(deps, event, dialect);
+    }
+    if (resource !== SERVICE_ROUTES.VERIFY) return jsonResponse(404, { message: `no route for ${event.path}` });
     if (event.httpMethod === 'POST') return verifyPost(deps, event);
-    if (event.httpMethod === 'GET') return forwardAuth(deps, event);
+    if (event.httpMethod === 'GET') return forwardAuth(deps, event, 'nginx');
     return jsonResponse(
       405,
       { message: `${event.httpMethod} is not supported on /verify: use POST (JSON) or GET (forward-auth)` },
@@ -85,54 +99,104 @@ async function verifyPost(deps: VerifyDeps, event: APIGatewayProxyEvent): Promis
   }
 }
 
-async function forwardAuth(deps: VerifyDeps, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  const escaped = headerOf(event, CLIENT_CERT_HEADER);
-  // Only the 401s carry it: worked out when one is answered, not on every allow.
-  const signin = () => ({ 'X-Plusgate-Signin': signinUrl(deps, headerOf(event, ORIGINAL_URL_HEADER)) });
-  if (!escaped || escaped.trim() === '' || escaped === '-') {
-    return forwardAuthAnswer(401, 'deny', 'no-certificate', `no client certificate in ${CLIENT_CERT_HEADER}`, signin());
+/**
+ * Forward-auth for `dialect`'s proxy. nginx (`GET /verify`, `/auth/nginx`) gets 200/401/403/503 only, as
+ * `auth_request` needs; Traefik, Caddy and Envoy pass a non-2xx answer to the browser as it is, so they get
+ * a 302 to plusgate's sign-in where nginx gets a 401, and a small page with a 403 or 503.
+ */
+async function forwardAuth(
+  deps: VerifyDeps,
+  event: APIGatewayProxyEvent,
+  dialect: Dialect,
+): Promise<APIGatewayProxyResult> {
+  const request = readProxiedRequest(dialect, event);
+  const answer = dialect === 'nginx' ? statusAnswer : pageAnswer(event);
+  const vary = request.certificate.header;
+  // Only the sign-in answers carry it: worked out when one is given, not on every allow.
+  const signin = () => signinUrl(deps, request.originalUrl);
+  const route = `${event.httpMethod} ${event.resource ?? event.path}`;
+  if (request.certificate.kind === 'none') {
+    return answer.signin(signin(), 'deny', 'no-certificate', `no client certificate in ${vary}`, vary);
   }
   let cert: ClientCertificate;
   try {
-    cert = checkedCertificate(deps, decodeEscapedPem(escaped), CLIENT_CERT_HEADER);
+    if (request.certificate.kind === 'invalid') throw new InvalidInputError(request.certificate.reason);
+    cert = checkedCertificate(deps, request.certificate.pem, vary);
   } catch (err) {
-    // A proxy can only pass on 401/403; a certificate we cannot accept is a denial, explained in the body.
+    // A certificate we cannot accept is a denial, explained in the body.
     const message = err instanceof InvalidInputError ? err.message : 'the client certificate could not be read';
-    return forwardAuthAnswer(403, 'deny', 'invalid-certificate', message);
+    return answer.final(403, 'deny', 'invalid-certificate', message, vary);
   }
   try {
     const result = await deps.authenticator.authenticate(cert.serial);
-    logDecision(deps.log, `GET ${SERVICE_ROUTES.VERIFY}`, cert.serial, result);
+    logDecision(deps.log, route, cert.serial, result);
     switch (result.decision) {
       case 'allow':
-        return forwardAuthAnswer(200, 'allow', result.reason, 'allowed', {
+        return forwardAuthAnswer(200, 'allow', result.reason, 'allowed', vary, {
           ...identityHeaders(cert, result),
           ...allowCaching(deps, result),
         });
       case 'validate':
-        return forwardAuthAnswer(
-          401,
-          'validate',
-          result.reason,
-          'validate at Identity Plus: send the browser to X-Plusgate-Signin',
-          signin(),
-        );
+        return answer.signin(signin(), 'validate', result.reason, 'validate at Identity Plus, then come back', vary);
       case 'deny':
-        return forwardAuthAnswer(403, 'deny', result.reason, 'denied');
+        return answer.final(403, 'deny', result.reason, 'denied', vary);
       case 'error':
-        return forwardAuthAnswer(503, 'error', result.reason, 'Identity Plus could not be asked; try again shortly', {
-          'Retry-After': String(RETRY_AFTER_SECONDS),
-        });
+        return answer.final(503, 'error', result.reason, 'Identity Plus could not be asked; try again shortly', vary);
     }
   } catch (err) {
-    deps.log?.failure(`GET ${SERVICE_ROUTES.VERIFY} failed`, err);
-    const { message, headers } = describeError(err);
+    deps.log?.failure(`${route} failed`, err);
     // A proxy passes on only 503 here: it always carries Retry-After, whatever failed.
-    return forwardAuthAnswer(503, 'error', 'unavailable', message, {
-      'Retry-After': String(RETRY_AFTER_SECONDS),
-      ...headers,
-    });
+    return answer.final(503, 'error', 'unavailable', describeError(err).message, vary);
   }
+}
+
+/** How one dialect answers the two kinds of non-allow: go and sign in, or a final status. */
+interface DialectAnswers {
+  signin(url: string, decision: string, reason: string, message: string, vary: string): APIGatewayProxyResult;
+  final(statusCode: 403 | 503, decision: string, reason: string, message: string, vary: string): APIGatewayProxyResult;
+}
+
+/** nginx `auth_request`: only 200/401/403/503; the sign-in URL travels in `X-Plusgate-Signin`. */
+const statusAnswer: DialectAnswers = {
+  signin: (url, decision, reason, message, vary) =>
+    forwardAuthAnswer(401, decision, reason, `${message}: send the browser to X-Plusgate-Signin`, vary, {
+      'X-Plusgate-Signin': url,
+    }),
+  final: (statusCode, decision, reason, message, vary) =>
+    forwardAuthAnswer(statusCode, decision, reason, message, vary, retryAfter(statusCode)),
+};
+
+/** Traefik, Caddy, Envoy: the answer reaches the browser as it is, so a redirect or a page. */
+function pageAnswer(event: APIGatewayProxyEvent): DialectAnswers {
+  return {
+    signin: (url, decision, reason, _message, vary) => ({
+      ...redirectResponse(url),
+      headers: { ...redirectResponse(url).headers, ...decisionHeaders(decision, reason, vary) },
+    }),
+    final: (statusCode, decision, reason, message, vary) => {
+      const headers = { ...decisionHeaders(decision, reason, vary), ...retryAfter(statusCode) };
+      if (wantsJson(event)) return jsonResponse(statusCode, { decision, reason, message }, headers);
+      return htmlResponse(
+        statusCode,
+        statusCode === 403
+          ? {
+              title: 'Access denied',
+              paragraphs: [`Your device certificate was not accepted (${reason}).`],
+              links: [{ href: GET_CERTIFICATE_URL, text: 'About Identity Plus certificates' }],
+            }
+          : { title: 'Temporarily unavailable', paragraphs: ['Please try again in a moment.'] },
+        headers,
+      );
+    },
+  };
+}
+
+function retryAfter(statusCode: number): Record<string, string> {
+  return statusCode === 503 ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {};
+}
+
+function decisionHeaders(decision: string, reason: string, vary: string): Record<string, string> {
+  return { 'X-Plusgate-Decision': decision, 'X-Plusgate-Reason': reason, Vary: vary };
 }
 
 interface VerifyRequest {
@@ -210,17 +274,6 @@ export function signinUrl(
   }
 }
 
-/** Decodes nginx's `$ssl_client_escaped_cert` (a URL-escaped PEM). */
-export function decodeEscapedPem(escaped: string): string {
-  try {
-    return decodeURIComponent(escaped.replace(/\+/g, '%2B'));
-  } catch {
-    throw new InvalidInputError(`${CLIENT_CERT_HEADER} is not a URL-escaped PEM certificate`, {
-      field: CLIENT_CERT_HEADER,
-    });
-  }
-}
-
 function checkedCertificate(deps: VerifyDeps, pem: string, field: string): ClientCertificate {
   const cert = parseCertificatePem(pem, field);
   deps.truststore.verify(cert, new Date(deps.now()), field);
@@ -274,12 +327,13 @@ function forwardAuthAnswer(
   decision: string,
   reason: string,
   message: string,
+  vary: string,
   headers: Record<string, string> = {},
 ): APIGatewayProxyResult {
   return jsonResponse(
     statusCode,
     { decision, reason, message },
-    { 'X-Plusgate-Decision': decision, 'X-Plusgate-Reason': reason, Vary: CLIENT_CERT_HEADER, ...headers },
+    { ...decisionHeaders(decision, reason, vary), ...headers },
   );
 }
 

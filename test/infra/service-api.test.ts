@@ -6,7 +6,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { LambdaIntegration, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { ENV, SERVICE_ROUTES } from '../../functions/config/names';
+import { AUTH_ROUTES, ENV, SERVICE_ROUTES } from '../../functions/config/names';
 import { PlusgateAuthorizer } from '../../lib/plusgate-authorizer';
 import { defined, only } from '../support/only';
 import { asList, synthPlusgate } from './plusgate-fixture';
@@ -23,21 +23,29 @@ const idOf = (type: string, prefix: string) =>
   )[0];
 const functionId = (prefix: string) => idOf('AWS::Lambda::Function', prefix);
 const resource = (id: string) => defined(resources[id], `the resource ${id}`);
+const resourceExists = (id: string) => resources[id]?.Type === 'AWS::ApiGateway::Resource';
 
 describe('service API', () => {
   test('every method requires IAM (SigV4) authorization', () => {
     const methods = serviceOfType('AWS::ApiGateway::Method');
-    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST']);
+    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['ANY', 'ANY', 'GET', 'GET', 'POST']);
     for (const [, m] of methods) expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 
   test('serves /verify through the verify function and /report through the report function', () => {
-    const resourcePath = (id: string) => `/${resource(id).Properties.PathPart}`;
+    // The full path: a resource's parents are followed up to the API's root.
+    const resourcePath = (id: string): string => {
+      const r = resource(id).Properties;
+      const parent = r.ParentId?.Ref as string | undefined;
+      return `${parent && resourceExists(parent) ? resourcePath(parent) : ''}/${r.PathPart}`;
+    };
     const routes = serviceOfType('AWS::ApiGateway::Method').map(([, m]) => ({
       route: `${m.Properties.HttpMethod} ${resourcePath(m.Properties.ResourceId.Ref)}`,
       uri: JSON.stringify(m.Properties.Integration.Uri),
     }));
     expect(routes.map((r) => r.route).sort()).toEqual([
+      `ANY ${AUTH_ROUTES.DIALECT}`,
+      `ANY ${AUTH_ROUTES.DIALECT_PATH}`,
       `GET ${SERVICE_ROUTES.REPORT}`,
       `GET ${SERVICE_ROUTES.VERIFY}`,
       `POST ${SERVICE_ROUTES.VERIFY}`,
@@ -96,7 +104,7 @@ describe('service API resource policy (serviceCallerArns, reportReaderArns)', ()
     };
   };
   const restricted = serviceApiOf({ serviceCallerArns: [ORDERS, PARTNER_ACCOUNT], reportReaderArns: `["${ALICE}"]` });
-  const verify = ['execute-api:/*/GET/verify', 'execute-api:/*/POST/verify'];
+  const verify = ['execute-api:/*/*/auth/*', 'execute-api:/*/GET/verify', 'execute-api:/*/POST/verify'];
   const report = 'execute-api:/*/GET/report';
 
   test('without them there is no resource policy: IAM identity policies alone decide, as before', () => {

@@ -196,6 +196,9 @@ describe('LocalGateway over plain HTTP', () => {
 
   const routes: GatewayRoute[] = [
     { method: 'ANY', path: '/echo', handler: (event) => echo(event) },
+    { method: 'ANY', path: '/auth/{dialect}', handler: (event) => echo(event) },
+    { method: 'ANY', path: '/auth/{dialect}/{path+}', handler: (event) => echo(event) },
+    { method: 'GET', path: '/auth/fixed', handler: async () => ({ statusCode: 209, body: '' }) },
     { method: 'DELETE', path: '/echo', handler: async () => ({ statusCode: 204, body: '' }) },
     {
       method: 'GET',
@@ -286,6 +289,26 @@ describe('LocalGateway over plain HTTP', () => {
     expect(json(reply)).toEqual({ message: 'Missing Authentication Token' });
     expect(reply.headers['x-amzn-errortype']).toBe('MissingAuthenticationTokenException');
     expect(reply.headers['content-type']).toBe('application/json');
+  });
+
+  it('matches {name} and {name+} resources as API Gateway does: resource, decoded path parameters, exact first', async () => {
+    const one = json(await send(gateway.url, '/auth/traefik?x=1')) as APIGatewayProxyEvent;
+    expect(one).toMatchObject({
+      resource: '/auth/{dialect}',
+      path: '/auth/traefik',
+      pathParameters: { dialect: 'traefik' },
+    });
+    const many = json(await send(gateway.url, '/auth/envoy/orders/2%20x', { method: 'POST' })) as APIGatewayProxyEvent;
+    expect(many).toMatchObject({
+      resource: '/auth/{dialect}/{path+}',
+      httpMethod: 'POST',
+      pathParameters: { dialect: 'envoy', path: 'orders/2 x' },
+    });
+    expect(many.requestContext.resourcePath).toBe('/auth/{dialect}/{path+}');
+    expect((await send(gateway.url, '/auth/fixed')).status).toBe(209);
+    for (const missing of ['/auth', '/auth/', '/auth//x', '/auth/envoy/']) {
+      expect({ missing, status: (await send(gateway.url, missing)).status }).toEqual({ missing, status: 403 });
+    }
   });
 
   it('prefers a specific method over ANY on the same path', async () => {

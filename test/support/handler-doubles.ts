@@ -118,6 +118,9 @@ export function proxyEvent(options: {
   body?: string;
   clientCertPem?: string;
   domainName?: string;
+  /** @default the path */
+  resource?: string;
+  pathParameters?: Record<string, string>;
 }): APIGatewayProxyEvent {
   return buildProxyEvent({
     method: options.method ?? 'GET',
@@ -125,7 +128,8 @@ export function proxyEvent(options: {
     rawQuery: options.query ?? '',
     headers: { host: options.domainName ?? 'auth.example.com', 'user-agent': 'curl/7.88.1', ...options.headers },
     body: Buffer.from(options.body ?? ''),
-    resource: options.path,
+    resource: options.resource ?? options.path,
+    ...(options.pathParameters ? { pathParameters: options.pathParameters } : {}),
     stage: 'prod',
     domainName: options.domainName ?? 'auth.example.com',
     sourceIp: '203.0.113.9',

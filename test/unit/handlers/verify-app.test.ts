@@ -1,7 +1,7 @@
 import { Truststore } from '../../../functions/domain/certificate-chain';
 import { IdentityPlusError } from '../../../functions/domain/errors';
 import { verifyState } from '../../../functions/domain/state-token';
-import { createVerifyHandler, decodeEscapedPem } from '../../../functions/handlers/verify-app';
+import { createVerifyHandler } from '../../../functions/handlers/verify-app';
 import { type DevPki, issueCertificate } from '../../../local/dev-pki';
 import {
   FakeIdentityPlus,
@@ -381,14 +381,185 @@ describe('GET /verify (forward-auth)', () => {
       expect(res.headers?.['Cache-Control']).toBe('no-store');
     });
   });
-
-  it('decodes nginx escaping, keeping a literal + as +', () => {
-    expect(decodeEscapedPem('a%2Bb+c%0A')).toBe('a+b+c\n');
-  });
 });
 
 it('answers 405 for other methods on /verify', async () => {
   const t = setup();
   const res = await t.handler(proxyEvent({ path: '/verify', method: 'DELETE' }));
   expect(res.statusCode).toBe(405);
+});
+
+describe('forward-auth by proxy dialect (/auth/{dialect})', () => {
+  /** base64 DER of a PEM certificate, as Caddy and Traefik send it. */
+  const der = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');
+  /** An Envoy XFCC element carrying the URL-encoded PEM. */
+  const xfcc = (pem: string) => `Hash=00ff;Cert="${encodeURIComponent(pem)}";Subject="CN=x";URI=`;
+  const auth = (
+    dialect: string,
+    headers: Record<string, string>,
+    options: { method?: string; rest?: string; query?: string; accept?: string } = {},
+  ) =>
+    proxyEvent({
+      path: `/auth/${dialect}${options.rest ? `/${options.rest}` : ''}`,
+      method: options.method ?? 'GET',
+      query: options.query ?? '',
+      resource: options.rest ? '/auth/{dialect}/{path+}' : '/auth/{dialect}',
+      pathParameters: { dialect, ...(options.rest ? { path: options.rest } : {}) },
+      headers: { ...headers, ...(options.accept ? { Accept: options.accept } : {}) },
+    });
+  const forwarded = {
+    'X-Forwarded-Proto': 'https',
+    'X-Forwarded-Host': 'app.example.com',
+    'X-Forwarded-Uri': '/orders?page=2&sort=date',
+  };
+  const signin = `https://auth.example.com/signin?return=${encodeURIComponent('https://app.example.com/orders?page=2&sort=date')}`;
+
+  it.each([
+    [
+      'traefik',
+      (pem: string) => ({ 'X-Forwarded-Tls-Client-Cert': `${der(pem)},${der(pki.intermediate.cert)}`, ...forwarded }),
+    ],
+    [
+      'traefik (v1, query-escaped)',
+      (pem: string) => ({ 'X-Forwarded-Tls-Client-Cert': encodeURIComponent(der(pem)), ...forwarded }),
+    ],
+    ['caddy', (pem: string) => ({ 'X-Client-Cert': der(pem), ...forwarded })],
+    [
+      'envoy',
+      (pem: string) => ({
+        'x-forwarded-client-cert': xfcc(pem),
+        'x-forwarded-proto': 'https',
+        Host: 'app.example.com',
+      }),
+    ],
+    [
+      'nginx',
+      (pem: string) => ({
+        'X-Client-Cert': encodeURIComponent(pem),
+        'X-Original-URL': 'https://app.example.com/orders?page=2&sort=date',
+      }),
+    ],
+  ])('%s: 200 with the identity for alice, 403 for carol, sign-in for bob', async (name, headersFor) => {
+    const dialect = name.split(' ')[0] as string;
+    const t = setup();
+    const envoy = dialect === 'envoy' ? { rest: 'orders', query: 'page=2&sort=date' } : {};
+    const alice = await t.handler(auth(dialect, headersFor(pki.devices.alice.cert), envoy));
+    expect(alice.statusCode).toBe(200);
+    expect(alice.headers).toMatchObject({
+      'X-Plusgate-User': 'org:ref-alice',
+      'X-Plusgate-Serial': pki.devices.alice.serial,
+    });
+    expect((await t.handler(auth(dialect, headersFor(pki.devices.carol.cert), envoy))).statusCode).toBe(403);
+    const bob = await t.handler(auth(dialect, headersFor(pki.devices.bob.cert), envoy));
+    if (dialect === 'nginx') {
+      expect(bob.statusCode).toBe(401);
+      expect(bob.headers?.['X-Plusgate-Signin']).toBe(signin);
+    } else {
+      expect(bob.statusCode).toBe(302);
+      expect(bob.headers?.Location).toBe(signin);
+      expect(bob.headers?.['X-Plusgate-Decision']).toBe('validate');
+    }
+  });
+
+  it.each([
+    ['traefik', { 'X-Client-Cert': 'alice' }],
+    ['caddy', { 'X-Forwarded-Tls-Client-Cert': 'alice', 'x-forwarded-client-cert': 'alice' }],
+    ['envoy', { 'X-Client-Cert': 'alice', 'X-Forwarded-Tls-Client-Cert': 'alice' }],
+    ['nginx', { 'X-Forwarded-Tls-Client-Cert': 'alice', 'x-forwarded-client-cert': 'alice' }],
+  ])(
+    "%s ignores a certificate in another proxy's header: no certificate, sent to sign in",
+    async (dialect, smuggled) => {
+      const t = setup();
+      const pem = pki.devices.alice.cert;
+      const values: Record<string, string> = {
+        'X-Client-Cert': dialect === 'traefik' || dialect === 'envoy' ? encodeURIComponent(pem) : der(pem),
+        'X-Forwarded-Tls-Client-Cert': der(pem),
+        'x-forwarded-client-cert': xfcc(pem),
+      };
+      const headers = Object.fromEntries(Object.keys(smuggled).map((h) => [h, values[h] as string]));
+      const res = await t.handler(auth(dialect, { ...headers, ...forwarded }));
+      expect(res.statusCode).toBe(dialect === 'nginx' ? 401 : 302);
+      expect(res.headers?.['X-Plusgate-Reason']).toBe('no-certificate');
+      expect(t.identityPlus.calls).toBe(0);
+    },
+  );
+
+  it.each([
+    ['traefik', { 'X-Forwarded-Tls-Client-Cert': 'not base64!' }, /does not start with a base64 certificate/],
+    ['caddy', { 'X-Client-Cert': '-----BEGIN CERTIFICATE-----' }, /is not base64/],
+    ['envoy', { 'x-forwarded-client-cert': 'Cert="a",Cert="b"' }, /has 2 elements/],
+    ['envoy', { 'x-forwarded-client-cert': 'Cert="%E0%A4%A"' }, /not a URL-encoded PEM/],
+    ['caddy', { 'X-Client-Cert': 'QUJD' }, /X-Client-Cert/],
+  ])(
+    '%s: a malformed certificate header is a 403 with the reason, never a 5xx (%j)',
+    async (dialect, headers, reason) => {
+      const t = setup();
+      const res = await t.handler(auth(dialect, headers, { accept: 'application/json' }));
+      expect(res.statusCode).toBe(403);
+      expect(JSON.parse(res.body)).toMatchObject({
+        decision: 'deny',
+        reason: 'invalid-certificate',
+        message: expect.stringMatching(reason),
+      });
+      expect(t.identityPlus.calls).toBe(0);
+    },
+  );
+
+  it('rejects a chain whose first (leaf) element is a CA: the leaf is what is decided on', async () => {
+    const t = setup();
+    const res = await t.handler(
+      auth('traefik', {
+        'X-Forwarded-Tls-Client-Cert': `${der(pki.intermediate.cert)},${der(pki.devices.alice.cert)}`,
+      }),
+    );
+    expect(res.statusCode).toBe(403);
+    expect(t.identityPlus.calls).toBe(0);
+  });
+
+  it("answers any method (Envoy forwards the browser's), and a 404 naming the dialects for an unknown one", async () => {
+    const t = setup();
+    const pem = pki.devices.alice.cert;
+    const res = await t.handler(
+      auth(
+        'envoy',
+        { 'x-forwarded-client-cert': xfcc(pem), 'x-forwarded-proto': 'https', Host: 'app.example.com' },
+        { method: 'DELETE', rest: 'x' },
+      ),
+    );
+    expect(res.statusCode).toBe(200);
+    const unknown = await t.handler(auth('haproxy', {}));
+    expect(unknown.statusCode).toBe(404);
+    expect(JSON.parse(unknown.body).message).toMatch(/nginx, traefik, caddy, envoy/);
+  });
+
+  it('sends a browser without a certificate to sign in without a return address when the original URL is not allowed', async () => {
+    const t = setup();
+    const res = await t.handler(
+      auth('caddy', { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Uri': '/x' }),
+    );
+    expect(res.statusCode).toBe(302);
+    expect(res.headers?.Location).toBe('https://auth.example.com/signin');
+  });
+
+  it('never builds a return address from a Host with userinfo or a path', async () => {
+    const t = setup();
+    for (const host of ['app.example.com@evil.example', 'evil.example/app.example.com', 'app.example.com:99999']) {
+      const res = await t.handler(
+        auth('traefik', { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': host, 'X-Forwarded-Uri': '/x' }),
+      );
+      expect({ host, location: res.headers?.Location }).toEqual({ host, location: 'https://auth.example.com/signin' });
+    }
+  });
+
+  it('answers a deny with a small page and an error with 503 + Retry-After (page dialects)', async () => {
+    const t = setup();
+    const carol = await t.handler(auth('caddy', { 'X-Client-Cert': der(pki.devices.carol.cert) }));
+    expect(carol.statusCode).toBe(403);
+    expect(carol.headers?.['Content-Type']).toMatch(/text\/html/);
+    expect(carol.body).toContain('revoked');
+    t.identityPlus.answers.set(pki.devices.alice.serial, new IdentityPlusError('timeout', 'no answer'));
+    const down = await t.handler(auth('caddy', { 'X-Client-Cert': der(pki.devices.alice.cert) }));
+    expect(down.statusCode).toBe(503);
+    expect(down.headers?.['Retry-After']).toBe('30');
+  });
 });
