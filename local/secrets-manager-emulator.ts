@@ -12,12 +12,11 @@
  * dated within five minutes, scoped to `secretsmanager`, and addressed to its own `127.0.0.1:<port>`. The
  * signature is checked by signing the request again with `@smithy/signature-v4`, the signer the SDK uses.
  */
-import { createHash, createHmac, type Hash, type Hmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, HttpRequest, SourceData } from '@smithy/types';
 import { close, headerValues, listen, readBody } from './server-lifecycle';
+import { ServiceError, verifySigV4 } from './sigv4-verify';
 
 /** The access key pair requests must be signed with. */
 export interface EmulatorCredentials {
@@ -51,27 +50,6 @@ const ACCOUNT_ID = '123456789012';
 const MAX_REQUEST_BYTES = 1024 * 1024;
 const NOT_FOUND = "Secrets Manager can't find the specified secret.";
 const SERVICE = 'secretsmanager';
-/** How far X-Amz-Date may be from the emulator's clock, either way. */
-const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
-/** The Authorization header SignatureV4 (and so the SDK) writes. Header names are lower-case tokens. */
-const AUTHORIZATION =
-  /^AWS4-HMAC-SHA256 Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/aws4_request, SignedHeaders=([a-z0-9!#$%&'*+.^_`|~-]+(?:;[a-z0-9!#$%&'*+.^_`|~-]+)*), Signature=[0-9a-f]{64}$/;
-const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
-const INVALID_TOKEN = 'The security token included in the request is invalid.';
-const SIGNATURE_MISMATCH =
-  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.';
-
-/** Error answer of the JSON protocol: the SDK reads the code from `__type` and the text from `message`. */
-class ServiceError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
-
 /** A loopback Secrets Manager holding string secrets, for SigV4-signed requests with its one key pair. */
 export class SecretsManagerEmulator {
   private readonly region: string;
@@ -158,7 +136,7 @@ export class SecretsManagerEmulator {
       const body = await readBody(req, MAX_REQUEST_BYTES);
       if (body === 'too-large') throw new ServiceError('ValidationException', 'Request is too large');
       if (body === 'aborted') throw new ServiceError('ValidationException', 'Request body was cut off');
-      await this.authenticate(req, body);
+      await verifySigV4(req, body, this.#credentials, SERVICE);
       const targets = headerValues(req, 'x-amz-target');
       if (targets.length > 1) throw new ServiceError('SerializationException', 'More than one X-Amz-Target header');
       const target = targets[0] ?? '';
@@ -198,117 +176,6 @@ export class SecretsManagerEmulator {
         `The Host header is not this emulator's loopback address (${this.authority}); it answers no other name`,
         421,
       );
-    }
-  }
-
-  /**
-   * SigV4 as Secrets Manager checks it: one Authorization header for this emulator's access key, scoped to
-   * `secretsmanager`, X-Amz-Date within five minutes, Host and X-Amz-Date signed, the body matching its
-   * hash; then the request is signed again with the secret key (same date, region and signed headers) and
-   * the two Authorization headers compared in constant time. Messages never carry a key.
-   */
-  private async authenticate(req: IncomingMessage, body: Buffer): Promise<void> {
-    const authorizations = headerValues(req, 'authorization');
-    if (authorizations.length === 0) {
-      throw new ServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token');
-    }
-    if (authorizations.length > 1)
-      throw new ServiceError('IncompleteSignatureException', 'More than one Authorization header');
-    const authorization = authorizations[0] ?? '';
-    const parsed = AUTHORIZATION.exec(authorization);
-    if (!parsed) {
-      throw new ServiceError(
-        'IncompleteSignatureException',
-        'The Authorization header is not an AWS4-HMAC-SHA256 signature of the form "AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request, SignedHeaders=<names>, Signature=<hex>"',
-      );
-    }
-    const [, accessKeyId = '', scopeDate = '', region = '', service = '', signedList = ''] = parsed;
-    const signedHeaders = signedList.split(';');
-
-    const dates = headerValues(req, 'x-amz-date');
-    const signingDate = dates.length === 1 ? parseAmzDate(dates[0] ?? '') : undefined;
-    if (!signingDate) {
-      throw new ServiceError(
-        'IncompleteSignatureException',
-        "The request needs exactly one X-Amz-Date header of the form YYYYMMDD'T'HHMMSS'Z'",
-      );
-    }
-    if (!signedHeaders.includes('host') || !signedHeaders.includes('x-amz-date')) {
-      throw new ServiceError(
-        'IncompleteSignatureException',
-        'The signature must cover the Host and X-Amz-Date headers',
-      );
-    }
-    if (service !== SERVICE) {
-      throw new ServiceError(
-        'InvalidSignatureException',
-        `Credential should be scoped to correct service: '${SERVICE}'.`,
-        403,
-      );
-    }
-    if (scopeDate !== dates[0]?.slice(0, 8)) {
-      throw new ServiceError(
-        'InvalidSignatureException',
-        'The date of the credential scope is not the date of X-Amz-Date',
-        403,
-      );
-    }
-    const skew = signingDate.getTime() - Date.now();
-    if (Math.abs(skew) > MAX_CLOCK_SKEW_MS) {
-      throw new ServiceError(
-        'InvalidSignatureException',
-        `Signature ${skew < 0 ? 'expired' : 'not yet current'}: X-Amz-Date ${dates[0]} is more than 5 minutes from the time here (${amzDate(new Date())})`,
-        403,
-      );
-    }
-    if (accessKeyId !== this.#credentials.accessKeyId || headerValues(req, 'x-amz-security-token').length > 0) {
-      throw new ServiceError('UnrecognizedClientException', INVALID_TOKEN, 403);
-    }
-
-    // fromEntries makes own properties even of names like __proto__.
-    const headers: Record<string, string> = Object.fromEntries(
-      signedHeaders.map((name) => {
-        const values = headerValues(req, name);
-        if (values.length !== 1) {
-          throw new ServiceError('IncompleteSignatureException', `Signed header ${name} must be in the request once`);
-        }
-        return [name, values[0] ?? ''];
-      }),
-    );
-    const declaredHash = headers['x-amz-content-sha256'];
-    if (declaredHash !== undefined && declaredHash !== createHash('sha256').update(body).digest('hex')) {
-      throw new ServiceError('InvalidSignatureException', 'X-Amz-Content-Sha256 is not the SHA-256 of the body', 403);
-    }
-
-    const request: HttpRequest = {
-      method: 'POST',
-      protocol: 'http:',
-      hostname: '127.0.0.1',
-      path: '/',
-      query: {},
-      headers,
-      body,
-    };
-    const signer = new SignatureV4({
-      credentials: this.#credentials,
-      region,
-      service: SERVICE,
-      sha256: NodeSha256,
-      // The payload hash header is signed only when the client signed it (then it was checked above).
-      applyChecksum: false,
-    });
-    const expected = (
-      await signer.sign(request, {
-        signingDate,
-        signingRegion: region,
-        signingService: SERVICE,
-        signableHeaders: new Set(signedHeaders),
-      })
-    ).headers.authorization;
-    const given = Buffer.from(authorization, 'utf8');
-    const wanted = Buffer.from(expected ?? '', 'utf8');
-    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
-      throw new ServiceError('InvalidSignatureException', SIGNATURE_MISMATCH, 403);
     }
   }
 
@@ -378,47 +245,6 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/x-amz-json-1.1');
   res.end(JSON.stringify(body));
-}
-
-/** `YYYYMMDDTHHMMSSZ` as a date, or undefined when malformed or not a real instant (month 13, 25:00). */
-function parseAmzDate(text: string): Date | undefined {
-  const m = AMZ_DATE.exec(text);
-  if (!m) return undefined;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
-  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  return amzDate(date) === text ? date : undefined;
-}
-
-function amzDate(date: Date): string {
-  return date.toISOString().replace(/[-:]|\.\d{3}/g, '');
-}
-
-/** SHA-256 and HMAC-SHA256 from node:crypto, in the shape SignatureV4 takes. */
-class NodeSha256 implements Checksum {
-  private readonly secret?: Buffer;
-  private hash: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.secret = secret === undefined ? undefined : toBuffer(secret);
-    this.hash = this.fresh();
-  }
-  update(data: SourceData): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset(): void {
-    this.hash = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
-  }
-}
-
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
 }
 
 function parseJson(text: string): Record<string, unknown> {

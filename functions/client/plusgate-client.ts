@@ -9,8 +9,8 @@
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { Hash } from '@smithy/hash-node';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
 /** The service API route (the same as SERVICE_ROUTES.VERIFY): spelled out so this file can be copied alone. */
 const VERIFY_ROUTE = '/verify';
@@ -87,7 +87,8 @@ export class PlusgateClient {
       service: 'execute-api',
       region: options.region,
       credentials: options.credentials ?? defaultProvider(),
-      sha256: NodeSha256,
+      // The SDK's own Node SHA-256 / HMAC, bound to the algorithm as the SDK's clients bind it.
+      sha256: Hash.bind(null, 'sha256'),
       uriEscapePath: true,
     });
   }
@@ -141,34 +142,6 @@ export class PlusgateClient {
     }
     return { status: response.status, json };
   }
-}
-
-/** SHA-256 / HMAC-SHA256 from node:crypto, in the shape the SDK signer expects. */
-class NodeSha256 implements Checksum {
-  readonly #secret?: Buffer;
-  #hash: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.#secret = secret === undefined ? undefined : toBuffer(secret);
-    this.#hash = this.#fresh();
-  }
-  update(data: SourceData): void {
-    this.#hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#hash.digest());
-  }
-  reset(): void {
-    this.#hash = this.#fresh();
-  }
-  #fresh(): Hash | Hmac {
-    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
-  }
-}
-
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
 }
 
 function isLoopback(hostname: string): boolean {
