@@ -5,7 +5,7 @@
  * SSO, profile, container or instance role) unless given.
  *
  * Self-contained on purpose: copy this one file into a service. It needs `@smithy/signature-v4`,
- * `@smithy/types` and `@aws-sdk/credential-provider-node`.
+ * `@smithy/hash-node`, `@smithy/types` and `@aws-sdk/credential-provider-node`.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
