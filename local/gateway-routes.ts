@@ -83,7 +83,8 @@ function matchParts(
       continue;
     }
     const rest = part.greedy ? segments.slice(i) : segments.slice(i, i + 1);
-    if (rest.length === 0 || rest.some((s) => s === '')) return undefined;
+    // `{name}` is one non-empty segment; `{name+}` is everything left, which must not be empty.
+    if (part.greedy ? rest.join('/') === '' : rest[0] === '' || rest.length === 0) return undefined;
     parameters[part.parameter] = decodePathPart(rest.join('/'));
     if (part.greedy) return parameters;
   }

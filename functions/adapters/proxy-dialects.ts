@@ -7,9 +7,9 @@
  * | dialect | certificate | original URL |
  * |---|---|---|
  * | nginx | `X-Client-Cert`: URL-escaped PEM (`$ssl_client_escaped_cert`) | `X-Original-URL` |
- * | traefik | `X-Forwarded-Tls-Client-Cert`: base64 DER without PEM delimiters or newlines, certificates joined by `,`, leaf first (passTLSClientCert `pem: true`; Traefik v1 also query-escaped it) | `X-Forwarded-Proto` + `-Host` + `-Uri` |
- * | caddy | `X-Client-Cert`: base64 DER (`{http.request.tls.client.certificate_der_base64}`) | `X-Forwarded-Proto` + `-Host` + `-Uri` |
- * | envoy | `x-forwarded-client-cert` (XFCC): one element whose `Cert="…"` is the URL-encoded PEM | `x-forwarded-proto` + `Host` + the path after `/auth/envoy` (ext_authz appends the original path to its `path_prefix`) |
+ * | traefik | `X-Forwarded-Tls-Client-Cert`: base64 DER without PEM delimiters or newlines, certificates joined by `,`, leaf first (passTLSClientCert `pem: true`; up to v2.9 each was also query-escaped) | `https://` + `X-Forwarded-Host` + `X-Forwarded-Uri` |
+ * | caddy | `X-Client-Cert`: base64 DER (`{http.request.tls.client.certificate_der_base64}`) | `https://` + `X-Forwarded-Host` + `X-Forwarded-Uri` |
+ * | envoy | `x-forwarded-client-cert` (XFCC): one element whose `Cert="…"` is the URL-encoded PEM | `https://` + `X-Forwarded-Host` (else `Host`) + the path after `/auth/envoy/_` (or `/auth/envoy`; ext_authz appends the original path to its `path_prefix`) |
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { headerOf } from './api-gateway-request';
@@ -180,36 +180,54 @@ function unquote(value: string): string {
   return value;
 }
 
-/** `X-Forwarded-Proto://X-Forwarded-Host` + `uri`, when all three are there and make an http(s) URL. */
+/**
+ * `https://X-Forwarded-Host` + `uri`. Always https: these proxies terminate mutual TLS, and plusgate sends
+ * people back only to https origins. (`X-Forwarded-Proto` cannot be used: API Gateway, like the local
+ * gateway, replaces it with its own.)
+ */
 function forwardedUrl(event: APIGatewayProxyEvent, uri: string | undefined): string | undefined {
-  return absoluteUrl(headerOf(event, 'X-Forwarded-Proto'), headerOf(event, 'X-Forwarded-Host'), uri);
+  return httpsUrl(headerOf(event, 'X-Forwarded-Host'), uri);
 }
 
-/** Envoy: scheme from `x-forwarded-proto`, host from `Host`, path from the route's `{path+}` and the query. */
+/**
+ * Envoy: the host from `X-Forwarded-Host` when the example's Envoy sets it (a signing proxy in front of
+ * plusgate rewrites `Host`), else `Host` (ext_authz sends the browser's authority); the path from the route
+ * after `/auth/envoy`, and the query string.
+ */
 function envoyUrl(event: APIGatewayProxyEvent): string | undefined {
-  const prefix = `${AUTH_ROUTE_PREFIX}/envoy`;
-  const path = event.path?.startsWith(`${prefix}/`) ? event.path.slice(prefix.length) : '/';
+  const path = envoyPagePath(event.path ?? '');
   const query = Object.entries(event.multiValueQueryStringParameters ?? {})
     .flatMap(([name, values]) => (values ?? []).map((v) => `${encodeURIComponent(name)}=${encodeURIComponent(v)}`))
     .join('&');
-  return absoluteUrl(headerOf(event, 'x-forwarded-proto'), headerOf(event, 'Host'), query ? `${path}?${query}` : path);
+  const host = headerOf(event, 'X-Forwarded-Host') ?? headerOf(event, 'Host');
+  return httpsUrl(host, query ? `${path}?${query}` : path);
+}
+
+/**
+ * The ext_authz `path_prefix` the Envoy example uses: `/auth/envoy/_`. The `_` keeps the site's root page
+ * routable: `/` becomes `/auth/envoy/_/`, where a bare `/auth/envoy` prefix would give `/auth/envoy/`, which
+ * no API Gateway resource matches (an empty `{path+}`). A bare prefix works for every other page.
+ */
+export const ENVOY_PATH_PREFIX = `${AUTH_ROUTE_PREFIX}/envoy/_`;
+
+/** The page asked for, from the check request's path: what follows the prefix (`/` when nothing does). */
+function envoyPagePath(path: string): string {
+  for (const prefix of [ENVOY_PATH_PREFIX, `${AUTH_ROUTE_PREFIX}/envoy`]) {
+    if (path === prefix) return '/';
+    if (path.startsWith(`${prefix}/`)) return path.slice(prefix.length);
+  }
+  return '/';
 }
 
 const HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
-function absoluteUrl(
-  proto: string | undefined,
-  host: string | undefined,
-  pathAndQuery: string | undefined,
-): string | undefined {
-  if (!proto || !host || !pathAndQuery?.startsWith('/')) return undefined;
-  const scheme = proto.split(',')[0]?.trim().toLowerCase();
-  if (scheme !== 'https' && scheme !== 'http') return undefined;
+function httpsUrl(host: string | undefined, pathAndQuery: string | undefined): string | undefined {
+  if (!host || !pathAndQuery?.startsWith('/')) return undefined;
   // A host name or address and an optional port: nothing that could move the URL elsewhere (userinfo, path).
   if (!HOST.test(host.trim())) return undefined;
   try {
-    return new URL(`${scheme}://${host.trim()}${pathAndQuery}`).href;
+    return new URL(`https://${host.trim()}${pathAndQuery}`).href;
   } catch {
     return undefined;
   }

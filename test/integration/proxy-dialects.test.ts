@@ -34,7 +34,7 @@ const IDENTITY_HEADERS = ['X-Plusgate-User', 'X-Plusgate-Roles', 'X-Plusgate-Ser
 const TRAEFIK_AUTH_REQUEST_HEADERS = ['X-Forwarded-Tls-Client-Cert'];
 /** examples/envoy/envoy.yaml: ext_authz allowed_headers and http_service.path_prefix (local mode). */
 const ENVOY_ALLOWED_HEADERS = ['x-forwarded-client-cert', 'x-forwarded-proto'];
-const ENVOY_PATH_PREFIX = '/auth/envoy';
+const ENVOY_PATH_PREFIX = '/auth/envoy/_';
 
 // ---------------------------------------------------------------------------------------------------------
 // The examples
@@ -631,7 +631,7 @@ describe('forward-auth dialects against local mode', () => {
       expectSignin(answer, `https://${ENVOY_SITE}/app/orders?page=2&sort=desc`);
     });
 
-    it("answers for the site's root page, whose check path is the prefix and a slash (/auth/envoy/)", async () => {
+    it("answers for the site's root page, whose check path is the prefix and a slash (/auth/envoy/_/)", async () => {
       const alice = person('alice');
       expectAllowed(
         await ask({ path: '/', xfcc: envoyXfcc(alice.cert) }),
