@@ -1,16 +1,20 @@
 /**
- * Stage settings both REST APIs share: JSON access logs to a log group with retention, execution logs for
- * errors only (never request or response bodies: dataTrace would log them), metrics, and throttling.
+ * Stage settings the REST APIs share: JSON access logs to a log group with retention, execution logs for
+ * errors only (never request or response bodies: dataTrace would log them), metrics, and throttling; and the
+ * gateway responses of the APIs forward-auth proxies call.
  */
 import {
   AccessLogField,
   AccessLogFormat,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  ResponseType,
+  type RestApi,
   type StageOptions,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 
+/** The stage options: `prod`, JSON access logs to `accessLogs`, ERROR execution logs without bodies, `throttling`. */
 export function stageOptions(
   accessLogs: LogGroup,
   throttling: { readonly rateLimit: number; readonly burstLimit: number },
@@ -55,4 +59,26 @@ export function accessLogFormat(): AccessLogFormat {
       clientCertNotAfter: AccessLogField.contextIdentityClientCertValidityNotAfter(),
     }),
   );
+}
+
+/**
+ * Forward-auth proxies understand only 200/401/403/503 (nginx turns anything else into a 500): API Gateway's
+ * own throttling (429) and integration failures (502/504) become 503 + `Retry-After: 5`, with the JSON body
+ * plusgate's own 503s have.
+ */
+export function addUnavailableResponses(api: RestApi): void {
+  for (const [id, type] of [
+    ['Throttled', ResponseType.THROTTLED],
+    ['Default5xx', ResponseType.DEFAULT_5XX],
+  ] as const) {
+    api.addGatewayResponse(id, {
+      type,
+      statusCode: '503',
+      responseHeaders: { 'Retry-After': "'5'", 'X-Plusgate-Decision': "'error'" },
+      templates: {
+        'application/json':
+          '{"decision":"error","reason":"unavailable","message":"plusgate is busy or unavailable: try again shortly"}',
+      },
+    });
+  }
 }

@@ -3,10 +3,11 @@
  * Values given with `-c` arrive as strings, so numbers and JSON arrays are parsed from strings too.
  * Every problem is collected and thrown at once, each naming the key, the bad value and what is expected.
  * The deployment-only keys (domain, certificate, DNS, truststore, API certificate secret, alarms, the
- * admission decision, the edge WAF, the service API's callers) are read here; the function settings with the
+ * admission decision, the edge WAF, the service API's callers, the mutual-TLS door for proxies) are read here; the function settings with the
  * parsers of their table, functions/config/settings.ts. Keys this file does not read (such as the `//`
  * comments in cdk.json) are ignored.
  */
+import { X509Certificate } from 'node:crypto';
 import * as path from 'node:path';
 import {
   CONTEXT_SETTING_NAMES,
@@ -17,13 +18,26 @@ import {
 } from '../functions/config/settings';
 import { WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN } from './edge-waf';
 import { DEFAULT_API_CERT_EXPIRY_ALARM_DAYS } from './monitoring';
-import { readTruststore, type TruststorePem } from './truststore-pem';
+import { oneLine, readTruststore, type TruststorePem } from './truststore-pem';
 
 /** A Route 53 public hosted zone that gets an alias record for the domain. */
 export interface HostedZoneConfig {
   readonly id: string;
   /** Zone apex, e.g. `example.com` (no trailing dot). */
   readonly name: string;
+}
+
+/**
+ * The mutual-TLS door for proxies (lib/forward-auth-api.ts): a third REST API on its own custom domain
+ * serving only `/auth/...`, where each proxy authenticates with its own client certificate.
+ */
+export interface ForwardAuthConfig {
+  /** Custom domain of the door, e.g. `forward-auth.example.com`; never `domainName`. */
+  readonly domainName: string;
+  /** ACM certificate for it, in the account and region of `certificateArn`. */
+  readonly certificateArn: string;
+  /** The checked truststore of the operator's proxy CA: shares no certificate or key with `truststore`. */
+  readonly truststore: TruststorePem;
 }
 
 /**
@@ -44,7 +58,7 @@ export interface PlusgateConfig extends ContextSettingValues {
   readonly ownershipVerificationCertificateArn?: string;
   /** The checked truststore (Identity Plus CA certificates only). */
   readonly truststore: TruststorePem;
-  /** Warnings about the truststore that don't stop the synth (e.g. an expired CA). */
+  /** Warnings about the truststores (devices', and the door's) that don't stop the synth (e.g. an expired CA). */
   readonly truststoreWarnings: readonly string[];
   /** Secrets Manager name of the Identity Plus API certificate secret (created with `npm run put-api-cert`). */
   readonly apiCertSecretName: string;
@@ -77,6 +91,23 @@ export interface PlusgateConfig extends ContextSettingValues {
   readonly serviceCallerArns?: readonly string[];
   /** The same for GET /report (names and emails). @default - IAM policies alone decide */
   readonly reportReaderArns?: readonly string[];
+  /**
+   * The mutual-TLS door for proxies (`forwardAuthDomainName`, `forwardAuthCertificateArn`,
+   * `forwardAuthTruststorePath`, all three or none). @default - no door; proxies call the IAM service API
+   */
+  readonly forwardAuth?: ForwardAuthConfig;
+}
+
+/** The context keys of the mutual-TLS door for proxies: all three or none. */
+export const FORWARD_AUTH_KEYS = [
+  'forwardAuthDomainName',
+  'forwardAuthCertificateArn',
+  'forwardAuthTruststorePath',
+] as const;
+
+/** Whether the hosted zone `zone` (apex, no trailing dot) holds `name`. */
+export function zoneHolds(zone: HostedZoneConfig, name: string): boolean {
+  return name === zone.name || name.endsWith(`.${zone.name}`);
 }
 
 /** Thrown when the configuration is invalid; `problems` holds one line per problem. */
@@ -185,28 +216,33 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     'an ACM certificate ARN (a public ACM certificate for domainName, needed only when certificateArn is imported or from a private CA)',
   );
 
-  let truststore: TruststorePem | undefined;
-  let truststoreWarnings: readonly string[] = [];
-  const truststorePath = raw('truststorePath');
-  const truststoreExpected = 'a PEM file holding only the Identity Plus CA certificates (root and intermediate)';
-  if (truststorePath === undefined) {
-    problems.push(`truststorePath: missing; expected the path of ${truststoreExpected}`);
-  } else if (typeof truststorePath !== 'string') {
-    bad('truststorePath', truststorePath, `the path of ${truststoreExpected}`);
-  } else {
+  const truststoreWarnings: string[] = [];
+  /** The checked truststore named by `key`; undefined (and reported) when missing or bad. */
+  const truststoreAt = (key: string, expected: string): TruststorePem | undefined => {
+    const truststorePath = raw(key);
+    if (truststorePath === undefined) {
+      problems.push(`${key}: missing; expected the path of ${expected}`);
+      return undefined;
+    }
+    if (typeof truststorePath !== 'string') {
+      bad(key, truststorePath, `the path of ${expected}`);
+      return undefined;
+    }
     const file = path.resolve(options.baseDir ?? process.cwd(), truststorePath);
     const result = readTruststore(file, options.now);
-    if (result.ok) {
-      truststore = result.truststore;
-      truststoreWarnings = result.warnings.map((w) => `truststorePath ${show(truststorePath)}: ${w}`);
-    } else {
+    if (!result.ok) {
       for (const p of result.problems) {
-        problems.push(
-          `truststorePath: got ${show(truststorePath)} (${file}), but ${p}; expected ${truststoreExpected}`,
-        );
+        problems.push(`${key}: got ${show(truststorePath)} (${file}), but ${p}; expected ${expected}`);
       }
+      return undefined;
     }
-  }
+    truststoreWarnings.push(...result.warnings.map((w) => `${key} ${show(truststorePath)}: ${w}`));
+    return result.truststore;
+  };
+  const truststore = truststoreAt(
+    'truststorePath',
+    'a PEM file holding only the Identity Plus CA certificates (root and intermediate)',
+  );
 
   const apiCertSecretName = requiredString(
     'apiCertSecretName',
@@ -331,6 +367,57 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
   const serviceCallerArns = principalArns('serviceCallerArns', 'POST and GET /verify');
   const reportReaderArns = principalArns('reportReaderArns', 'GET /report');
 
+  const forwardAuth = readForwardAuth();
+  /** The door's three keys (lib/forward-auth-api.ts): all or none, checked like their edge counterparts. */
+  function readForwardAuth(): ForwardAuthConfig | undefined {
+    const given = FORWARD_AUTH_KEYS.filter((key) => raw(key) !== undefined);
+    if (given.length === 0) return undefined;
+    if (given.length < FORWARD_AUTH_KEYS.length) {
+      const missing = FORWARD_AUTH_KEYS.filter((key) => !given.includes(key));
+      problems.push(
+        `${FORWARD_AUTH_KEYS.join(', ')}: got only ${given.join(' and ')}, missing ${missing.join(' and ')}; expected all three (the mutual-TLS door for proxies: its domain, that domain's ACM certificate, and the truststore of your proxies' CA) or none`,
+      );
+      return undefined;
+    }
+    const doorDomain = requiredString(
+      'forwardAuthDomainName',
+      HOSTNAME,
+      'a lower-case DNS name such as "forward-auth.example.com" (no scheme, no wildcard, no trailing dot) for the mutual-TLS door for proxies',
+    );
+    if (HOSTNAME.test(doorDomain) && doorDomain === domainName) {
+      bad(
+        'forwardAuthDomainName',
+        doorDomain,
+        `a domain other than domainName "${domainName}": the door trusts your proxies' CA, the edge the Identity Plus CAs, and one custom domain has one truststore`,
+      );
+    }
+    const doorCertificateArn = requiredString(
+      'forwardAuthCertificateArn',
+      ACM_ARN,
+      'an ACM certificate ARN such as "arn:aws:acm:eu-west-1:123456789012:certificate/<id>" for forwardAuthDomainName, in the region you deploy to',
+    );
+    const [, , doorRegion, doorAccount] = ACM_ARN.exec(doorCertificateArn) ?? [];
+    if (doorRegion !== undefined && region !== undefined && (doorRegion !== region || doorAccount !== account)) {
+      bad(
+        'forwardAuthCertificateArn',
+        doorCertificateArn,
+        `a certificate in account ${account} and region ${region}, those of certificateArn where the stack deploys (a REGIONAL custom domain needs its certificate there)`,
+      );
+    }
+    const doorTruststore = truststoreAt(
+      'forwardAuthTruststorePath',
+      "a PEM file holding only the CA certificates of your proxies' client certificates (root and intermediate), none of the Identity Plus CAs of truststorePath",
+    );
+    if (doorTruststore && truststore) {
+      for (const problem of sharedTrust(doorTruststore, truststore)) {
+        problems.push(
+          `forwardAuthTruststorePath: got ${show(raw('forwardAuthTruststorePath'))}, but ${problem}; expected only your proxies' CA: anything the device truststore (truststorePath) trusts would let every Identity Plus user call the door as a proxy`,
+        );
+      }
+    }
+    return doorTruststore && { domainName: doorDomain, certificateArn: doorCertificateArn, truststore: doorTruststore };
+  }
+
   // A certificateArn without account and region has been reported above.
   if (problems.length > 0 || !truststore || !account || !region) throw new ConfigError(problems);
   return {
@@ -352,7 +439,47 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     wafRateLimitPer5Min: wafRateLimitPer5Min || undefined,
     serviceCallerArns,
     reportReaderArns,
+    forwardAuth,
   };
+}
+
+/**
+ * What `door` trusts that `devices` trusts too: a certificate with the same SHA-256 fingerprint of its DER, or
+ * a different certificate for the same CA key (re-issued or cross-signed), which verifies the same device
+ * certificates in API Gateway's handshake.
+ */
+function sharedTrust(door: TruststorePem, devices: TruststorePem): string[] {
+  const deviceCas = certificatesOf(devices);
+  const found: string[] = [];
+  for (const cert of certificatesOf(door)) {
+    const key = publicKeyDer(cert);
+    const same = deviceCas.find((d) => d.fingerprint256 === cert.fingerprint256);
+    const sameKey = deviceCas.find((d) => publicKeyDer(d).equals(key));
+    if (same) {
+      found.push(
+        `it contains the certificate (${oneLineSubject(cert)}, SHA-256 ${cert.fingerprint256}) that truststorePath contains too`,
+      );
+    } else if (sameKey) {
+      found.push(
+        `its certificate (${oneLineSubject(cert)}, SHA-256 ${cert.fingerprint256}) has the key of a truststorePath certificate (${oneLineSubject(sameKey)})`,
+      );
+    }
+  }
+  return found;
+}
+
+function certificatesOf(truststore: TruststorePem): X509Certificate[] {
+  return [...truststore.pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map(
+    (m) => new X509Certificate(m[0]),
+  );
+}
+
+function publicKeyDer(cert: X509Certificate): Buffer {
+  return cert.publicKey.export({ type: 'spki', format: 'der' });
+}
+
+function oneLineSubject(cert: X509Certificate): string {
+  return oneLine(cert.subject);
 }
 
 /** true or false, as JSON or as a `-c` string; undefined when unset (after `bad`, which reports it, when wrong). */

@@ -9,10 +9,11 @@ import { HostedZone } from 'aws-cdk-lib/aws-route53';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
-import type { PlusgateConfig } from './config';
+import { type PlusgateConfig, zoneHolds } from './config';
 import { checkTruststoreFile, writeTruststoreFile } from './truststore-pem';
 import { EdgeApi } from './edge-api';
 import { EdgeWaf } from './edge-waf';
+import { ForwardAuthApi } from './forward-auth-api';
 import { PlusgateFunction } from './plusgate-function';
 import { PlusgateSecrets } from './plusgate-secrets';
 import { LedgerTable } from './ledger-table';
@@ -35,7 +36,8 @@ export interface PlusgateStackProps extends StackProps {
 }
 
 /**
- * Edge API (mutual TLS) and its function, the IAM service API (verify, report), the authorizer function,
+ * Edge API (mutual TLS) and its function, the IAM service API (verify, report), optionally the mutual-TLS
+ * door for proxies (forward-auth with the proxy's own certificate), the authorizer function,
  * the records table, period close, the secrets, and day-2 operations: the daily API certificate renewal, the
  * hourly billable-users gauge, the alarms with their topic, and the dashboard.
  */
@@ -51,6 +53,8 @@ export class PlusgateStack extends Stack {
   public readonly reportFunction: PlusgateFunction;
   public readonly periodClose: PeriodClose;
   public readonly service: ServiceApi;
+  /** The mutual-TLS door for proxies, when `forwardAuthDomainName` and its keys are set. */
+  public readonly forwardAuth?: ForwardAuthApi;
   public readonly apiCertRenewal: ApiCertRenewal;
   public readonly billableUsers: BillableUsersGauge;
   public readonly monitoring: Monitoring;
@@ -169,9 +173,29 @@ export class PlusgateStack extends Stack {
       serviceCallerArns: config.serviceCallerArns,
       reportReaderArns: config.reportReaderArns,
     });
+    // The mutual-TLS door for proxies: the same verify function, only /auth/..., the proxy's own certificate.
+    const door = config.forwardAuth;
+    if (door) {
+      this.forwardAuth = new ForwardAuthApi(this, 'ForwardAuth', {
+        handler: this.verifyFunction.lambda,
+        domainName: door.domainName,
+        certificate: Certificate.fromCertificateArn(this, 'ForwardAuthCertificate', door.certificateArn),
+        truststore: door.truststore,
+        hostedZone:
+          config.hostedZone && zoneHolds(config.hostedZone, door.domainName)
+            ? HostedZone.fromHostedZoneAttributes(this, 'ForwardAuthZone', {
+                hostedZoneId: config.hostedZone.id,
+                zoneName: config.hostedZone.name,
+              })
+            : undefined,
+      });
+    }
     // Stage logging needs the account-level CloudWatch role the edge API sets up.
     const account = this.edge.api.node.tryFindChild('Account');
-    if (account) this.service.api.deploymentStage.node.addDependency(account);
+    if (account) {
+      this.service.api.deploymentStage.node.addDependency(account);
+      this.forwardAuth?.api.deploymentStage.node.addDependency(account);
+    }
 
     // Renews the API certificate before it expires (reads it, puts a new version; nothing else).
     this.apiCertRenewal = new ApiCertRenewal(this, 'ApiCertRenewal', {
@@ -209,6 +233,15 @@ export class PlusgateStack extends Stack {
       apis: [
         { name: 'Edge', stage: this.edge.api.deploymentStage, accessLogs: this.edge.accessLogs },
         { name: 'Service', stage: this.service.api.deploymentStage, accessLogs: this.service.accessLogs },
+        ...(this.forwardAuth
+          ? [
+              {
+                name: 'ForwardAuth',
+                stage: this.forwardAuth.api.deploymentStage,
+                accessLogs: this.forwardAuth.accessLogs,
+              },
+            ]
+          : []),
       ],
       table: this.records.table,
       apiCertSecret: this.secrets.apiCertificate,
@@ -266,6 +299,27 @@ export class PlusgateStack extends Stack {
         'Resource for execute-api:Invoke in the IAM policy of a proxy (its signing hop) that calls /auth/<dialect>',
       value: this.service.api.arnForExecuteApi('*', '/auth/*', this.service.api.deploymentStage.stageName),
     });
+    if (door && this.forwardAuth) {
+      new CfnOutput(this, 'ForwardAuthUrl', {
+        description:
+          'Forward-auth for proxies presenting a certificate of your proxy CA: /auth/<dialect> (nginx, traefik, caddy, envoy)',
+        value: `https://${door.domainName}/auth/<dialect>`,
+      });
+      new CfnOutput(this, 'ForwardAuthRegionalDomainName', {
+        description: this.forwardAuth.record
+          ? `Target of the A alias record for ${door.domainName} created in ${config.hostedZone?.name}`
+          : `Point DNS for ${door.domainName} here (CNAME, or a Route 53 alias with ForwardAuthRegionalHostedZoneId)`,
+        value: this.forwardAuth.domain.domainNameAliasDomainName,
+      });
+      new CfnOutput(this, 'ForwardAuthRegionalHostedZoneId', {
+        description: "Route 53 hosted zone ID of the door's regional domain name, for an alias record",
+        value: this.forwardAuth.domain.domainNameAliasHostedZoneId,
+      });
+      new CfnOutput(this, 'ForwardAuthTruststoreUri', {
+        description: `Proxy CA truststore: ${door.truststore.subjects.join(' | ')}`.slice(0, 1000),
+        value: this.forwardAuth.truststore.bucket.s3UrlForObject(this.forwardAuth.truststore.key),
+      });
+    }
     new CfnOutput(this, 'ReportInvokeArn', {
       description: 'Resource for execute-api:Invoke in the IAM policy of an operator who reads /report',
       value: this.service.api.arnForExecuteApi(
