@@ -199,7 +199,31 @@ export async function generateDevPki(now: Date = new Date()): Promise<DevPki> {
   };
 }
 
-/** Issues a new leaf certificate (fresh RSA key) from a CA given as PEM: for tests that need more. */
+/** Options for {@link createCertificateAuthority}. */
+export interface CaOptions {
+  readonly subject: string;
+  readonly notBefore?: Date;
+  readonly notAfter?: Date;
+  /** How many CAs may sit below this one (basicConstraints pathLenConstraint). @default 0 (issues leaves only) */
+  readonly pathLength?: number;
+}
+
+/**
+ * A new self-signed root CA (fresh RSA key) as PEM, made like the dev root: the proxy CA of
+ * `npm run proxy-cert` and of local mode's forward-auth door. Issue from it with {@link issueCertificate}.
+ */
+export async function createCertificateAuthority(options: CaOptions): Promise<KeyPair> {
+  const now = new Date();
+  const keys = await newKeys();
+  const ca = await selfSignedCa(options.subject, keys, now, {
+    pathLength: options.pathLength ?? 0,
+    notBefore: options.notBefore,
+    notAfter: options.notAfter,
+  });
+  return { cert: pemOf(ca.cert), key: await keyPem(ca.keys) };
+}
+
+/** Issues a new leaf certificate (fresh RSA key) from a CA given as PEM: for tests and the proxy CA. */
 export async function issueCertificate(ca: KeyPair, options: IssueOptions): Promise<IssuedCert> {
   const authority: Authority = {
     cert: new x509.X509Certificate(ca.cert),
@@ -229,16 +253,21 @@ async function importKey(pem: string): Promise<CryptoKey> {
   return (await webcrypto.subtle.importKey('pkcs8', der, RSA, true, ['sign'])) as CryptoKey;
 }
 
-async function selfSignedCa(name: string, keys: CryptoKeyPair, now: Date): Promise<Authority> {
+async function selfSignedCa(
+  name: string,
+  keys: CryptoKeyPair,
+  now: Date,
+  o: { pathLength?: number; notBefore?: Date; notAfter?: Date } = {},
+): Promise<Authority> {
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialHex(),
     name,
-    notBefore: new Date(now.getTime() - DAY_MS),
-    notAfter: new Date(now.getTime() + 5 * 365 * DAY_MS),
+    notBefore: o.notBefore ?? new Date(now.getTime() - DAY_MS),
+    notAfter: o.notAfter ?? new Date(now.getTime() + 5 * 365 * DAY_MS),
     keys,
     signingAlgorithm: RSA,
     extensions: [
-      new x509.BasicConstraintsExtension(true, 1, true),
+      new x509.BasicConstraintsExtension(true, o.pathLength ?? 1, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
