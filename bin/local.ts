@@ -17,6 +17,10 @@ const USAGE = `usage: npm start -- [options]
   --gateway-port N            mTLS gateway on https://localhost:N (default 8443)
   --simulator-port N          Identity Plus simulator (default 8444)
   --service-port N            service API (verify, report) on http://127.0.0.1:N, no IAM check (default 8445)
+  --forward-auth-port N       also serve the mutual-TLS forward-auth door for proxies (/auth/{dialect}) on
+                              https://localhost:N (e.g. 8446; default: no door). It trusts the local proxy
+                              CA in DIR/proxy-ca (made on first use; npm run proxy-cert issues more), never a
+                              device certificate
   --dynamodb-port N           dynalite (default 8000)
   --dynamodb-endpoint URL     use this DynamoDB endpoint instead of starting dynalite
   --decision-cache-seconds N  how long an allow is cached (default ${SETTINGS.decisionCacheSeconds.default})
@@ -64,6 +68,7 @@ function parseFlags() {
         'gateway-port': { type: 'string' },
         'simulator-port': { type: 'string' },
         'service-port': { type: 'string' },
+        'forward-auth-port': { type: 'string' },
         'allowed-return-origins': { type: 'string' },
         'dynamodb-port': { type: 'string' },
         'dynamodb-endpoint': { type: 'string' },
@@ -141,6 +146,8 @@ async function main(): Promise<void> {
     gatewayPort: port('gateway-port', v['gateway-port'], 8443),
     simulatorPort: port('simulator-port', v['simulator-port'], 8444),
     servicePort: port('service-port', v['service-port'], 8445),
+    forwardAuthPort:
+      v['forward-auth-port'] === undefined ? undefined : port('forward-auth-port', v['forward-auth-port'], 8446),
     dynamodbPort: port('dynamodb-port', v['dynamodb-port'], 8000),
     dynamodbEndpoint: v['dynamodb-endpoint'],
     identityPlus: identityPlus?.config,
@@ -153,11 +160,24 @@ async function main(): Promise<void> {
   const pki = relative.startsWith('..') ? running.pkiDir : relative;
   const curl = (person: string, route = '/signin', extra = '') =>
     `curl ${extra}--cacert ${pki}/ca.pem --cert ${pki}/${person}.pem --key ${pki}/${person}.key ${running.gatewayUrl}${route}`;
+  const door = running.forwardAuth;
+  const shown = (file: string) => {
+    const relative = path.relative(process.cwd(), file);
+    return relative.startsWith('..') ? file : relative;
+  };
+  const escapedCert = (person: string) =>
+    `"X-Client-Cert: $(node -p 'encodeURIComponent(fs.readFileSync("${pki}/${person}.pem", "utf8"))')"`;
   process.stdout.write(
     [
       'plusgate local ready',
       `  gateway (mutual TLS)   ${running.gatewayUrl}   routes: /signin?return=URL  /return?state=…  /whoami`,
-      `  service API            ${running.serviceUrl}   routes: POST/GET /verify, GET /report, GET /metrics   (loopback only; no IAM signature check here)`,
+      `  service API            ${running.serviceUrl}   routes: POST/GET /verify, ANY /auth/{dialect}, GET /report, GET /metrics   (loopback only; no IAM signature check here)`,
+      ...(door
+        ? [
+            `  forward-auth door      ${door.url}   routes: ANY /auth/{dialect}[/…]   (mutual TLS: proxy certificates of ${shown(door.truststoreFile)} only)`,
+            `  proxy certificate      ${shown(door.clientCertFile)}  key ${shown(door.clientKeyFile)}   (npm run proxy-cert -- --out ${shown(door.proxyCaDir)} --name NAME for more)`,
+          ]
+        : []),
       running.simulator
         ? `  Identity Plus sim      ${running.simulator.apiUrl}   admin: ${running.simulator.signonUrl}/__admin/`
         : `  Identity Plus          ${running.identityPlusApiUrl}   API certificate: ${identityPlus?.summary}`,
@@ -176,6 +196,11 @@ async function main(): Promise<void> {
             `  dave (unknown, 403):        ${curl('dave')}`,
             `  frank (expired: refused in the TLS handshake): ${curl('frank')}`,
             `  verify alice from a service: curl -H 'content-type: application/json' --data '{"serial":"${running.pki.devices.alice.serial}"}' ${running.serviceUrl}/verify`,
+            ...(door
+              ? [
+                  `  alice through the door, as nginx would ask: curl -i --cacert ${pki}/ca.pem --cert ${shown(door.clientCertFile)} --key ${shown(door.clientKeyFile)} -H ${escapedCert('alice')} ${door.url}/auth/nginx`,
+                ]
+              : []),
           ]
         : [
             'Try it with your own Identity Plus device certificate (the gateway itself uses the dev server certificate):',

@@ -16,6 +16,7 @@ import { ensureRecordsTable, localDynamoClient, startDynalite } from './dynamodb
 import { type GatewayRoute, LocalGateway, type ProxyHandler } from './gateway';
 import { IdentityPlusSimulator } from './identity-plus-simulator';
 import { LocalApiCertSecret, describeApiCertificate, localApiCertFiles } from './local-api-cert';
+import { certificatesIn, ensureLocalProxyCa } from './proxy-ca';
 import { SecretsManagerEmulator } from './secrets-manager-emulator';
 
 /** Table local mode uses (and creates when missing). */
@@ -32,6 +33,11 @@ export interface LocalModeOptions {
   readonly simulatorPort?: number;
   /** Service API (verify, report) on plain HTTP, loopback only, no IAM check. @default 8445 */
   readonly servicePort?: number;
+  /**
+   * The mutual-TLS forward-auth door for proxies (`/auth/{dialect}` only) on this port; its truststore is
+   * the local proxy CA (`<dataDir>/proxy-ca/truststore.pem`), never a device CA. @default - no door
+   */
+  readonly forwardAuthPort?: number;
   /** Port for dynalite. @default 8000 */
   readonly dynamodbPort?: number;
   /** Use this DynamoDB-compatible endpoint instead of starting dynalite. */
@@ -68,6 +74,16 @@ export interface RunningLocalMode {
   /** One line on the API certificate in use: serial, expiry, days left and when it is renewed. */
   readonly apiCertificate: string;
   readonly dynamodbEndpoint: string;
+  /** The forward-auth door, when `forwardAuthPort` was given. */
+  readonly forwardAuth?: {
+    readonly url: string;
+    /** The proxy CA's folder and the door's truststore file in it. */
+    readonly proxyCaDir: string;
+    readonly truststoreFile: string;
+    /** A client certificate from the local proxy CA, for a proxy (or curl) to present at the door. */
+    readonly clientCertFile: string;
+    readonly clientKeyFile: string;
+  };
   stop(): Promise<void>;
 }
 
@@ -227,6 +243,35 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     await service.start();
     stops.push(() => service.stop());
 
+    let forwardAuth: RunningLocalMode['forwardAuth'];
+    if (options.forwardAuthPort !== undefined) {
+      // The door for proxies, as the AWS one: mutual TLS against the proxy CA only (a device certificate,
+      // an untrusted or missing one ends in the handshake), the forward-auth routes only, no IAM check.
+      const proxyCa = await ensureLocalProxyCa(options.dataDir);
+      for (const warning of proxyCa.warnings) log(`forward-auth door: ${warning}`);
+      checkProxyTruststore(proxyCa.truststore, proxyCa.truststoreFile, truststore);
+      const forward = (event: APIGatewayProxyEvent, context: Context) => verify(event, context);
+      const door = new LocalGateway({
+        routes: [
+          { method: 'ANY', path: AUTH_ROUTES.DIALECT, handler: forward },
+          { method: 'ANY', path: AUTH_ROUTES.DIALECT_PATH, handler: forward },
+        ],
+        port: options.forwardAuthPort,
+        tls: { cert: pki.server.cert, key: pki.server.key, truststore: proxyCa.truststore },
+        publicHostname: 'localhost',
+        log: (line) => log(`forward-auth door: ${line}`),
+      });
+      await door.start();
+      stops.push(() => door.stop());
+      forwardAuth = {
+        url: door.url,
+        proxyCaDir: path.resolve(proxyCa.dir),
+        truststoreFile: path.resolve(proxyCa.truststoreFile),
+        clientCertFile: path.resolve(proxyCa.client.certFile),
+        clientKeyFile: path.resolve(proxyCa.client.keyFile),
+      };
+    }
+
     return {
       pki,
       serviceUrl: service.url,
@@ -236,6 +281,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       identityPlusApiUrl: identityPlus.apiUrl,
       truststoreFile,
       dynamodbEndpoint,
+      forwardAuth,
       apiCertificate: describeApiCertificate(
         JSON.parse(identityPlus.apiCertSecret),
         SETTINGS.apiCertRenewAtFraction.default,
@@ -245,6 +291,22 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
   } catch (err) {
     await stopAll();
     throw err;
+  }
+}
+
+/**
+ * The door's truststore must hold a CA and none of the device truststore's: a proxy CA shared with the
+ * devices would let any device certificate in as a proxy and vouch for any other certificate.
+ */
+function checkProxyTruststore(proxyTruststore: string, file: string, deviceTruststore: string): void {
+  const proxies = certificatesIn(proxyTruststore);
+  if (proxies.length === 0) throw new Error(`the forward-auth door's truststore ${file} holds no certificate`);
+  const devices = new Set(certificatesIn(deviceTruststore).map((cert) => cert.fingerprint256));
+  const shared = proxies.find((cert) => devices.has(cert.fingerprint256));
+  if (shared) {
+    throw new Error(
+      `the forward-auth door's truststore ${file} holds a device CA (${shared.subject.replace(/\n/g, ', ')}): it must hold proxy CAs only`,
+    );
   }
 }
 
