@@ -21,12 +21,10 @@ import {
   SecurityPolicy,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ARecord, type IHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { ApiGatewayDomain } from 'aws-cdk-lib/aws-route53-targets';
-import type { AwsCustomResource } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { AUTH_ROUTES } from '../functions/config/names';
 import { addUnavailableResponses, stageOptions } from './api-stage';
@@ -126,16 +124,6 @@ export class ForwardAuthApi extends Construct {
     }
 
     this.truststore = new MtlsTruststore(this, 'Truststore', { truststore: props.truststore });
-    // AwsCustomResource runs every instance of a stack on one singleton function, whose role is the first
-    // instance's (the edge truststore's): that role must be allowed to write this truststore object too.
-    const upload = this.truststore.node.findChild('Upload') as AwsCustomResource;
-    upload.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['s3:PutObject'],
-        resources: [this.truststore.bucket.arnForObjects(this.truststore.key)],
-      }),
-    );
-
     this.domain = new DomainName(this, 'Domain', {
       domainName: props.domainName,
       certificate: props.certificate,

@@ -8,7 +8,7 @@
  * CloudFormation custom resource: that answers the version id the domain needs, with nothing to bundle
  * and no asset upload, so the template synthesizes offline.
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -41,21 +41,11 @@ export class MtlsTruststore extends Construct {
         'Holds only public CA certificates, written once per deployment by CloudFormation and read by API Gateway when the domain changes; a second bucket for access logs (itself unlogged) would add cost and no audit value.',
     });
 
-    // The custom resource's function gets its own role and log group: one PutObject on this one key, and
-    // logs with a retention, instead of the default role with the managed AWSLambdaBasicExecutionRole.
-    const role = new Role(this, 'UploadRole', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'plusgate: writes the mTLS truststore object',
-    });
-    const logGroup = new LogGroup(this, 'UploadLogs', {
-      retention: RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    logGroup.grantWrite(role);
-    role.addToPolicy(
-      new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(this.key)] }),
-    );
-
+    // The custom resource's function gets its own role and log group (one PutObject per truststore key, and
+    // logs with a retention) instead of the default role with the managed AWSLambdaBasicExecutionRole.
+    // AwsCustomResource runs every instance of a stack on one singleton function with the role of the first
+    // instance, so the role and log group are made once per stack and every truststore adds its object.
+    const { role, logGroup } = uploader(this);
     const put: AwsSdkCall = {
       service: 'S3',
       action: 'PutObject',
@@ -77,6 +67,31 @@ export class MtlsTruststore extends Construct {
       logGroup,
       installLatestAwsSdk: false,
     });
+    // Granted to the role the singleton function really runs with (the same shared role).
+    upload.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(this.key)] }),
+    );
     this.version = upload.getResponseField('VersionId');
   }
+}
+
+/** The stack's one truststore-upload role and log group, made by the first truststore that needs them. */
+function uploader(scope: Construct): { role: Role; logGroup: LogGroup } {
+  const stack = Stack.of(scope);
+  const id = 'PlusgateTruststoreUploader';
+  const existing = stack.node.tryFindChild(id) as Construct | undefined;
+  if (existing) {
+    return { role: existing.node.findChild('Role') as Role, logGroup: existing.node.findChild('Logs') as LogGroup };
+  }
+  const holder = new Construct(stack, id);
+  const role = new Role(holder, 'Role', {
+    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    description: 'plusgate: writes the mTLS truststore objects',
+  });
+  const logGroup = new LogGroup(holder, 'Logs', {
+    retention: RetentionDays.ONE_MONTH,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  logGroup.grantWrite(role);
+  return { role, logGroup };
 }
