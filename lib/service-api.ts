@@ -9,7 +9,7 @@
  * an explicit Deny refuses every other principal, whatever its own policies allow.
  */
 import { Validations } from 'aws-cdk-lib';
-import { AuthorizationType, EndpointType, LambdaIntegration, ResponseType, RestApi } from 'aws-cdk-lib/aws-apigateway';
+import { AuthorizationType, EndpointType, LambdaIntegration, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { AnyPrincipal, ArnPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -18,7 +18,7 @@ import { AUTH_ROUTES, SERVICE_ROUTES } from '../functions/config/names';
 
 /** `/auth`: the parent of the forward-auth routes. */
 const AUTH_PREFIX = AUTH_ROUTES.DIALECT.slice(0, AUTH_ROUTES.DIALECT.indexOf('/{'));
-import { stageOptions } from './api-stage';
+import { addUnavailableResponses, stageOptions } from './api-stage';
 
 /** Props of {@link ServiceApi}. */
 export interface ServiceApiProps {
@@ -136,20 +136,7 @@ export class ServiceApi extends Construct {
     // Forward-auth proxies understand only 200/401/403/503 (nginx turns anything else into a 500): API
     // Gateway's own throttling (429) and integration failures (502/504) become 503 + Retry-After too.
     // A missing or wrong SigV4 signature stays API Gateway's 403.
-    for (const [id, type] of [
-      ['Throttled', ResponseType.THROTTLED],
-      ['Default5xx', ResponseType.DEFAULT_5XX],
-    ] as const) {
-      this.api.addGatewayResponse(id, {
-        type,
-        statusCode: '503',
-        responseHeaders: { 'Retry-After': "'5'", 'X-Plusgate-Decision': "'error'" },
-        templates: {
-          'application/json':
-            '{"decision":"error","reason":"unavailable","message":"plusgate is busy or unavailable: try again shortly"}',
-        },
-      });
-    }
+    addUnavailableResponses(this.api);
 
     const verify = new LambdaIntegration(props.verifyHandler, { proxy: true, allowTestInvoke: false });
     const verifyResource = this.api.root.resourceForPath(SERVICE_ROUTES.VERIFY);
