@@ -7,21 +7,19 @@
 import { Validations } from 'aws-cdk-lib';
 import {
   AuthorizationType,
-  type CfnDomainName,
-  DomainName,
+  type DomainName,
   EndpointType,
   LambdaIntegration,
   RestApi,
-  SecurityPolicy,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { ARecord, type IHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
-import { ApiGatewayDomain } from 'aws-cdk-lib/aws-route53-targets';
+import type { ARecord, IHostedZone } from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
 import { EDGE_ROUTES } from '../functions/config/names';
-import { MtlsTruststore } from './mtls-truststore';
+import { addMtlsDomain } from './mtls-domain';
+import type { MtlsTruststore } from './mtls-truststore';
 import { stageOptions } from './api-stage';
 import type { TruststorePem } from './truststore-pem';
 
@@ -110,27 +108,16 @@ export class EdgeApi extends Construct {
       Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason });
     }
 
-    this.truststore = new MtlsTruststore(this, 'Truststore', { truststore: props.truststore });
-    this.domain = new DomainName(this, 'Domain', {
+    const mtls = addMtlsDomain(this, {
+      api: this.api,
       domainName: props.domainName,
       certificate: props.certificate,
-      endpointType: EndpointType.REGIONAL,
-      // mTLS custom domains support only the TLS_1_2 policy family (not the newer enhanced policies).
-      securityPolicy: SecurityPolicy.TLS_1_2,
-      mtls: { bucket: this.truststore.bucket, key: this.truststore.key, version: this.truststore.version },
-      mapping: this.api,
+      truststore: props.truststore,
+      hostedZone: props.hostedZone,
+      ownershipVerificationCertificate: props.ownershipVerificationCertificate,
     });
-    if (props.ownershipVerificationCertificate) {
-      (this.domain.node.defaultChild as CfnDomainName).ownershipVerificationCertificateArn =
-        props.ownershipVerificationCertificate.certificateArn;
-    }
-
-    if (props.hostedZone) {
-      this.record = new ARecord(this, 'Alias', {
-        zone: props.hostedZone,
-        recordName: props.domainName,
-        target: RecordTarget.fromAlias(new ApiGatewayDomain(this.domain)),
-      });
-    }
+    this.truststore = mtls.truststore;
+    this.domain = mtls.domain;
+    this.record = mtls.record;
   }
 }
