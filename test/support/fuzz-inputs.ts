@@ -697,7 +697,8 @@ export interface CertHeader {
 /** One request header; `cert` values are built from a {@link CertHeader}. */
 export type HeaderSpec =
   | { readonly name: string; readonly value: string }
-  | { readonly name: string; readonly cert: CertHeader };
+  | { readonly name: string; readonly cert: CertHeader }
+  | { readonly name: string; readonly proxied: ProxiedCert };
 
 const ACCEPTS = [
   'text/html',
@@ -940,6 +941,8 @@ export interface RequestSpec {
   readonly mutation: Mutation;
   /** Edge: go where the last intent's return URL leads (the Identity Plus round trip), when there is one. */
   readonly followIntent: boolean;
+  /** `/auth/{dialect}[/{path+}]`: the path parameters API Gateway hands over (null: none at all). */
+  readonly auth?: AuthRoute;
 }
 
 /** Paths that are not quite a route, or try to be one. */
@@ -1117,8 +1120,8 @@ const forwardAuthHeaders: fc.Arbitrary<HeaderSpec[]> = fc
   )
   .map(([first, rest]) => [first, ...rest]);
 
-/** Requests to the verify function: POST bodies, forward-auth headers, and the odd ones. */
-export const verifyRequest: fc.Arbitrary<RequestSpec> = method(['POST', 'GET']).chain((m) =>
+/** Requests to /verify: POST bodies, forward-auth headers, and the odd ones. */
+const verifyRouteRequest: fc.Arbitrary<RequestSpec> = method(['POST', 'GET']).chain((m) =>
   fc.record({
     method: fc.constant(m),
     path: path(['/verify']),
@@ -1141,6 +1144,431 @@ export const verifyRequest: fc.Arbitrary<RequestSpec> = method(['POST', 'GET']).
     mutation,
     followIntent: fc.constant(false),
   }),
+);
+
+// ------------------------------------------------------------------------------- forward-auth dialects
+
+/** The forward-auth dialects and the header each reads the certificate from (functions/adapters/proxy-dialects.ts). */
+export const DIALECT_CERT_HEADERS = {
+  nginx: 'X-Client-Cert',
+  traefik: 'X-Forwarded-Tls-Client-Cert',
+  caddy: 'X-Client-Cert',
+  envoy: 'x-forwarded-client-cert',
+} as const;
+export type FuzzDialect = keyof typeof DIALECT_CERT_HEADERS;
+const KNOWN_DIALECTS = Object.keys(DIALECT_CERT_HEADERS) as FuzzDialect[];
+
+export function isKnownDialect(value: unknown): value is FuzzDialect {
+  return typeof value === 'string' && (KNOWN_DIALECTS as string[]).includes(value);
+}
+
+/** The path parameters of `/auth/{dialect}[/{path+}]`; `parameters` null: API Gateway gave none. */
+export interface AuthRoute {
+  readonly parameters: { readonly dialect?: string; readonly path?: string } | null;
+}
+
+/** How a certificate is written into a proxy's header: each dialect's own shape, another's, or a broken one. */
+export type ProxiedShape =
+  | 'escaped-pem'
+  | 'nginx-pem'
+  | 'raw-pem'
+  | 'der-base64'
+  | 'der-base64url'
+  | 'der-base64-spaced'
+  | 'quoted-base64'
+  | 'garbage-base64'
+  | 'traefik-chain'
+  | 'traefik-escaped'
+  | 'traefik-garbage-leaf'
+  | 'xfcc'
+  | 'xfcc-unquoted'
+  | 'xfcc-comma-quoted'
+  | 'xfcc-two'
+  | 'xfcc-two-certs'
+  | 'xfcc-open-quote'
+  | 'huge';
+const SHAPES: readonly ProxiedShape[] = [
+  'escaped-pem',
+  'nginx-pem',
+  'raw-pem',
+  'der-base64',
+  'der-base64url',
+  'der-base64-spaced',
+  'quoted-base64',
+  'garbage-base64',
+  'traefik-chain',
+  'traefik-escaped',
+  'traefik-garbage-leaf',
+  'xfcc',
+  'xfcc-unquoted',
+  'xfcc-comma-quoted',
+  'xfcc-two',
+  'xfcc-two-certs',
+  'xfcc-open-quote',
+  'huge',
+];
+
+/** The shapes each dialect's proxy really sends. */
+const RIGHT_SHAPES: Record<FuzzDialect, readonly ProxiedShape[]> = {
+  nginx: ['escaped-pem', 'nginx-pem'],
+  traefik: ['der-base64', 'traefik-chain', 'traefik-escaped'],
+  caddy: ['der-base64'],
+  envoy: ['xfcc', 'xfcc-unquoted', 'xfcc-comma-quoted'],
+};
+
+/** A certificate in a proxy's header. */
+export interface ProxiedCert {
+  readonly cert: CertSpec;
+  readonly shape: ProxiedShape;
+  readonly at: number;
+}
+
+/** Base64 DER of a PEM (armor lines and whitespace dropped): what Caddy and Traefik send. */
+function derBase64(pem: string): string {
+  return pem.replace(/-----[^-\n]*-----/g, '').replace(/\s+/g, '');
+}
+
+function proxiedCertValue(proxied: ProxiedCert, fp: FuzzPki): string {
+  const pem = certPem(proxied.cert, fp);
+  const b64 = derBase64(pem);
+  const escaped = encodeURIComponent(pem);
+  switch (proxied.shape) {
+    case 'escaped-pem':
+      return escaped;
+    case 'nginx-pem':
+      return escaped.replace(/%2B/g, '+').replace(/%2F/g, '/').replace(/%3D/g, '=');
+    case 'raw-pem':
+      return pem;
+    case 'der-base64':
+      return b64;
+    case 'der-base64url':
+      return b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    case 'der-base64-spaced':
+      return (b64.match(/.{1,64}/g) ?? []).join(' ');
+    case 'quoted-base64':
+      return `"${b64}"`;
+    case 'garbage-base64': {
+      const i = proxied.at % (b64.length + 1);
+      return `${b64.slice(0, i)}!*${b64.slice(i)}`;
+    }
+    case 'traefik-chain':
+      return [b64, derBase64(fp.pki.intermediate.cert), derBase64(fp.pki.root.cert)].join(',');
+    case 'traefik-escaped':
+      return [b64, derBase64(fp.pki.intermediate.cert)].map((c) => encodeURIComponent(c)).join(',');
+    case 'traefik-garbage-leaf':
+      return `x-fuzz,${b64}`;
+    case 'xfcc':
+      return `By=spiffe://cluster.local/ns/default/sa/app;Hash=${'ab'.repeat(32)};Cert="${escaped}";Subject="CN=x-fuzz,O=\\"q\\""`;
+    case 'xfcc-unquoted':
+      return `Hash=${'cd'.repeat(32)};Cert=${escaped}`;
+    case 'xfcc-comma-quoted':
+      return `By="spiffe://a,b;c=d";Cert="${escaped}";URI=spiffe://x`;
+    case 'xfcc-two':
+      return `By=spiffe://evil;Cert="${escaped}",By=spiffe://proxy;Hash=00`;
+    case 'xfcc-two-certs':
+      return `Cert="${escaped}";Cert="${escaped}"`;
+    case 'xfcc-open-quote':
+      return `Hash=00;Cert="${escaped}`;
+    case 'huge':
+      return 'A'.repeat(16_385 + (proxied.at % 30_000));
+  }
+}
+
+/**
+ * What `dialect` does with `shape`: true, the certificate itself is offered (as it is); false, never a
+ * certificate, whatever is in it; undefined: depends on the certificate (judged as its PEM, or as its DER).
+ */
+function shapeVerdict(dialect: FuzzDialect, shape: ProxiedShape): true | false | 'pem' | 'der' {
+  if ((RIGHT_SHAPES[dialect] as ProxiedShape[]).includes(shape)) return true;
+  if (shape === 'huge' || shape === 'garbage-base64' || shape === 'quoted-base64') return false;
+  switch (dialect) {
+    case 'nginx':
+      return shape === 'raw-pem' || shape.startsWith('xfcc') ? 'pem' : false;
+    case 'caddy':
+      return shape === 'der-base64url' ? 'der' : false;
+    case 'traefik':
+      return shape === 'der-base64url' ? 'der' : false;
+    case 'envoy':
+      return shape === 'xfcc-open-quote' ? 'pem' : false;
+  }
+}
+
+/** Refused as a DER certificate whatever its armor was: not a chaining, valid end-entity certificate. */
+function derCertainlyRefused(spec: CertSpec): boolean {
+  if (spec.kind === 'cert' || spec.kind === 'mangled') return spec.name === 'mallory' || spec.name === 'frank';
+  return true;
+}
+
+const certHeaderNames = (headers: readonly HeaderSpec[], name: string) =>
+  headers.filter((h) => h.name.toLowerCase() === name.toLowerCase());
+
+/** The dialect a request names when it is a known one. */
+export function knownDialectOf(spec: RequestSpec): FuzzDialect | undefined {
+  const dialect = spec.auth?.parameters?.dialect;
+  return isKnownDialect(dialect) ? dialect : undefined;
+}
+
+/** True when the request's own dialect header is absent: any certificate it carries is in another's header. */
+export function dialectCertAbsent(spec: RequestSpec): boolean {
+  const dialect = knownDialectOf(spec);
+  return (
+    dialect !== undefined &&
+    (spec.mutation === 'null-headers' || certHeaderNames(spec.headers, DIALECT_CERT_HEADERS[dialect]).length === 0)
+  );
+}
+
+function dialectSubject(spec: RequestSpec, fp: FuzzPki): string | undefined {
+  const dialect = knownDialectOf(spec);
+  if (!dialect) return undefined;
+  const own = certHeaderNames(spec.headers, DIALECT_CERT_HEADERS[dialect]);
+  const only = own.length === 1 ? own[0] : undefined;
+  if (!only || !('proxied' in only) || shapeVerdict(dialect, only.proxied.shape) !== true) return undefined;
+  return certSerial(only.proxied.cert, fp);
+}
+
+function dialectOffersOnlyRefused(spec: RequestSpec): boolean {
+  const dialect = knownDialectOf(spec);
+  if (!dialect) return true; // an unknown dialect reads no header at all
+  const own = certHeaderNames(spec.headers, DIALECT_CERT_HEADERS[dialect]);
+  return (
+    own.length > 0 &&
+    own.every((h) => {
+      if (!('proxied' in h)) return !('cert' in h) || certainlyRefused(h.cert.cert);
+      const verdict = shapeVerdict(dialect, h.proxied.shape);
+      if (verdict === false) return true;
+      // The DER shapes drop the armor (and whatever a mangle did to it): judged as the DER they carry.
+      const der =
+        verdict === 'der' ||
+        (verdict === true &&
+          !['escaped-pem', 'nginx-pem'].includes(h.proxied.shape) &&
+          !h.proxied.shape.startsWith('xfcc'));
+      return der ? derCertainlyRefused(h.proxied.cert) : certainlyRefused(h.proxied.cert);
+    })
+  );
+}
+
+const HOSTILE_DIALECTS = [
+  '',
+  ' ',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'NGINX',
+  'Traefik',
+  'ENVOY',
+  'envoy/../nginx',
+  'nginx/',
+  ' nginx',
+  'nginx\u0000',
+  'caddy%00',
+  '%6Eginx',
+  'nginx\r\nX-Evil: 1',
+  'x'.repeat(5000),
+] as const;
+
+const dialectName: fc.Arbitrary<string> = fc.oneof(
+  { weight: 10, arbitrary: fc.constantFrom(...KNOWN_DIALECTS) },
+  { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_DIALECTS) },
+  { weight: 1, arbitrary: tainted() },
+);
+
+const HOSTILE_PATHS = [
+  '_',
+  '_/',
+  '_/app/page',
+  'app/page',
+  '..',
+  '../verify',
+  '_/../../verify',
+  '%2e%2e/%2e%2e',
+  '//evil.example/x',
+  '_//evil.example',
+  '_/\\evil.example',
+  '@evil.example',
+  '_/@evil.example',
+  '_/a\r\nLocation: https://evil.example',
+  '_/\u00e9/\u00fc',
+  '\u2028',
+  '__proto__',
+  '_/%',
+  `_/${'a'.repeat(3000)}`,
+] as const;
+
+const authPath: fc.Arbitrary<string | undefined> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(undefined) },
+  { weight: 4, arbitrary: fc.constantFrom(...HOSTILE_PATHS) },
+  { weight: 1, arbitrary: fc.webPath().map((p) => `_${p}`) },
+  { weight: 1, arbitrary: tainted() },
+);
+
+const HOSTS = [
+  'app.example.com',
+  'app.example.com',
+  'other.example.org:8443',
+  'auth.example.com',
+  'evil.example',
+  'app.example.com@evil.example',
+  'user:pw@app.example.com',
+  'app.example.com/evil',
+  'app.example.com\r\nX-Evil: 1',
+  'app.example.com:443:1',
+  '//evil.example',
+  '\u00e1pp.example.com',
+  'app.example.com.',
+  '[::1]',
+  'app.example.com:99999',
+  ' app.example.com ',
+  'app.example.com,evil.example',
+  '%65vil.example',
+  'app.example.com\\@evil.example',
+  'app.example.com#@evil.example',
+  'app.example.com?@evil.example',
+] as const;
+
+const URIS = [
+  '/',
+  '/page?x=1',
+  '//evil.example/x',
+  '/\\evil.example',
+  '@evil.example',
+  'https://evil.example/',
+  '/a\r\nLocation: https://evil.example',
+  '/\u00e9?\u00fc=1',
+  '/%2F%2Fevil.example',
+  '',
+  'page',
+  '/#frag',
+  '/..//evil.example',
+  '/@evil.example',
+  `/${'a'.repeat(5000)}`,
+] as const;
+
+const urlHeader: fc.Arbitrary<HeaderSpec> = fc.oneof(
+  fc.record({
+    name: fc.constantFrom('X-Forwarded-Host', 'x-forwarded-host', 'Host'),
+    value: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...HOSTS) }, { weight: 1, arbitrary: tainted() }),
+  }),
+  fc.record({
+    name: fc.constantFrom('X-Forwarded-Uri', 'x-forwarded-uri'),
+    value: fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...URIS) },
+      { weight: 1, arbitrary: returnValue },
+      { weight: 1, arbitrary: tainted() },
+    ),
+  }),
+  originalUrlHeader,
+);
+
+function proxiedHeader(name: fc.Arbitrary<string>, shapes: fc.Arbitrary<ProxiedShape>): fc.Arbitrary<HeaderSpec> {
+  return fc.record({ name, proxied: fc.record({ cert: sentCert, shape: shapes, at: fc.nat() }) });
+}
+
+/** Forward-auth headers for `dialect`: its certificate header (right shape, wrong shape, odd, none), smuggled ones, URLs. */
+function dialectHeaders(dialect: string): fc.Arbitrary<HeaderSpec[]> {
+  const known = isKnownDialect(dialect) ? dialect : undefined;
+  const ownName = known ? DIALECT_CERT_HEADERS[known] : 'X-Client-Cert';
+  const ownNames = fc.constantFrom(ownName, ownName.toLowerCase(), ownName.toUpperCase());
+  const otherNames = [...new Set(Object.values(DIALECT_CERT_HEADERS))].filter(
+    (n) => n.toLowerCase() !== ownName.toLowerCase(),
+  );
+  const own: fc.Arbitrary<HeaderSpec[]> = fc.oneof(
+    {
+      weight: 8,
+      arbitrary: proxiedHeader(ownNames, fc.constantFrom(...(known ? RIGHT_SHAPES[known] : SHAPES))).map((h) => [h]),
+    },
+    { weight: 3, arbitrary: proxiedHeader(ownNames, fc.constantFrom(...SHAPES)).map((h) => [h]) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({
+          name: ownNames,
+          value: fc.oneof(fc.constantFrom('', ' ', '-', '%', '""', 'Cert=', 'Cert=""', ',', 'null'), tainted()),
+        })
+        .map((h) => [h]),
+    },
+    { weight: 2, arbitrary: fc.constant<HeaderSpec[]>([]) },
+  );
+  // Another proxy's certificate header, mostly in that proxy's own shape: what a client would smuggle.
+  const smuggled = fc.constantFrom(...otherNames).chain((name) => {
+    const theirs = KNOWN_DIALECTS.find((d) => DIALECT_CERT_HEADERS[d] === name) as FuzzDialect;
+    return proxiedHeader(
+      fc.constant(name),
+      fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom(...RIGHT_SHAPES[theirs]) },
+        { weight: 1, arbitrary: fc.constantFrom(...SHAPES) },
+      ),
+    );
+  });
+  return fc
+    .tuple(
+      own,
+      fc.array(smuggled, { maxLength: 2 }),
+      fc.array(urlHeader, { maxLength: 3 }),
+      fc.array(fc.oneof({ weight: 2, arbitrary: acceptHeader }, { weight: 1, arbitrary: otherHeader }), {
+        maxLength: 1,
+      }),
+    )
+    .map(([o, s, u, rest]) => [...o, ...s, ...u, ...rest]);
+}
+
+/**
+ * Forward-auth to `/auth/{dialect}[/{path+}]`: any method, a dialect from `dialects` (else a hostile name),
+ * the certificate in the dialect's header or another's, hostile hosts, URIs and `{path+}` values.
+ */
+export function dialectRequest(dialects: fc.Arbitrary<string> = dialectName): fc.Arbitrary<RequestSpec> {
+  return fc.tuple(dialects, authPath).chain(([dialect, page]) =>
+    fc.record({
+      method: fc.oneof(
+        { weight: 6, arbitrary: fc.constant('GET') },
+        { weight: 2, arbitrary: fc.constantFrom(...METHODS, 'PROPFIND') },
+      ),
+      path: fc.constant(`/auth/${dialect}${page === undefined ? '' : `/${page}`}`),
+      resource: fc.constant(page === undefined ? '/auth/{dialect}' : '/auth/{dialect}/{path+}'),
+      query: fc.array(fc.oneof(returnPart, otherPart), { maxLength: 1 }),
+      headers: dialectHeaders(dialect),
+      body: fc.oneof(
+        { weight: 8, arbitrary: fc.constant({ kind: 'none' as const }) },
+        { weight: 1, arbitrary: verifyBody },
+      ),
+      clientCert: fc.constant(null),
+      mutation,
+      followIntent: fc.constant(false),
+      auth: fc.oneof(
+        {
+          weight: 14,
+          arbitrary: fc.constant<AuthRoute>({
+            parameters: page === undefined ? { dialect } : { dialect, path: page },
+          }),
+        },
+        { weight: 1, arbitrary: fc.constantFrom<AuthRoute>({ parameters: null }, { parameters: { path: 'x' } }) },
+      ),
+    }),
+  );
+}
+
+/** Requests to the verify function: /verify (POST bodies, forward-auth headers, the odd ones) and /auth/{dialect}. */
+export const verifyRequest: fc.Arbitrary<RequestSpec> = fc.oneof(
+  { weight: 3, arbitrary: verifyRouteRequest },
+  { weight: 2, arbitrary: dialectRequest() },
+);
+
+/**
+ * The same for requests at once, with only the dialects that never redirect (nginx and unknown names):
+ * runBatch counts any redirect off the sign-on URLs as letting the caller in, so a 302 to /signin would be
+ * taken for an allow there (the step runner's model is told otherwise, see verify-app.fuzz.test.ts).
+ */
+export const verifyRequestAtOnce: fc.Arbitrary<RequestSpec> = fc.oneof(
+  { weight: 3, arbitrary: verifyRouteRequest },
+  {
+    weight: 2,
+    arbitrary: dialectRequest(
+      fc.oneof(
+        { weight: 4, arbitrary: fc.constant('nginx') },
+        { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_DIALECTS) },
+      ),
+    ),
+  },
 );
 
 // ------------------------------------------------------------------------------------------- events
@@ -1196,7 +1624,14 @@ export function buildEvent(spec: RequestSpec, ctx: EventContext): BuiltEvent {
   }
   const headers: string[] = ['Host', 'auth.example.com', 'User-Agent', 'x-fuzz'];
   for (const header of spec.headers) {
-    headers.push(header.name, 'cert' in header ? certHeaderValue(header.cert, ctx.fp) : header.value);
+    headers.push(
+      header.name,
+      'cert' in header
+        ? certHeaderValue(header.cert, ctx.fp)
+        : 'proxied' in header
+          ? proxiedCertValue(header.proxied, ctx.fp)
+          : header.value,
+    );
   }
   const body = bodyBytes(spec.body, ctx.fp);
   const event = buildProxyEvent({
@@ -1206,6 +1641,7 @@ export function buildEvent(spec: RequestSpec, ctx: EventContext): BuiltEvent {
     headers,
     body,
     resource: spec.resource ?? pathText,
+    ...(spec.auth?.parameters ? { pathParameters: spec.auth.parameters } : {}),
     stage: 'prod',
     domainName: 'auth.example.com',
     sourceIp: spec.mutation === 'ipv6-source' ? '2001:db8::7' : '203.0.113.9',
@@ -1241,6 +1677,7 @@ export function buildEvent(spec: RequestSpec, ctx: EventContext): BuiltEvent {
 
 function subjectOf(spec: RequestSpec, ctx: EventContext): string | undefined {
   if (spec.clientCert) return certSerial(spec.clientCert, ctx.fp);
+  if (spec.auth) return spec.mutation === 'null-headers' ? undefined : dialectSubject(spec, ctx.fp);
   if (spec.method === 'POST') return bodySubject(spec.body, ctx.fp);
   const certs = spec.headers.filter((h) => h.name.toLowerCase() === 'x-client-cert');
   const only = certs.length === 1 ? certs[0] : undefined;
@@ -1255,6 +1692,7 @@ function subjectOf(spec: RequestSpec, ctx: EventContext): string | undefined {
  * Plus must not be asked): every `certificate` of a POST body without `serial`, every `X-Client-Cert` of a GET.
  */
 export function offersOnlyRefusedCertificates(spec: RequestSpec): boolean {
+  if (spec.auth) return dialectOffersOnlyRefused(spec);
   if (spec.method === 'POST') {
     if (spec.body.kind !== 'fields' || spec.body.fields.some(([k]) => k === 'serial')) return false;
     const certs = spec.body.fields.filter(([k]) => k === 'certificate');

@@ -1,7 +1,10 @@
 /**
  * Fuzzing the verify function (createVerifyHandler) in-process: POST /verify bodies (JSON and not, wrong
  * types, prototype keys, certificates, serials, oversized) and forward-auth GETs (X-Client-Cert escaped or
- * not, X-Original-URL hostile), with whatever Identity Plus, the intents and the ledger do meanwhile.
+ * not, X-Original-URL hostile) and forward-auth by dialect (`/auth/{dialect}[/{path+}]`, any method: hostile
+ * dialect names and paths, the certificate in the dialect's header in its shape or not, or smuggled in another
+ * proxy's header, hostile X-Forwarded-Host/-Uri and Host), with whatever Identity Plus, the intents and the
+ * ledger do meanwhile.
  * Runs and replay: test/support/fuzz-settings.ts.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -13,10 +16,14 @@ import {
   type FuzzPki,
   OWN_ORIGIN,
   type RequestSpec,
+  DIALECT_CERT_HEADERS,
   STATE_KEY,
+  dialectCertAbsent,
   fuzzPki,
+  isKnownDialect,
   offersOnlyRefusedCertificates,
   verifyRequest,
+  verifyRequestAtOnce,
 } from '../../support/fuzz-inputs';
 import {
   AuthenticationModel,
@@ -25,6 +32,7 @@ import {
   type StepObservation,
   expectedDecision,
 } from '../../support/fuzz-ports';
+import type { ModelSettings } from '../../support/fuzz-ports';
 import { fuzzParameters, fuzzTimeoutMs } from '../../support/fuzz-settings';
 import {
   type Deployment,
@@ -46,6 +54,26 @@ beforeAll(async () => {
   fp = await fuzzPki(await testPki());
   truststore = Truststore.fromPem(fp.pki.caChain);
 });
+
+const AUTH_RESOURCES = new Set(['/auth/{dialect}', '/auth/{dialect}/{path+}']);
+
+function onAuth(event: APIGatewayProxyEvent): boolean {
+  return AUTH_RESOURCES.has(event.resource ?? event.path);
+}
+
+/**
+ * The decision model, told that the verify function's redirects are never an allow: Traefik, Caddy and
+ * Envoy get a 302 to plusgate's /signin where nginx gets a 401 (answeredAllow counts any redirect off the
+ * sign-on URLs as letting in, which is right for the edge). The 302's own rules are in dialectRules.
+ */
+class VerifyModel extends AuthenticationModel {
+  constructor(settings: ModelSettings) {
+    super(settings);
+  }
+  override observe(step: StepObservation): string[] {
+    return super.observe(step.status === 302 ? { ...step, allowed: false } : step);
+  }
+}
 
 function world(settings: Deployment): World {
   const clock = new TestClock();
@@ -73,9 +101,13 @@ function world(settings: Deployment): World {
     intents,
     clock,
     deployment: settings,
-    model: new AuthenticationModel(settings),
-    maxAgeSeconds: (event) => (event.httpMethod === 'GET' ? decisionCacheSeconds : undefined),
-    rules: (step, event, res, seen) => verifyRules(settings, edgeOrigin, intents, step.request, event, res, seen),
+    model: new VerifyModel(settings),
+    // Forward-auth may keep an allow: GET /verify, and /auth/{dialect} whatever the method (Envoy forwards the browser's).
+    maxAgeSeconds: (event) => (event.httpMethod === 'GET' || onAuth(event) ? decisionCacheSeconds : undefined),
+    rules: (step, event, res, seen) => [
+      ...verifyRules(settings, edgeOrigin, intents, step.request, event, res, seen),
+      ...dialectRules(settings, edgeOrigin, step.request, event, res, seen),
+    ],
   };
 }
 
@@ -152,9 +184,77 @@ function verifyRules(
   return broken;
 }
 
+/** The rules of every `/auth/{dialect}` answer (functions/adapters/proxy-dialects.ts, docs/design.md). */
+function dialectRules(
+  settings: Deployment,
+  edgeOrigin: string,
+  request: RequestSpec,
+  event: APIGatewayProxyEvent,
+  res: APIGatewayProxyResult,
+  seen: StepObservation,
+): string[] {
+  if (!onAuth(event)) return [];
+  const broken: string[] = [];
+  const dialect = event.pathParameters?.dialect;
+  if (!isKnownDialect(dialect)) {
+    if (res.statusCode !== 404) broken.push(`unknown dialect ${JSON.stringify(dialect)} answered ${res.statusCode}`);
+    if (seen.asked.length > 0) broken.push(`unknown dialect ${JSON.stringify(dialect)} asked Identity Plus`);
+    return broken;
+  }
+  const inquiry = seen.asked[0];
+  const decided = inquiry ? expectedDecision(inquiry.scripted, settings.allowedRoles) : undefined;
+  const decision = headerOf(res, 'X-Plusgate-Decision');
+  const reason = headerOf(res, 'X-Plusgate-Reason');
+  const allowed = dialect === 'nginx' ? [200, 401, 403, 503] : [200, 302, 403, 503];
+  if (!allowed.includes(res.statusCode)) broken.push(`/auth/${dialect} answered ${res.statusCode}`);
+  if (!decision || !reason) broken.push(`/auth/${dialect} answered without X-Plusgate-Decision or -Reason`);
+  const certHeader = DIALECT_CERT_HEADERS[dialect];
+  const vary = (headerOf(res, 'Vary') ?? '').toLowerCase().split(/\s*,\s*/);
+  if (!vary.includes(certHeader.toLowerCase())) broken.push(`/auth/${dialect} answered without Vary: ${certHeader}`);
+  if ((res.statusCode === 200) !== (decision === 'allow'))
+    broken.push(`/auth/${dialect} ${res.statusCode} with decision ${decision}`);
+  if (res.statusCode === 200 && !headerOf(res, 'X-Plusgate-User')) broken.push('an allow without X-Plusgate-User');
+  if (res.statusCode === 403 && decision !== 'deny') broken.push(`403 with decision ${decision}`);
+  if (res.statusCode === 401 && !(decision === 'validate' || reason === 'no-certificate'))
+    broken.push(`401 with decision ${decision}, reason ${reason}`);
+  const cacheControl = headerOf(res, 'Cache-Control');
+  if (cacheControl !== 'no-store' && !(res.statusCode === 200 && decided === 'allow'))
+    broken.push(`Cache-Control ${cacheControl} on an answer Identity Plus did not just confirm`);
+
+  if (res.statusCode === 302) {
+    if (!(decision === 'validate' || reason === 'no-certificate'))
+      broken.push(`302 with decision ${decision}, reason ${reason}`);
+    const location = headerOf(res, 'Location') ?? '';
+    const base = `${edgeOrigin}/signin`;
+    if (location !== base && !location.startsWith(`${base}?return=`))
+      broken.push(`Location ${JSON.stringify(location)} is not exactly ${base}[?return=…]`);
+    else if (location !== base) {
+      const url = new URL(location);
+      const keys = [...url.searchParams.keys()];
+      if (keys.length !== 1 || keys[0] !== 'return')
+        broken.push(`Location ${JSON.stringify(location)} carries more than one return`);
+      const problem = locationProblem(url.searchParams.get('return') ?? '', {
+        ownOrigin: edgeOrigin,
+        returnOrigins: settings.returnOrigins,
+        signonUrls: new Set(),
+      });
+      if (problem) broken.push(`Location's return: ${problem}`);
+    }
+  }
+
+  // No certificate in the dialect's own header (maybe one smuggled in another proxy's): nothing to ask about.
+  if (dialectCertAbsent(request)) {
+    if (seen.asked.length > 0)
+      broken.push(`asked Identity Plus about ${seen.asked[0]?.serial} with nothing in ${certHeader}`);
+    if (res.statusCode === 200) broken.push(`let in with nothing in ${certHeader}`);
+    if (reason !== 'no-certificate') broken.push(`reason ${reason} with nothing in ${certHeader}`);
+  }
+  return broken;
+}
+
 describe('verify function under fuzzing', () => {
   it(
-    'keeps every invariant for POST /verify and forward-auth, whatever is sent and whatever Identity Plus does',
+    'keeps every invariant for POST /verify and forward-auth (GET /verify, /auth/{dialect}), whatever is sent and whatever Identity Plus does',
     async () => {
       await fc.assert(
         fc.asyncProperty(deployment, steps(verifyRequest), async (settings, run) => {
@@ -170,7 +270,7 @@ describe('verify function under fuzzing', () => {
     'keeps every invariant when requests arrive at once (single flight shares an inquiry, its write and its failure)',
     async () => {
       await fc.assert(
-        fc.asyncProperty(deployment, batch(verifyRequest), async (settings, run) => {
+        fc.asyncProperty(deployment, batch(verifyRequestAtOnce), async (settings, run) => {
           await runBatch(world(settings), run, fp);
         }),
         fuzzParameters(),
