@@ -7,7 +7,6 @@
  * parsers of their table, functions/config/settings.ts. Keys this file does not read (such as the `//`
  * comments in cdk.json) are ignored.
  */
-import { X509Certificate } from 'node:crypto';
 import * as path from 'node:path';
 import {
   CONTEXT_SETTING_NAMES,
@@ -18,26 +17,14 @@ import {
 } from '../functions/config/settings';
 import { WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN } from './edge-waf';
 import { DEFAULT_API_CERT_EXPIRY_ALARM_DAYS } from './monitoring';
-import { oneLine, readTruststore, type TruststorePem } from './truststore-pem';
+import { type ForwardAuthConfig, readForwardAuth } from './config-forward-auth';
+import { readTruststore, type TruststorePem } from './truststore-pem';
 
 /** A Route 53 public hosted zone that gets an alias record for the domain. */
 export interface HostedZoneConfig {
   readonly id: string;
   /** Zone apex, e.g. `example.com` (no trailing dot). */
   readonly name: string;
-}
-
-/**
- * The mutual-TLS door for proxies (lib/forward-auth-api.ts): a third REST API on its own custom domain
- * serving only `/auth/...`, where each proxy authenticates with its own client certificate.
- */
-export interface ForwardAuthConfig {
-  /** Custom domain of the door, e.g. `forward-auth.example.com`; never `domainName`. */
-  readonly domainName: string;
-  /** ACM certificate for it, in the account and region of `certificateArn`. */
-  readonly certificateArn: string;
-  /** The checked truststore of the operator's proxy CA: shares no certificate or key with `truststore`. */
-  readonly truststore: TruststorePem;
 }
 
 /**
@@ -98,19 +85,15 @@ export interface PlusgateConfig extends ContextSettingValues {
   readonly forwardAuth?: ForwardAuthConfig;
 }
 
-/** The context keys of the mutual-TLS door for proxies: all three or none. */
-export const FORWARD_AUTH_KEYS = [
-  'forwardAuthDomainName',
-  'forwardAuthCertificateArn',
-  'forwardAuthTruststorePath',
-] as const;
-
 /** Whether the hosted zone `zone` (apex, no trailing dot) holds `name`. */
 export function zoneHolds(zone: HostedZoneConfig, name: string): boolean {
   return name === zone.name || name.endsWith(`.${zone.name}`);
 }
 
 /** Thrown when the configuration is invalid; `problems` holds one line per problem. */
+export type { ForwardAuthConfig } from './config-forward-auth';
+export { FORWARD_AUTH_KEYS } from './config-forward-auth';
+
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
     super(
@@ -367,56 +350,15 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
   const serviceCallerArns = principalArns('serviceCallerArns', 'POST and GET /verify');
   const reportReaderArns = principalArns('reportReaderArns', 'GET /report');
 
-  const forwardAuth = readForwardAuth();
-  /** The door's three keys (lib/forward-auth-api.ts): all or none, checked like their edge counterparts. */
-  function readForwardAuth(): ForwardAuthConfig | undefined {
-    const given = FORWARD_AUTH_KEYS.filter((key) => raw(key) !== undefined);
-    if (given.length === 0) return undefined;
-    if (given.length < FORWARD_AUTH_KEYS.length) {
-      const missing = FORWARD_AUTH_KEYS.filter((key) => !given.includes(key));
-      problems.push(
-        `${FORWARD_AUTH_KEYS.join(', ')}: got only ${given.join(' and ')}, missing ${missing.join(' and ')}; expected all three (the mutual-TLS door for proxies: its domain, that domain's ACM certificate, and the truststore of your proxies' CA) or none`,
-      );
-      return undefined;
-    }
-    const doorDomain = requiredString(
-      'forwardAuthDomainName',
-      HOSTNAME,
-      'a lower-case DNS name such as "forward-auth.example.com" (no scheme, no wildcard, no trailing dot) for the mutual-TLS door for proxies',
-    );
-    if (HOSTNAME.test(doorDomain) && doorDomain === domainName) {
-      bad(
-        'forwardAuthDomainName',
-        doorDomain,
-        `a domain other than domainName "${domainName}": the door trusts your proxies' CA, the edge the Identity Plus CAs, and one custom domain has one truststore`,
-      );
-    }
-    const doorCertificateArn = requiredString(
-      'forwardAuthCertificateArn',
-      ACM_ARN,
-      'an ACM certificate ARN such as "arn:aws:acm:eu-west-1:123456789012:certificate/<id>" for forwardAuthDomainName, in the region you deploy to',
-    );
-    const [, , doorRegion, doorAccount] = ACM_ARN.exec(doorCertificateArn) ?? [];
-    if (doorRegion !== undefined && region !== undefined && (doorRegion !== region || doorAccount !== account)) {
-      bad(
-        'forwardAuthCertificateArn',
-        doorCertificateArn,
-        `a certificate in account ${account} and region ${region}, those of certificateArn where the stack deploys (a REGIONAL custom domain needs its certificate there)`,
-      );
-    }
-    const doorTruststore = truststoreAt(
-      'forwardAuthTruststorePath',
-      "a PEM file holding only the CA certificates of your proxies' client certificates (root and intermediate), none of the Identity Plus CAs of truststorePath",
-    );
-    if (doorTruststore && truststore) {
-      for (const problem of sharedTrust(doorTruststore, truststore)) {
-        problems.push(
-          `forwardAuthTruststorePath: got ${show(raw('forwardAuthTruststorePath'))}, but ${problem}; expected only your proxies' CA: anything the device truststore (truststorePath) trusts would let every Identity Plus user call the door as a proxy`,
-        );
-      }
-    }
-    return doorTruststore && { domainName: doorDomain, certificateArn: doorCertificateArn, truststore: doorTruststore };
-  }
+  const forwardAuth = readForwardAuth({
+    raw,
+    problems,
+    requiredString,
+    bad,
+    truststoreAt,
+    edge: { domainName, account, region, truststore },
+    patterns: { hostname: HOSTNAME, acmArn: ACM_ARN },
+  });
 
   // A certificateArn without account and region has been reported above.
   if (problems.length > 0 || !truststore || !account || !region) throw new ConfigError(problems);
@@ -441,45 +383,6 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     reportReaderArns,
     forwardAuth,
   };
-}
-
-/**
- * What `door` trusts that `devices` trusts too: a certificate with the same SHA-256 fingerprint of its DER, or
- * a different certificate for the same CA key (re-issued or cross-signed), which verifies the same device
- * certificates in API Gateway's handshake.
- */
-function sharedTrust(door: TruststorePem, devices: TruststorePem): string[] {
-  const deviceCas = certificatesOf(devices);
-  const found: string[] = [];
-  for (const cert of certificatesOf(door)) {
-    const key = publicKeyDer(cert);
-    const same = deviceCas.find((d) => d.fingerprint256 === cert.fingerprint256);
-    const sameKey = deviceCas.find((d) => publicKeyDer(d).equals(key));
-    if (same) {
-      found.push(
-        `it contains the certificate (${oneLineSubject(cert)}, SHA-256 ${cert.fingerprint256}) that truststorePath contains too`,
-      );
-    } else if (sameKey) {
-      found.push(
-        `its certificate (${oneLineSubject(cert)}, SHA-256 ${cert.fingerprint256}) has the key of a truststorePath certificate (${oneLineSubject(sameKey)})`,
-      );
-    }
-  }
-  return found;
-}
-
-function certificatesOf(truststore: TruststorePem): X509Certificate[] {
-  return [...truststore.pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map(
-    (m) => new X509Certificate(m[0]),
-  );
-}
-
-function publicKeyDer(cert: X509Certificate): Buffer {
-  return cert.publicKey.export({ type: 'spki', format: 'der' });
-}
-
-function oneLineSubject(cert: X509Certificate): string {
-  return oneLine(cert.subject);
 }
 
 /** true or false, as JSON or as a `-c` string; undefined when unset (after `bad`, which reports it, when wrong). */
