@@ -35,6 +35,7 @@ import * as path from 'node:path';
 import { SERVICE_ROUTES } from '../functions/config/names';
 import { devPkiPaths, loadOrCreateDevPki } from '../local/dev-pki-files';
 import { REPO_ROOT, localModeArgs } from '../test/support/processes';
+import { nginxMainConfig } from '../test/support/proxy-harness';
 import {
   LoadClient,
   type LoadTarget,
@@ -195,7 +196,7 @@ export async function benchNginxCache(
       fillExample(template, { ...placeholders, LISTEN: `127.0.0.1:${alonePort}` }),
       placeholders.UPSTREAM,
     );
-    await writeFile(config, mainConfig(nginxDir, [alone, example]));
+    await writeFile(config, nginxMainConfig(nginxDir, [alone, example]));
     const checked = spawnSync(nginxBinary, ['-t', '-p', nginxDir, '-c', config], { encoding: 'utf8' });
     if (checked.status !== 0) throw new Error(`nginx-cache: nginx -t refused the configuration:\n${checked.stderr}`);
 
@@ -315,28 +316,6 @@ function aloneServer(filledExample: string, upstream: string): string {
   if (!tlsLines.some((line) => /^\s*ssl_verify_client\s+on;/.test(line)))
     throw new Error(`nginx-cache: no \`ssl_verify_client on\` found in ${EXAMPLE}`);
   return ['server {', ...tlsLines, '', '    location / {', `        proxy_pass ${upstream};`, '    }', '}'].join('\n');
-}
-
-/** A minimal main configuration around the servers, everything nginx writes kept under `dir`. */
-function mainConfig(dir: string, servers: readonly string[]): string {
-  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
-    (kind) => `  ${kind}_temp_path ${dir}/${kind};`,
-  );
-  return [
-    'daemon off;',
-    // As root, nginx's workers would otherwise run as nobody, who cannot read the (0700) temporary folder.
-    process.getuid?.() === 0 ? 'user root;' : '',
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    'error_log stderr warn;',
-    'events { worker_connections 1024; }',
-    'http {',
-    '  access_log off;',
-    ...temps,
-    ...servers,
-    '}',
-    '',
-  ].join('\n');
 }
 
 function nginxVersion(binary: string): string {

@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { type IncomingHttpHeaders, createServer, request, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -20,6 +20,7 @@ import {
   startNpm,
 } from '../support/processes';
 import { only } from '../support/only';
+import { type HopRequest, startEchoApp, startRecordingHop } from '../support/proxy-harness';
 
 jest.setTimeout(120_000);
 
@@ -41,7 +42,7 @@ let ports: Record<'gateway' | 'simulator' | 'dynamodb' | 'service' | 'caddy' | '
 const pki = (file: string) => path.join(dir, 'data', 'pki', file);
 const origin = () => `https://localhost:${ports.caddy}`;
 /** Every request Caddy sent towards plusgate, as the recording hop saw it. */
-const authRequests: Array<{ method: string; url: string; headers: IncomingHttpHeaders; bodyBytes: number }> = [];
+const authRequests: HopRequest[] = [];
 /** Every request that reached the application. */
 const appRequests: string[] = [];
 
@@ -100,44 +101,14 @@ describeWithCaddy(title, () => {
 
     // The application behind Caddy: echoes what it was told about the caller, and every other header that
     // looks like plusgate's or the certificate's (underscore spellings included) that reached it.
-    const IDENTITY = new Set(['x-plusgate-user', 'x-plusgate-roles', 'x-plusgate-serial']);
-    upstream = createServer((req, res) => {
-      appRequests.push(req.url ?? '');
-      res.setHeader('content-type', 'application/json');
-      const h = req.headers;
-      res.end(
-        JSON.stringify({
-          path: req.url,
-          method: req.method,
-          user: h['x-plusgate-user'] ?? null,
-          roles: h['x-plusgate-roles'] ?? null,
-          serial: h['x-plusgate-serial'] ?? null,
-          passedOn: Object.keys(h).filter(
-            (name) => (/plusgate/.test(name) || /^x[-_]client[-_]cert$/.test(name)) && !IDENTITY.has(name),
-          ),
-        }),
-      );
-    });
-    await new Promise<void>((resolve) => upstream!.listen(ports.upstream, '127.0.0.1', resolve));
+    upstream = await startEchoApp(
+      ports.upstream,
+      (name) => /plusgate/.test(name) || /^x[-_]client[-_]cert$/.test(name),
+      (url) => appRequests.push(url),
+    );
 
     // The hop between Caddy and plusgate (the SigV4-signing proxy's place in AWS): records, then passes on.
-    authHop = createServer((req, res) => {
-      const seen = { method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, bodyBytes: 0 };
-      authRequests.push(seen);
-      req.on('data', (chunk: Buffer) => {
-        seen.bodyBytes += chunk.length;
-      });
-      const onward = request(
-        { host: '127.0.0.1', port: ports.service, path: req.url, method: req.method, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      onward.on('error', () => res.writeHead(502).end());
-      req.pipe(onward);
-    });
-    await new Promise<void>((resolve) => authHop!.listen(ports.authHop, '127.0.0.1', resolve));
+    authHop = await startRecordingHop(ports.authHop, ports.service, authRequests);
 
     local = await startNpm(
       [

@@ -15,9 +15,10 @@ import {
   type CurlResult,
   type LocalModePorts,
   type RunningProcess,
-  curl,
+  curlAs,
   freePorts,
   localModeArgs,
+  simulatorAdmin,
   startNpm,
 } from '../support/processes';
 
@@ -28,35 +29,13 @@ let ports: LocalModePorts;
 let running: RunningProcess | undefined;
 const pki = () => path.join(dataDir, 'pki');
 
-/** curl as a person (their certificate and key), trusting the dev CA. */
+/** curl as a person to the gateway (or to an absolute URL). */
 function as(person: string, route: string, extra: string[] = []): Promise<CurlResult> {
-  return curl([
-    '--cacert',
-    path.join(pki(), 'ca.pem'),
-    '--cert',
-    path.join(pki(), `${person}.pem`),
-    '--key',
-    path.join(pki(), `${person}.key`),
-    ...extra,
-    route.startsWith('https://') ? route : `https://localhost:${ports.gateway}${route}`,
-  ]);
+  const url = route.startsWith('https://') ? route : `https://localhost:${ports.gateway}${route}`;
+  return curlAs(pki(), person, url, extra);
 }
 
-/** The simulator's admin API, over mutual TLS with our API certificate. */
-async function admin(route: string, body?: unknown): Promise<CurlResult> {
-  const write =
-    body === undefined ? [] : ['-X', 'POST', '-H', 'content-type: application/json', '--data', JSON.stringify(body)];
-  return curl([
-    '--cacert',
-    path.join(pki(), 'ca.pem'),
-    '--cert',
-    path.join(pki(), 'api.pem'),
-    '--key',
-    path.join(pki(), 'api.key'),
-    ...write,
-    `https://localhost:${ports.simulator}/__admin/${route}`,
-  ]);
-}
+const admin = (route: string, body?: unknown) => simulatorAdmin(pki(), ports.simulator, route, body);
 
 async function stats(): Promise<{ inquiries: number; intents: number }> {
   const res = await admin('stats');

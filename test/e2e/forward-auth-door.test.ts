@@ -20,6 +20,7 @@ import {
   localModeArgs,
   startNpm,
 } from '../support/processes';
+import { nginxMainConfig } from '../support/proxy-harness';
 
 jest.setTimeout(120_000);
 
@@ -275,25 +276,7 @@ function nginxConfig(): string {
       .filter((line) => !line.trim().startsWith('#'))
       .join('\n');
   expect(active(withoutCert)).not.toMatch(/proxy_ssl_certificate/);
-  const temp = path.join(dir, 'nginx');
-  return `
-daemon off;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-pid ${temp}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${temp}/body;
-  proxy_temp_path ${temp}/proxy;
-  fastcgi_temp_path ${temp}/fastcgi;
-  uwsgi_temp_path ${temp}/uwsgi;
-  scgi_temp_path ${temp}/scgi;
-  ${withCert}
-  ${withoutCert}
-}
-`;
+  return nginxMainConfig(path.join(dir, 'nginx'), [withCert, withoutCert]);
 }
 
 /** curl to nginx (`port`) as a demo person. */

@@ -17,9 +17,11 @@ import {
   REPO_ROOT,
   type RunningProcess,
   curl,
+  curlAs,
   freePorts,
   listeningPorts,
   localModeArgs,
+  simulatorAdmin,
   startNpm,
 } from '../support/processes';
 import { defined, only } from '../support/only';
@@ -44,29 +46,14 @@ function args(): string[] {
   ];
 }
 
-/** curl as a person (their certificate and key), trusting the dev CA. */
+/** curl as a person (or with no certificate) to the gateway. */
 function as(person: string | null, route: string, extra: string[] = []): Promise<CurlResult> {
-  const cert = person ? ['--cert', path.join(pki(), `${person}.pem`), '--key', path.join(pki(), `${person}.key`)] : [];
-  return curl(['--cacert', path.join(pki(), 'ca.pem'), ...cert, ...extra, `${gateway()}${route}`]);
+  return curlAs(pki(), person, `${gateway()}${route}`, extra);
 }
 
 /** The simulator's admin API, over mutual TLS with our API certificate. */
 function admin(route: string, body: unknown): Promise<CurlResult> {
-  return curl([
-    '--cacert',
-    path.join(pki(), 'ca.pem'),
-    '--cert',
-    path.join(pki(), 'api.pem'),
-    '--key',
-    path.join(pki(), 'api.key'),
-    '-X',
-    'POST',
-    '-H',
-    'content-type: application/json',
-    '--data',
-    JSON.stringify(body),
-    `https://localhost:${ports.simulator}/__admin/${route}`,
-  ]);
+  return simulatorAdmin(pki(), ports.simulator, route, body);
 }
 
 interface Reply {

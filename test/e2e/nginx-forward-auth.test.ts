@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { type IncomingHttpHeaders, createServer, request, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -20,6 +20,7 @@ import {
   startNpm,
 } from '../support/processes';
 import { only } from '../support/only';
+import { type HopRequest, nginxMainConfig, startEchoApp, startRecordingHop } from '../support/proxy-harness';
 
 jest.setTimeout(120_000);
 
@@ -36,7 +37,7 @@ let verifyHop: Server | undefined;
 let ports: Record<'gateway' | 'simulator' | 'dynamodb' | 'service' | 'nginx' | 'upstream' | 'verifyHop', number>;
 const pki = (file: string) => path.join(dir, 'data', 'pki', file);
 /** Every request nginx sent towards /verify, as the recording hop saw it. */
-const verifyRequests: Array<{ method: string; url: string; headers: IncomingHttpHeaders; bodyBytes: number }> = [];
+const verifyRequests: HopRequest[] = [];
 
 /** curl to nginx as a demo person. */
 function through(person: string, route: string, extra: string[] = []): Promise<CurlResult> {
@@ -84,24 +85,7 @@ function nginxConfig(): string {
     .replaceAll('{{CACHE_DIR}}', path.join(dir, 'nginx', 'plusgate-cache'));
   const directives = server.split('\n').filter((line) => !line.trim().startsWith('#'));
   expect(directives.join('\n')).not.toMatch(/\{\{/);
-  const temp = path.join(dir, 'nginx');
-  return `
-daemon off;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-pid ${temp}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${temp}/body;
-  proxy_temp_path ${temp}/proxy;
-  fastcgi_temp_path ${temp}/fastcgi;
-  uwsgi_temp_path ${temp}/uwsgi;
-  scgi_temp_path ${temp}/scgi;
-  ${server}
-}
-`;
+  return nginxMainConfig(path.join(dir, 'nginx'), [server]);
 }
 
 describeWithNginx('nginx forward-auth against local mode', () => {
@@ -112,43 +96,12 @@ describeWithNginx('nginx forward-auth against local mode', () => {
 
     // The application behind nginx: echoes what it was told about the caller, and every other header that
     // looks like plusgate's or the certificate's (underscore spellings included) that reached it.
-    const IDENTITY = new Set(['x-plusgate-user', 'x-plusgate-roles', 'x-plusgate-serial']);
-    upstream = createServer((req, res) => {
-      res.setHeader('content-type', 'application/json');
-      const h = req.headers;
-      res.end(
-        JSON.stringify({
-          path: req.url,
-          method: req.method,
-          user: h['x-plusgate-user'] ?? null,
-          roles: h['x-plusgate-roles'] ?? null,
-          serial: h['x-plusgate-serial'] ?? null,
-          passedOn: Object.keys(h).filter(
-            (name) => /^x[-_](plusgate[-_]|client[-_]cert$|original[-_]url$)/.test(name) && !IDENTITY.has(name),
-          ),
-        }),
-      );
-    });
-    await new Promise<void>((resolve) => upstream!.listen(ports.upstream, '127.0.0.1', resolve));
+    upstream = await startEchoApp(ports.upstream, (name) =>
+      /^x[-_](plusgate[-_]|client[-_]cert$|original[-_]url$)/.test(name),
+    );
 
     // The hop between nginx and /verify (the SigV4-signing proxy's place in AWS): records, then passes on.
-    verifyHop = createServer((req, res) => {
-      const seen = { method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, bodyBytes: 0 };
-      verifyRequests.push(seen);
-      req.on('data', (chunk: Buffer) => {
-        seen.bodyBytes += chunk.length;
-      });
-      const onward = request(
-        { host: '127.0.0.1', port: ports.service, path: req.url, method: req.method, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      onward.on('error', () => res.writeHead(502).end());
-      req.pipe(onward);
-    });
-    await new Promise<void>((resolve) => verifyHop!.listen(ports.verifyHop, '127.0.0.1', resolve));
+    verifyHop = await startRecordingHop(ports.verifyHop, ports.service, verifyRequests);
 
     local = await startNpm(
       [

@@ -196,6 +196,34 @@ export interface CurlResult {
   readonly body: string;
 }
 
+/**
+ * curl as a demo person, with their certificate and key from the dev PKI folder `pkiDir`, trusting its CA;
+ * `person` null sends no client certificate.
+ */
+export function curlAs(
+  pkiDir: string,
+  person: string | null,
+  url: string,
+  extra: readonly string[] = [],
+): Promise<CurlResult> {
+  const cert = person
+    ? ['--cert', path.join(pkiDir, `${person}.pem`), '--key', path.join(pkiDir, `${person}.key`)]
+    : [];
+  return curl(['--cacert', path.join(pkiDir, 'ca.pem'), ...cert, ...extra, url]);
+}
+
+/** The simulator's admin API (`/__admin/<route>`), over mutual TLS with our API certificate; POSTs `body` when given. */
+export function simulatorAdmin(
+  pkiDir: string,
+  simulatorPort: number,
+  route: string,
+  body?: unknown,
+): Promise<CurlResult> {
+  const write =
+    body === undefined ? [] : ['-X', 'POST', '-H', 'content-type: application/json', '--data', JSON.stringify(body)];
+  return curlAs(pkiDir, 'api', `https://localhost:${simulatorPort}/__admin/${route}`, write);
+}
+
 /** Runs the real curl binary; never throws for HTTP or TLS failures, reports them instead. */
 export function curl(args: readonly string[]): Promise<CurlResult> {
   const marker = '\n__CURL__';
