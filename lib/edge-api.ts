@@ -5,20 +5,14 @@
  * nobody can go around the handshake. Every route goes to the one edge function (proxy integration).
  */
 import { Validations } from 'aws-cdk-lib';
-import {
-  AuthorizationType,
-  type DomainName,
-  EndpointType,
-  LambdaIntegration,
-  RestApi,
-} from 'aws-cdk-lib/aws-apigateway';
+import { type DomainName, EndpointType, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ARecord, IHostedZone } from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
 import { EDGE_ROUTES } from '../functions/config/names';
-import { addMtlsDomain } from './mtls-domain';
+import { addMtlsDomain, addMtlsGatedMethods } from './mtls-domain';
 import type { MtlsTruststore } from './mtls-truststore';
 import { stageOptions } from './api-stage';
 import type { TruststorePem } from './truststore-pem';
@@ -96,17 +90,14 @@ export class EdgeApi extends Construct {
       });
     }
 
-    const integration = new LambdaIntegration(props.handler, { proxy: true, allowTestInvoke: false });
-    for (const route of Object.values(EDGE_ROUTES)) {
-      const method = this.api.root.resourceForPath(route).addMethod('GET', integration, {
-        // Mutual TLS is the gate (see the class comment); the function decides per certificate.
-        authorizationType: AuthorizationType.NONE,
-      });
-      const reason =
-        'Mutual TLS on the custom domain authenticates every caller (the execute-api endpoint is disabled); the Lambda asks Identity Plus about the certificate and decides.';
-      Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason });
-      Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason });
-    }
+    // Mutual TLS is the gate (see the file comment); the function decides.
+    addMtlsGatedMethods(
+      this.api,
+      Object.values(EDGE_ROUTES),
+      'GET',
+      props.handler,
+      'Mutual TLS on the custom domain authenticates every caller (the execute-api endpoint is disabled); the Lambda asks Identity Plus about the certificate and decides.',
+    );
 
     const mtls = addMtlsDomain(this, {
       api: this.api,

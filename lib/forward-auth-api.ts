@@ -11,14 +11,7 @@
  * certificate or key with the device truststore): otherwise every Identity Plus user could call it.
  */
 import { Validations } from 'aws-cdk-lib';
-import {
-  AuthorizationType,
-  type DomainName,
-  EndpointType,
-  LambdaIntegration,
-  ResponseType,
-  RestApi,
-} from 'aws-cdk-lib/aws-apigateway';
+import { type DomainName, EndpointType, ResponseType, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -26,7 +19,7 @@ import type { ARecord, IHostedZone } from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
 import { AUTH_ROUTES } from '../functions/config/names';
 import { addUnavailableResponses, stageOptions } from './api-stage';
-import { addMtlsDomain } from './mtls-domain';
+import { addMtlsDomain, addMtlsGatedMethods } from './mtls-domain';
 import type { MtlsTruststore } from './mtls-truststore';
 import type { TruststorePem } from './truststore-pem';
 
@@ -110,17 +103,14 @@ export class ForwardAuthApi extends Construct {
     });
 
     // Any method, as Envoy forwards the browser's; the dialect and the original path are path parameters.
-    const integration = new LambdaIntegration(props.handler, { proxy: true, allowTestInvoke: false });
-    for (const route of Object.values(AUTH_ROUTES)) {
-      const method = this.api.root.resourceForPath(route).addMethod('ANY', integration, {
-        // Mutual TLS with the proxies' CA is the gate (see the file comment); the function decides per device.
-        authorizationType: AuthorizationType.NONE,
-      });
-      const reason =
-        "Mutual TLS on the custom domain authenticates every caller as one of the operator's proxies (its own client certificate, issued by the proxy CA that is the only CA in the truststore; the execute-api endpoint is disabled); the verify function then checks the device certificate the proxy forwards.";
-      Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason });
-      Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason });
-    }
+    // Mutual TLS is the gate (see the file comment); the function decides.
+    addMtlsGatedMethods(
+      this.api,
+      Object.values(AUTH_ROUTES),
+      'ANY',
+      props.handler,
+      "Mutual TLS on the custom domain authenticates every caller as one of the operator's proxies (its own client certificate, issued by the proxy CA that is the only CA in the truststore; the execute-api endpoint is disabled); the verify function then checks the device certificate the proxy forwards.",
+    );
 
     const mtls = addMtlsDomain(this, {
       api: this.api,

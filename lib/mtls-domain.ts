@@ -3,10 +3,20 @@
  * truststore uploaded to its own bucket (`MtlsTruststore`), a REGIONAL domain with the `TLS_1_2` policy
  * (the only family mTLS domains support) mapping the API at its root, and an A alias record when a hosted
  * zone is given. The constructs are made on the caller's own scope with fixed ids (`Truststore`, `Domain`,
- * `Alias`), so the logical ids of deployed stacks stay what they were.
+ * `Alias`), so the logical ids of deployed stacks stay what they were. `addMtlsGatedMethods` adds the routes
+ * such a domain guards.
  */
-import type { CfnDomainName, RestApi } from 'aws-cdk-lib/aws-apigateway';
-import { DomainName, EndpointType, SecurityPolicy } from 'aws-cdk-lib/aws-apigateway';
+import { Validations } from 'aws-cdk-lib';
+import {
+  AuthorizationType,
+  type CfnDomainName,
+  DomainName,
+  EndpointType,
+  LambdaIntegration,
+  type RestApi,
+  SecurityPolicy,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ICertificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { ARecord, type IHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { ApiGatewayDomain } from 'aws-cdk-lib/aws-route53-targets';
@@ -56,4 +66,26 @@ export function addMtlsDomain(scope: Construct, props: MtlsDomainProps): MtlsDom
       })
     : undefined;
   return { truststore, domain, ...(record ? { record } : {}) };
+}
+
+/**
+ * `httpMethod` on each of `routes`, proxied to `handler`, without an API Gateway authorizer: mutual TLS on
+ * the custom domain is the gate (the execute-api endpoint must be disabled) and the function decides.
+ * cdk-nag's authorizer rules are acknowledged on each method with `reason`.
+ */
+export function addMtlsGatedMethods(
+  api: RestApi,
+  routes: readonly string[],
+  httpMethod: string,
+  handler: IFunction,
+  reason: string,
+): void {
+  const integration = new LambdaIntegration(handler, { proxy: true, allowTestInvoke: false });
+  for (const route of routes) {
+    const method = api.root
+      .resourceForPath(route)
+      .addMethod(httpMethod, integration, { authorizationType: AuthorizationType.NONE });
+    Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason });
+    Validations.of(method).acknowledge({ id: 'AwsSolutions-COG4', reason });
+  }
 }
