@@ -5,101 +5,38 @@
  * an admin API under `/__admin/` to set identities and inject faults. Local mode and the integration tests
  * use it in place of the real service. See docs/identityplus-api.md.
  *
- * This file is the server: TLS, routing, faults and the sign-on page. What it remembers is in
+ * This file is the server: TLS and routing. Its options are in simulator-options.ts, what it remembers in
  * simulator-state.ts, what it accepts in simulator-input.ts, what it answers in simulator-wire.ts, the API
- * operations in simulator-api.ts, renewals in simulator-self-authority.ts and the admin API in
- * simulator-admin.ts.
+ * operations in simulator-api.ts, the sign-on page in simulator-signon.ts, transport faults in
+ * simulator-faults.ts, renewals in simulator-self-authority.ts and the admin API in simulator-admin.ts.
  */
 import { X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { KeyPair } from './dev-pki';
 import { close, listen } from './server-lifecycle';
 import { SimulatorAdmin } from './simulator-admin';
 import { type ApiOperation, apiOperations, operationKey } from './simulator-api';
-import {
-  ClientGoneError,
-  chooseUrlHost,
-  pathOf,
-  peerSerial,
-  readBodyOr413,
-  sendJson,
-  sendPage,
-  sendText,
-} from './simulator-http';
+import { TransportFaults } from './simulator-faults';
+import { ClientGoneError, chooseUrlHost, pathOf, readBodyOr413, sendJson, sendPage, sendText } from './simulator-http';
 import { parseEnvelope, parseFault, requireIdentity, requireSerial } from './simulator-input';
-import {
-  EXPIRED_INTENT_PAGE,
-  NOT_FOUND_PAGE,
-  REFUSED_IDENTITY_PAGE,
-  type SimulatorPage,
-  UNKNOWN_INTENT_PAGE,
-  USED_INTENT_PAGE,
-} from './simulator-pages';
-import {
-  type IntentClaim,
-  type SimulatedIdentity,
-  type SimulatorFault,
-  type SimulatorSeedEntry,
-  SimulatorState,
-  type SimulatorStats,
-} from './simulator-state';
+import type { IdentityPlusSimulatorOptions } from './simulator-options';
+import { NOT_FOUND_PAGE } from './simulator-pages';
+import { INTENT_REFERENCE, serveSignon } from './simulator-signon';
+import { type SimulatedIdentity, type SimulatorFault, SimulatorState, type SimulatorStats } from './simulator-state';
 import { SimulatorSelfAuthority } from './simulator-self-authority';
-import { SIMULATOR_OUTCOMES, forcedOutcome, isOkOutcome, needsValidation, simpleResponse } from './simulator-wire';
+import { SIMULATOR_OUTCOMES, forcedOutcome, simpleResponse } from './simulator-wire';
 
 // The public API of the simulator, as before the split: importers need only this file.
+export type { IdentityPlusSimulatorOptions } from './simulator-options';
 export type { SimulatedIdentity, SimulatorFault, SimulatorSeedEntry, SimulatorStats } from './simulator-state';
 export { SIMULATOR_OUTCOMES } from './simulator-wire';
-
-/** Options of {@link IdentityPlusSimulator}. */
-export interface IdentityPlusSimulatorOptions {
-  /** Server certificate (leaf + intermediate), its key, and the CA chain client certificates must chain to. */
-  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string };
-  /**
-   * Our API ("service agent") certificates, PEM: only these may call the API (`/v1`) and the admin API.
-   * Device certificates come from the same CA (for the sign-on page) and must not be able to ask about,
-   * or rewrite, anyone's identity: they get `ER 1101` on the API and 403 on the admin API.
-   */
-  readonly apiClients: readonly string[];
-  /** @default '127.0.0.1' */
-  readonly host?: string;
-  /** @default 0 (any free port) */
-  readonly port?: number;
-  /**
-   * The CA that renewals (`POST /api/v1`, renew_certificate) issue new API certificates from: the one that
-   * issued `apiClients`. @default - renewals are answered with an error
-   */
-  readonly issuer?: KeyPair;
-  /** Lifetime of a renewed API certificate. @default 365 */
-  readonly renewedLifetimeDays?: number;
-  /** Identities present at start and after every reset. */
-  readonly seed?: ReadonlyArray<SimulatorSeedEntry>;
-  /** How long an intent can be used after creation. @default 30000 */
-  readonly intentTtlMs?: number;
-  /** Intent types accepted by `PUT Intent`; others get an ER answer. @default ['validate', 'discover'] */
-  readonly acceptedIntentTypes?: readonly string[];
-  /** Request body limit for the API and the admin API. @default 65536 */
-  readonly maxBodyBytes?: number;
-  /** Clock in epoch milliseconds, for intent expiry. @default Date.now */
-  readonly now?: () => number;
-  /** One line per request and per refused handshake. @default silent */
-  readonly log?: (line: string) => void;
-}
 
 const API_PATHS = new Set(['/', '/v1', '/v1/']);
 const ADMIN_PREFIX = '/__admin/';
 /** The self-authority API (the real service has it on its own host; here it shares the server). */
 const SELF_AUTHORITY_PATH = '/api/v1';
-const INTENT_REFERENCE = /^\/([A-Za-z0-9_-]{8,128})$/;
-
-/** The page a sign-on visit gets when its intent cannot be used. */
-const INTENT_PAGES: Readonly<Record<Exclude<IntentClaim['status'], 'claimed'>, SimulatorPage>> = {
-  unknown: UNKNOWN_INTENT_PAGE,
-  used: USED_INTENT_PAGE,
-  expired: EXPIRED_INTENT_PAGE,
-};
 
 /** A loopback Identity Plus: API, sign-on page and admin API on one mutual TLS server. */
 export class IdentityPlusSimulator {
@@ -110,7 +47,7 @@ export class IdentityPlusSimulator {
   private readonly state: SimulatorState;
   private readonly admin: SimulatorAdmin;
   private readonly operations: ReadonlyMap<string, ApiOperation>;
-  private readonly pendingTimers = new Set<NodeJS.Timeout>();
+  private readonly faults = new TransportFaults();
   private server?: https.Server;
   private boundPort?: number;
   private urlHost?: string;
@@ -162,6 +99,7 @@ export class IdentityPlusSimulator {
       },
     );
     server.on('tlsClientError', (err) => this.log(`refused TLS client: ${err.message}`));
+    this.faults.start();
     await listen(server, this.opts.port ?? 0, this.host);
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
@@ -173,8 +111,7 @@ export class IdentityPlusSimulator {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    for (const timer of this.pendingTimers) clearTimeout(timer);
-    this.pendingTimers.clear();
+    this.faults.stop();
     await close(server);
   }
 
@@ -272,7 +209,7 @@ export class IdentityPlusSimulator {
     const reference = INTENT_REFERENCE.exec(path)?.[1];
     // GET only: a HEAD (link preview, prefetch) must not use up a single-use intent.
     if (reference !== undefined && req.method === 'GET') {
-      this.handleSignon(req, res, reference);
+      serveSignon(this.state, req, res, reference);
       return;
     }
     sendPage(res, NOT_FOUND_PAGE);
@@ -300,7 +237,7 @@ export class IdentityPlusSimulator {
     if (operation?.counter !== undefined) this.state.count(operation.counter);
 
     const fault = this.state.fault;
-    if (await this.answeredByFault(fault, req, res)) return;
+    if (await this.faults.answered(fault, req, res)) return;
 
     if (!envelope) {
       sendJson(
@@ -329,71 +266,8 @@ export class IdentityPlusSimulator {
       caller: this.apiClient(req),
       maxBodyBytes: this.maxBodyBytes,
       renewalFault: fault.mode === 'renewal' ? fault.renewal : undefined,
-      transportFault: () => this.answeredByFault(fault, req, res),
+      transportFault: () => this.faults.answered(fault, req, res),
       accept: (pem) => this.acceptApiClient(pem),
-    });
-  }
-
-  /**
-   * Applies the transport side of a fault: true when it answered (or dropped) the request itself. The
-   * `outcome` fault changes the answer instead, per operation (see {@link ApiOperation.outcomeFault}).
-   */
-  private async answeredByFault(fault: SimulatorFault, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    switch (fault.mode) {
-      case 'none':
-      case 'outcome':
-      case 'renewal':
-        return false;
-      case 'latency':
-        await this.sleep(fault.latencyMs);
-        return this.server === undefined; // stopped while waiting: the connection is gone
-      case 'http500':
-        sendText(res, 500, 'Internal Server Error');
-        return true;
-      case 'drop':
-        req.socket.destroy();
-        return true;
-      case 'garbage':
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-        res.end('<html><body>502 Bad Gateway</body></html>\x00\xff{"Identity-Profile":');
-        return true;
-    }
-  }
-
-  // ---- sign-on page (/<intent-reference>) ---------------------------------------------------------------
-
-  private handleSignon(req: IncomingMessage, res: ServerResponse, reference: string): void {
-    this.state.count('signons');
-    const claim = this.state.claimIntent(reference);
-    if (claim.status !== 'claimed') {
-      sendPage(res, INTENT_PAGES[claim.status]);
-      return;
-    }
-
-    // The intent carries no serial: the device is recognised by the browser's own client certificate.
-    const serial = peerSerial(req);
-    const identity = serial === undefined ? undefined : this.state.identity(serial);
-    if (serial === undefined || !identity) {
-      sendPage(res, REFUSED_IDENTITY_PAGE);
-      return;
-    }
-    if (needsValidation(identity.outcome)) {
-      this.state.setIdentity(serial, { ...identity, outcome: SIMULATOR_OUTCOMES.VALID });
-    } else if (!isOkOutcome(identity.outcome)) {
-      sendPage(res, REFUSED_IDENTITY_PAGE);
-      return;
-    }
-    res.writeHead(302, { Location: claim.returnUrl, 'Cache-Control': 'no-store', 'Content-Length': '0' });
-    res.end();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pendingTimers.delete(timer);
-        resolve();
-      }, ms);
-      this.pendingTimers.add(timer);
     });
   }
 }
