@@ -7,11 +7,22 @@
 import { Agent } from './undici-parts';
 import type { Dispatcher } from './undici-parts';
 import { ConfigurationError, IdentityPlusError } from '../domain/errors';
-import type { InquiryAnswer, IntentReference, IntentType } from '../domain/identity-plus';
+import {
+  type BindAnswer,
+  type InquiryAnswer,
+  type IntentReference,
+  type IntentType,
+  type IntrusionAnswer,
+  type IntrusionReport,
+  type OutcomeAnswer,
+  INTENT_TYPES,
+  isIntentType,
+} from '../domain/identity-plus';
 import { type ApiCredentials, buildApiConnector, buildSecureContext } from './identity-plus-credentials';
 import { type SocketReuseNote, noteSocketOfNextRequest } from './identity-plus-socket-diagnostics';
 import { LocalFailure, isDroppedSocket, toIdentityPlusError } from './identity-plus-transport-errors';
 import {
+  type IntentAnswer,
   buildInquiryRequest,
   buildIntentRequest,
   clip,
@@ -19,6 +30,14 @@ import {
   parseIntentAnswer,
   signonUrlFor,
 } from './identity-plus-wire';
+import {
+  buildBindRequest,
+  buildIntrusionReport,
+  buildIntrusionWithdrawal,
+  buildUnbindRequest,
+  parseIntrusionAnswer,
+  parseOutcomeAnswer,
+} from './identity-plus-wire-users';
 import { isPlainObject } from '../domain/json';
 
 /** Options of {@link IdentityPlusClient}. */
@@ -34,7 +53,7 @@ export interface IdentityPlusClientOptions {
   connectTimeoutMs?: number;
   /** Limit for the answer (headers + body) once the request is sent. @default 3000 */
   answerTimeoutMs?: number;
-  /** Intent type sent when `createIntent` is not given one. @default 'validate' */
+  /** Intent type sent when `createIntent` is not given one. @default 'discover' */
   intentType?: IntentType;
   /** How long an idle pooled connection is kept. @default undici's (4000) */
   keepAliveTimeoutMs?: number;
@@ -88,8 +107,7 @@ export class IdentityPlusClient {
   readonly #signonUrl: string;
   readonly #connectTimeoutMs: number;
   readonly #answerTimeoutMs: number;
-  readonly #configuredIntentType: IntentType;
-  // Once `validate` was refused and `discover` accepted, default intents go straight to `discover`.
+  // Once the configured type was refused and its fallback accepted, default intents go straight to the fallback.
   #defaultIntentType: IntentType;
   #connectionsOpened = 0;
   #retries = 0;
@@ -106,11 +124,12 @@ export class IdentityPlusClient {
     this.#signonUrl = signonUrl.href.replace(/\/$/, '');
     this.#connectTimeoutMs = requireTimeout(opts.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
     this.#answerTimeoutMs = requireTimeout(opts.answerTimeoutMs, DEFAULT_ANSWER_TIMEOUT_MS, 'answerTimeoutMs');
-    const intentType = opts.intentType ?? 'validate';
-    if (intentType !== 'validate' && intentType !== 'discover') {
-      throw new ConfigurationError(`intentType must be 'validate' or 'discover', got ${JSON.stringify(intentType)}.`);
+    const intentType = opts.intentType ?? 'discover';
+    if (!isIntentType(intentType)) {
+      throw new ConfigurationError(
+        `intentType must be one of ${INTENT_TYPES.join(', ')}, got ${JSON.stringify(intentType)}.`,
+      );
     }
-    this.#configuredIntentType = intentType;
     this.#defaultIntentType = intentType;
     const keepAliveTimeout =
       opts.keepAliveTimeoutMs === undefined
@@ -146,37 +165,66 @@ export class IdentityPlusClient {
   }
 
   /**
-   * Creates an intent for the validation redirect. Without an explicit `type`, the configured one is
-   * sent; if that is `validate` and Identity Plus answers an ER code, `discover` is tried once.
+   * Creates an intent for the validation redirect. Without an explicit `type`, the configured one is sent;
+   * when Identity Plus refuses it (any problem outcome, or a non-2xx status), the other sign-in type
+   * (`discover` ↔ `validate`) is tried once, and if that one works it is sent from then on.
    */
   async createIntent(opts: { returnUrl: string; type?: IntentType }): Promise<IntentReference> {
-    const explicit = opts.type;
-    const type = explicit ?? this.#defaultIntentType;
-    let answer = parseIntentAnswer(await this.#call('PUT', buildIntentRequest(type, opts.returnUrl)));
-    if (answer.kind === 'problem' && explicit === undefined && type === 'validate' && isErCode(answer.outcome)) {
-      answer = parseIntentAnswer(await this.#call('PUT', buildIntentRequest('discover', opts.returnUrl)));
-      if (answer.kind === 'reference' && this.#configuredIntentType === 'validate') {
-        this.#defaultIntentType = 'discover';
-      }
+    const type = opts.type ?? this.#defaultIntentType;
+    let answer = await this.#intent(type, opts.returnUrl);
+    if (opts.type === undefined && isRefusal(answer)) {
+      const fallback: IntentType = type === 'discover' ? 'validate' : 'discover';
+      const second = await this.#intent(fallback, opts.returnUrl);
+      if (!isRefusal(second) && second.kind === 'reference') this.#defaultIntentType = fallback;
+      answer = isRefusal(second) ? answer : second;
     }
-    if (answer.kind === 'problem') {
-      const words = answer.message ? ` (${clip(answer.message, 200)})` : '';
+    if (answer instanceof IdentityPlusError) throw answer;
+    if (answer.kind === 'problem' || !answer.outcome.startsWith('OK')) {
+      const words = answer.kind === 'problem' && answer.message ? ` (${clip(answer.message, 200)})` : '';
       throw new IdentityPlusError(
         'rejected',
         `Identity Plus refused to create an intent: ${clip(answer.outcome, 120)}${words}.`,
         { outcome: answer.outcome },
       );
     }
-    if (!answer.outcome.startsWith('OK')) {
-      throw new IdentityPlusError('rejected', `Identity Plus answered an intent with ${clip(answer.outcome, 120)}.`, {
-        outcome: answer.outcome,
-      });
-    }
     return {
       reference: answer.reference,
       outcome: answer.outcome,
       signonUrl: signonUrlFor(this.#signonUrl, answer.reference),
     };
+  }
+
+  /** One intent call; a non-2xx status comes back (not thrown) so the caller can fall back on it. */
+  async #intent(type: IntentType, returnUrl: string): Promise<IntentAnswer | IdentityPlusError> {
+    try {
+      return parseIntentAnswer(await this.#call('PUT', buildIntentRequest(type, returnUrl)));
+    } catch (err) {
+      if (err instanceof IdentityPlusError && err.kind === 'http-status') return err;
+      throw err;
+    }
+  }
+
+  /**
+   * Binds the owner of the certificate `serial` to our service's user id (`PUT Local-User-Information`).
+   * OK 0100 comes with the profile; a problem (e.g. ER 0003 already bound, PB 0006 unknown) is returned.
+   */
+  async bind(serial: string, localUserId: string): Promise<BindAnswer> {
+    return parseInquiryAnswer(await this.#call('PUT', buildBindRequest(serial, localUserId)));
+  }
+
+  /** Unbinds our user id (`DELETE Local-User-Reference`): OK 0101, or ER 0005 when it was never bound. */
+  async unbind(localUserId: string): Promise<OutcomeAnswer> {
+    return parseOutcomeAnswer(await this.#call('DELETE', buildUnbindRequest(localUserId)));
+  }
+
+  /** Reports an intruding certificate (`PUT Intrusion-Report`); the reference withdraws it. */
+  async reportIntrusion(report: IntrusionReport): Promise<IntrusionAnswer> {
+    return parseIntrusionAnswer(await this.#call('PUT', buildIntrusionReport(report)));
+  }
+
+  /** Withdraws an intrusion report (`DELETE Intrusion-Reference`). */
+  async withdrawIntrusion(reference: string): Promise<OutcomeAnswer> {
+    return parseOutcomeAnswer(await this.#call('DELETE', buildIntrusionWithdrawal(reference)));
   }
 
   /** Counters since construction. */
@@ -191,7 +239,7 @@ export class IdentityPlusClient {
   }
 
   /** Sends one API call (with at most one retry on a dropped pooled socket) and returns the 2xx body. */
-  async #call(method: 'POST' | 'PUT', payload: unknown): Promise<string> {
+  async #call(method: HttpMethod, payload: unknown): Promise<string> {
     this.#calls++;
     const body = Buffer.from(JSON.stringify(payload), 'utf8');
     // Backstop for the whole call, retry included, whatever state undici is in. A plain timer rather than
@@ -236,7 +284,7 @@ export class IdentityPlusClient {
     return result.body.toString('utf8');
   }
 
-  #attempt(method: 'POST' | 'PUT', body: Buffer, deadline: Deadline): Promise<AttemptResult> {
+  #attempt(method: HttpMethod, body: Buffer, deadline: Deadline): Promise<AttemptResult> {
     return new Promise<AttemptResult>((resolve) => {
       const state: AttemptState = { responseStarted: false, reusedSocket: false };
       const chunks: Buffer[] = [];
@@ -313,8 +361,11 @@ export class IdentityPlusClient {
   }
 }
 
-function isErCode(outcome: string): boolean {
-  return outcome.startsWith('ER ');
+type HttpMethod = 'POST' | 'PUT' | 'DELETE';
+
+/** Identity Plus would not create the intent: a non-2xx status or a problem outcome. */
+function isRefusal(answer: IntentAnswer | IdentityPlusError): boolean {
+  return answer instanceof IdentityPlusError || answer.kind === 'problem';
 }
 
 function requireHttpsUrl(value: unknown, name: string): URL {

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { normalizeSerial } from '../domain/certificate';
 import { IdentityPlusError, InvalidInputError } from '../domain/errors';
-import type { IdentityProfile, InquiryAnswer, IntentType } from '../domain/identity-plus';
+import { type IdentityProfile, type InquiryAnswer, type IntentType, isIntentType } from '../domain/identity-plus';
 import { isPlainObject } from '../domain/json';
 
 /** What an `Intent` call answered: a reference, or a `Simple-Response` problem. */
@@ -46,10 +46,13 @@ export function buildIntentRequest(
   type: IntentType,
   returnUrl: string,
 ): { Intent: { type: IntentType; 'return-url': string; 'strict-massl': true } } {
-  if (type !== 'validate' && type !== 'discover') {
-    throw new InvalidInputError(`The intent type ${JSON.stringify(String(type))} is not validate or discover.`, {
-      field: 'type',
-    });
+  if (!isIntentType(type)) {
+    throw new InvalidInputError(
+      `The intent type ${JSON.stringify(clip(String(type), 40))} is not one Identity Plus documents.`,
+      {
+        field: 'type',
+      },
+    );
   }
   if (!isAbsoluteHttpUrl(returnUrl)) {
     throw new InvalidInputError('The return URL must be an absolute http(s) URL of at most 2048 characters.', {
@@ -188,6 +191,10 @@ const IDENTITY_PROFILE_FIELDS: readonly ProfileField[] = [
   { wire: 'local-trust', read: 'number', property: 'localTrust' },
   { wire: 'local-intrusions', read: 'number', property: 'localIntrusions' },
   { wire: 'trust-sponsors', read: 'list', property: 'trustSponsors' },
+  { wire: 'user-secret', read: 'text', property: 'userSecret' },
+  { wire: 'authorizing-certificate', read: 'text', property: 'authorizingCertificate' },
+  { wire: 'your-guarantees', read: 'list', property: 'yourGuarantees' },
+  { wire: 'community-guarantees', read: 'list', property: 'communityGuarantees' },
 ];
 const PROFILE_KNOWN_KEYS = new Set<string>(IDENTITY_PROFILE_FIELDS.map((field) => field.wire));
 
@@ -242,7 +249,7 @@ export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-function isAbsoluteHttpUrl(value: unknown): value is string {
+export function isAbsoluteHttpUrl(value: unknown): value is string {
   if (typeof value !== 'string' || value.length > 2048) return false;
   try {
     const url = new URL(value);
@@ -253,7 +260,7 @@ function isAbsoluteHttpUrl(value: unknown): value is string {
 }
 
 /** A string field; numbers become strings, and null or "" mean absent (e.g. no local user bound). */
-function optionalString(value: unknown): string | undefined {
+export function optionalString(value: unknown): string | undefined {
   if (typeof value === 'string') return value === '' ? undefined : value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;

@@ -57,3 +57,14 @@ export const SERVICE_ROUTES = {
   VERIFY: '/verify',
   REPORT: '/report',
 } as const;
+
+/**
+ * The service API's identity operations (IAM-authorised in AWS; served by the verify function): bind our
+ * service's user ids to Identity Plus identities and report intruders. See functions/handlers/identity-ops-app.ts.
+ */
+export const IDENTITY_ROUTES = {
+  BINDINGS: '/bindings',
+  BINDING: '/bindings/{localUserId}',
+  INTRUSIONS: '/intrusions',
+  INTRUSION: '/intrusions/{reference}',
+} as const;

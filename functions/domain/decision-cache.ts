@@ -66,6 +66,18 @@ export class DecisionCache {
     }
   }
 
+  /** Forgets what is known about `serial` (its owner was bound or unbound: the next request asks again). */
+  forget(serial: string): void {
+    this.#entries.delete(serial);
+  }
+
+  /** Forgets every certificate whose decision names the user `userId` (an unbinding knows no serial). */
+  forgetUser(userId: string): void {
+    for (const [serial, entry] of this.#entries) {
+      if (entry.decision.user?.id === userId) this.#entries.delete(serial);
+    }
+  }
+
   get size(): number {
     return this.#entries.size;
   }

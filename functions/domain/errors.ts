@@ -64,6 +64,21 @@ export class TooManyRequestsError extends PlusgateError {
   }
 }
 
+/**
+ * Identity Plus answered an identity operation (binding, intrusion report) with a problem outcome: a 4xx
+ * when it is about the request (already bound, unknown certificate), a 503 when it is about us or the
+ * service (our API certificate, an unexpected error). The message says which and quotes the outcome code.
+ */
+export class IdentityPlusRefusalError extends PlusgateError {
+  readonly status: number;
+  readonly outcome: string;
+  constructor(status: number, message: string, outcome: string) {
+    super(message);
+    this.status = status;
+    this.outcome = outcome;
+  }
+}
+
 /** The ledger write failed: the request fails (503) so no billed user is missing from the ledger. */
 export class RecordWriteError extends PlusgateError {}
 

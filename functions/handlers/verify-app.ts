@@ -11,7 +11,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { isIP } from 'node:net';
 import { AUTH_ROUTES, EDGE_ROUTES, SERVICE_ROUTES } from '../config/names';
 import type { AuthenticationResult, Authenticator } from '../domain/authenticate';
-import { type ClientCertificate, normalizeSerial, parseCertificatePem } from '../domain/certificate';
+import { type ClientCertificate, parseCertificatePem } from '../domain/certificate';
 import type { Truststore } from '../domain/certificate-chain';
 import { InvalidInputError } from '../domain/errors';
 import { resolveReturnDestination } from '../domain/return-destination';
@@ -30,9 +30,10 @@ import {
 } from '../http/http-responses';
 import { GET_CERTIFICATE_URL } from '../http/pages';
 import { type DeviceFacts, identityJson } from '../http/identity-json';
+import { MAX_JSON_BODY_BYTES, certificateOrSerial, readJsonObject } from '../http/json-body';
 
 /** Largest POST /verify body accepted. */
-export const MAX_VERIFY_BODY_BYTES = 16 * 1024;
+export const MAX_VERIFY_BODY_BYTES = MAX_JSON_BODY_BYTES;
 
 export interface VerifyDeps {
   readonly authenticator: Authenticator;
@@ -208,53 +209,15 @@ interface VerifyRequest {
 
 /** Validates the POST body; every problem is a 4xx naming the field. */
 export function parseVerifyBody(event: APIGatewayProxyEvent): VerifyRequest {
-  const raw = event.body ?? '';
-  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  const size = Buffer.byteLength(text, 'utf8');
-  if (size > MAX_VERIFY_BODY_BYTES) {
-    throw new InvalidInputError(`request body is ${size} bytes; at most ${MAX_VERIFY_BODY_BYTES} are accepted`, {
-      status: 413,
-    });
-  }
-  if (text.trim() === '')
-    throw new InvalidInputError('request body is empty: send JSON {"certificate": "<PEM>"} or {"serial": "<serial>"}');
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new InvalidInputError('request body is not JSON: send {"certificate": "<PEM>"} or {"serial": "<serial>"}');
-  }
-  if (!body || typeof body !== 'object' || Array.isArray(body))
-    throw new InvalidInputError('request body must be a JSON object');
-  const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).filter((k) => !POST_FIELDS.has(k));
-  if (unknown.length) {
-    throw new InvalidInputError(
-      `unknown field ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}: expected certificate or serial, ip, validationUrl`,
-    );
-  }
-  const hasCert = fields.certificate !== undefined;
-  const hasSerial = fields.serial !== undefined;
-  if (hasCert === hasSerial) {
-    throw new InvalidInputError(
-      hasCert ? 'give either certificate or serial, not both' : 'give certificate (PEM) or serial',
-    );
-  }
-  if (hasCert && typeof fields.certificate !== 'string')
-    throw new InvalidInputError('certificate must be a PEM string', { field: 'certificate' });
-  const serial = hasSerial ? normalizeSerial(fields.serial, 'serial') : undefined;
+  const fields = readJsonObject(event, POST_FIELDS, '{"certificate": "<PEM>"} or {"serial": "<serial>"}');
+  const device = certificateOrSerial(fields);
   if (fields.ip !== undefined && (typeof fields.ip !== 'string' || isIP(fields.ip) === 0)) {
     throw new InvalidInputError('ip must be an IPv4 or IPv6 address', { field: 'ip' });
   }
   if (fields.validationUrl !== undefined && typeof fields.validationUrl !== 'boolean') {
     throw new InvalidInputError('validationUrl must be true or false', { field: 'validationUrl' });
   }
-  return {
-    certificate: fields.certificate as string | undefined,
-    serial,
-    ip: fields.ip as string | undefined,
-    validationUrl: fields.validationUrl === true,
-  };
+  return { ...device, ip: fields.ip as string | undefined, validationUrl: fields.validationUrl === true };
 }
 
 /**

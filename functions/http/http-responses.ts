@@ -6,6 +6,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import {
   ConfigurationError,
   IdentityPlusError,
+  IdentityPlusRefusalError,
   InvalidInputError,
   RecordReadError,
   RecordWriteError,
@@ -66,6 +67,10 @@ export function describeError(err: unknown): { statusCode: number; message: stri
   if (err instanceof InvalidInputError) return { statusCode: err.status, message: err.message, headers: {} };
   if (err instanceof TooManyRequestsError) {
     return { statusCode: 429, message: err.message, headers: { 'Retry-After': String(err.retryAfterSeconds) } };
+  }
+  if (err instanceof IdentityPlusRefusalError) {
+    const headers: Record<string, string> = err.status === 503 ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {};
+    return { statusCode: err.status, message: err.message, headers };
   }
   if (err instanceof IdentityPlusError) {
     return {
