@@ -1,7 +1,8 @@
 /**
  * The service API: a REST API for other services, every method IAM-authorised (SigV4). `POST /verify`,
  * `GET /verify` (forward-auth, nginx) and `ANY /auth/{dialect}[/{path+}]` (forward-auth per proxy) decide
- * on a certificate; `GET /report` serves the billing-period report.
+ * on a certificate; `PUT /bindings`, `DELETE /bindings/{localUserId}`, `POST /intrusions` and
+ * `DELETE /intrusions/{reference}` are the identity operations; `GET /report` serves the billing-period report.
  *
  * Optionally a resource policy names who may call which route. Without one, any principal of the account
  * whose identity policy allows `execute-api:Invoke` on it (a broad `execute-api:*` on `*` included) may
@@ -14,7 +15,7 @@ import { AnyPrincipal, ArnPrincipal, Effect, PolicyDocument, PolicyStatement } f
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { AUTH_ROUTES, SERVICE_ROUTES } from '../functions/config/names';
+import { AUTH_ROUTES, IDENTITY_ROUTES, SERVICE_ROUTES } from '../functions/config/names';
 
 /** `/auth`: the parent of the forward-auth routes. */
 const AUTH_PREFIX = AUTH_ROUTES.DIALECT.slice(0, AUTH_ROUTES.DIALECT.indexOf('/{'));
@@ -37,13 +38,27 @@ export interface ServiceApiProps {
   /** @default RetentionDays.ONE_YEAR */
   readonly accessLogRetention?: RetentionDays;
   /**
-   * IAM role, user or account root ARNs: the only principals that may call POST and GET /verify (an account
-   * root ARN admits that account's principals whose own policies allow it).
+   * IAM role, user or account root ARNs: the only principals that may call POST and GET /verify, forward-auth
+   * and the identity operations (an account root ARN admits that account's principals whose own policies
+   * allow it).
    * @default - IAM identity policies alone decide who calls /verify
    */
   readonly serviceCallerArns?: readonly string[];
   /** The same for GET /report. @default - IAM identity policies alone decide who reads /report */
   readonly reportReaderArns?: readonly string[];
+}
+
+/** The identity operations' methods (functions/handlers/identity-ops-app.ts), served by the verify function. */
+const IDENTITY_METHODS: readonly (readonly [string, string])[] = [
+  ['PUT', IDENTITY_ROUTES.BINDINGS],
+  ['DELETE', IDENTITY_ROUTES.BINDING],
+  ['POST', IDENTITY_ROUTES.INTRUSIONS],
+  ['DELETE', IDENTITY_ROUTES.INTRUSION],
+];
+
+/** A route as a resource policy names it: a `{parameter}` is any one path segment. */
+function policyPath(route: string): string {
+  return route.replace(/\{[^}]+\}/g, '*');
 }
 
 /** `execute-api:/<stage>/<method><path>`: a resource policy's short form for a method of this API, any stage. */
@@ -100,6 +115,8 @@ export class ServiceApi extends Construct {
             methodResource('GET', SERVICE_ROUTES.VERIFY),
             // Forward-auth by dialect: any method, any path below /auth.
             methodResource('*', `${AUTH_PREFIX}/*`),
+            // The identity operations: binding local users, reporting intruders.
+            ...IDENTITY_METHODS.map(([method, route]) => methodResource(method, policyPath(route))),
           ])
         : []),
       ...(props.reportReaderArns?.length
@@ -146,6 +163,9 @@ export class ServiceApi extends Construct {
     const dialect = this.api.root.resourceForPath(AUTH_ROUTES.DIALECT);
     methods.push(dialect.addMethod('ANY', verify));
     methods.push(this.api.root.resourceForPath(AUTH_ROUTES.DIALECT_PATH).addMethod('ANY', verify));
+    for (const [method, route] of IDENTITY_METHODS) {
+      methods.push(this.api.root.resourceForPath(route).addMethod(method, verify));
+    }
     if (props.reportHandler) {
       const report = new LambdaIntegration(props.reportHandler, { proxy: true, allowTestInvoke: false });
       methods.push(this.api.root.resourceForPath(SERVICE_ROUTES.REPORT).addMethod('GET', report));

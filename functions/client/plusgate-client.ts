@@ -12,8 +12,29 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/hash-node';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
-/** The service API route (the same as SERVICE_ROUTES.VERIFY): spelled out so this file can be copied alone. */
+/** The service API routes (SERVICE_ROUTES, IDENTITY_ROUTES): spelled out so this file can be copied alone. */
 const VERIFY_ROUTE = '/verify';
+const BINDINGS_ROUTE = '/bindings';
+const INTRUSIONS_ROUTE = '/intrusions';
+
+/** A device certificate (PEM) or its serial (decimal or 0x-hex). */
+export type DeviceRef = { readonly certificate: string } | { readonly serial: string };
+
+/** The answer of PUT /bindings: who the certificate's owner is now (`local:<localUserId>`). */
+export interface BindResult {
+  readonly localUserId: string;
+  readonly userId: string;
+  readonly serial: string;
+  readonly outcome: string;
+}
+
+/** The answer of POST /intrusions: Identity Plus's reference, to withdraw the report with. */
+export interface IntrusionResult {
+  readonly reference: string;
+  readonly serial: string;
+  readonly severity: string;
+  readonly outcome: string;
+}
 
 /** The decision JSON of POST /verify (see README, "Service API"). */
 export interface VerifyResult {
@@ -95,7 +116,7 @@ export class PlusgateClient {
 
   /** Asks plusgate about a certificate (PEM) or a serial (decimal or 0x-hex). */
   async verify(
-    subject: { readonly certificate: string } | { readonly serial: string },
+    subject: DeviceRef,
     options: { readonly ip?: string; readonly validationUrl?: boolean } = {},
   ): Promise<VerifyResult> {
     const body = JSON.stringify({
@@ -107,6 +128,46 @@ export class PlusgateClient {
     // 503 with a decision is an answer (Identity Plus was unreachable: decision "error"), not a failure to call.
     if (status === 200 || (status === 503 && isVerifyResult(json))) return json as VerifyResult;
     throw new PlusgateClientError(messageOf(json) ?? `plusgate answered HTTP ${status}`, status, json);
+  }
+
+  /**
+   * Binds the certificate's owner to your service's user id at Identity Plus; plusgate then names and bills
+   * the person `local:<localUserId>`. 409 when the identity or the id is already bound.
+   */
+  async bind(device: DeviceRef, localUserId: string): Promise<BindResult> {
+    return this.#expect(200, 'PUT', BINDINGS_ROUTE, JSON.stringify({ ...device, localUserId })) as Promise<BindResult>;
+  }
+
+  /** Unbinds your user id (404 when it was not bound). */
+  async unbind(localUserId: string): Promise<{ readonly localUserId: string; readonly unbound: true }> {
+    const route = `${BINDINGS_ROUTE}/${encodeURIComponent(localUserId)}`;
+    return this.#expect(200, 'DELETE', route) as Promise<{ localUserId: string; unbound: true }>;
+  }
+
+  /** Reports an intruding certificate to Identity Plus; the owner receives `message`. */
+  async reportIntrusion(
+    device: DeviceRef,
+    report: { readonly severity: string; readonly message: string; readonly ip?: string; readonly url?: string },
+  ): Promise<IntrusionResult> {
+    const body = JSON.stringify({ ...device, ...report });
+    return this.#expect(201, 'POST', INTRUSIONS_ROUTE, body) as Promise<IntrusionResult>;
+  }
+
+  /** Withdraws an intrusion report by its reference. */
+  async withdrawIntrusion(reference: string): Promise<{ readonly reference: string; readonly withdrawn: true }> {
+    const route = `${INTRUSIONS_ROUTE}/${encodeURIComponent(reference)}`;
+    return this.#expect(200, 'DELETE', route) as Promise<{ reference: string; withdrawn: true }>;
+  }
+
+  /** Sends a request and returns its JSON when the status is `status`; otherwise a PlusgateClientError. */
+  async #expect(status: number, method: string, route: string, body?: string): Promise<unknown> {
+    const answer = await this.#send(method, route, body);
+    if (answer.status === status) return answer.json;
+    throw new PlusgateClientError(
+      messageOf(answer.json) ?? `plusgate answered HTTP ${answer.status}`,
+      answer.status,
+      answer.json,
+    );
   }
 
   /** Signs and sends one request; returns the status and the parsed JSON body. */

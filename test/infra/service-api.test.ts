@@ -6,7 +6,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { LambdaIntegration, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { AUTH_ROUTES, ENV, SERVICE_ROUTES } from '../../functions/config/names';
+import { AUTH_ROUTES, ENV, IDENTITY_ROUTES, SERVICE_ROUTES } from '../../functions/config/names';
 import { PlusgateAuthorizer } from '../../lib/plusgate-authorizer';
 import { defined, only } from '../support/only';
 import { asList, synthPlusgate } from './plusgate-fixture';
@@ -28,11 +28,21 @@ const resourceExists = (id: string) => resources[id]?.Type === 'AWS::ApiGateway:
 describe('service API', () => {
   test('every method requires IAM (SigV4) authorization', () => {
     const methods = serviceOfType('AWS::ApiGateway::Method');
-    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['ANY', 'ANY', 'GET', 'GET', 'POST']);
+    expect(methods.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual([
+      'ANY',
+      'ANY',
+      'DELETE',
+      'DELETE',
+      'GET',
+      'GET',
+      'POST',
+      'POST',
+      'PUT',
+    ]);
     for (const [, m] of methods) expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 
-  test('serves /verify through the verify function and /report through the report function', () => {
+  test('serves /verify, forward-auth and the identity operations through the verify function and /report through the report function', () => {
     // The full path: a resource's parents are followed up to the API's root.
     const resourcePath = (id: string): string => {
       const r = resource(id).Properties;
@@ -46,9 +56,13 @@ describe('service API', () => {
     expect(routes.map((r) => r.route).sort()).toEqual([
       `ANY ${AUTH_ROUTES.DIALECT}`,
       `ANY ${AUTH_ROUTES.DIALECT_PATH}`,
+      `DELETE ${IDENTITY_ROUTES.BINDING}`,
+      `DELETE ${IDENTITY_ROUTES.INTRUSION}`,
       `GET ${SERVICE_ROUTES.REPORT}`,
       `GET ${SERVICE_ROUTES.VERIFY}`,
+      `POST ${IDENTITY_ROUTES.INTRUSIONS}`,
       `POST ${SERVICE_ROUTES.VERIFY}`,
+      `PUT ${IDENTITY_ROUTES.BINDINGS}`,
     ]);
     for (const { route, uri } of routes)
       expect(uri).toContain(functionId(route.endsWith(SERVICE_ROUTES.REPORT) ? 'ReportFunction' : 'VerifyFunction'));
@@ -104,7 +118,15 @@ describe('service API resource policy (serviceCallerArns, reportReaderArns)', ()
     };
   };
   const restricted = serviceApiOf({ serviceCallerArns: [ORDERS, PARTNER_ACCOUNT], reportReaderArns: `["${ALICE}"]` });
-  const verify = ['execute-api:/*/*/auth/*', 'execute-api:/*/GET/verify', 'execute-api:/*/POST/verify'];
+  const verify = [
+    'execute-api:/*/*/auth/*',
+    'execute-api:/*/DELETE/bindings/*',
+    'execute-api:/*/DELETE/intrusions/*',
+    'execute-api:/*/GET/verify',
+    'execute-api:/*/POST/intrusions',
+    'execute-api:/*/POST/verify',
+    'execute-api:/*/PUT/bindings',
+  ];
   const report = 'execute-api:/*/GET/report';
 
   test('without them there is no resource policy: IAM identity policies alone decide, as before', () => {
