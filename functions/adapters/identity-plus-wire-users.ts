@@ -103,10 +103,11 @@ export function buildIntrusionReport(report: IntrusionReport): { 'Intrusion-Repo
 
 /** Longest intrusion reference accepted (ours to send back; Identity Plus's are short). */
 export const MAX_REFERENCE = 256;
+const REFERENCE_PATTERN = /^[\x21-\x2e\x30-\x7e]{1,256}$/;
 
 /** Checks a reference Identity Plus gave us (intrusion reports): 1–256 visible ASCII characters, no `/`. */
 export function checkReference(value: unknown, field = 'reference'): string {
-  if (typeof value !== 'string' || !/^[\x21-\x2e\x30-\x7e]{1,256}$/.test(value)) {
+  if (typeof value !== 'string' || !REFERENCE_PATTERN.test(value)) {
     throw new InvalidInputError(`${field} must be 1 to ${MAX_REFERENCE} visible ASCII characters without "/".`, {
       field,
     });
@@ -145,7 +146,8 @@ export function parseIntrusionAnswer(body: string): IntrusionAnswer {
   }
   const outcome = checkOutcome(envelope.value.outcome, 'Reference-Number');
   const reference = envelope.value.value;
-  if (typeof reference !== 'string' || reference.trim() === '' || reference.length > MAX_REFERENCE) {
+  // The same rule as the withdrawal route's: a reference that could not be withdrawn (or put in a Location) is no use.
+  if (typeof reference !== 'string' || !REFERENCE_PATTERN.test(reference)) {
     throw new IdentityPlusError(
       'invalid-response',
       'Identity Plus answered a Reference-Number without a usable value.',
