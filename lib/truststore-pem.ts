@@ -112,7 +112,8 @@ export function parseTruststore(text: string, file: string, now: Date = new Date
   };
 }
 
-function selfSigned(cert: X509Certificate): boolean {
+/** Whether `cert` is a root: it names itself as issuer and its own key verifies its signature. */
+export function selfSigned(cert: X509Certificate): boolean {
   return cert.checkIssued(cert) && cert.verify(cert.publicKey);
 }
 
