@@ -4,9 +4,9 @@
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { demoSeed } from '../local/dev-pki';
 import { loadOrCreateDevPki } from '../local/dev-pki-files';
 import { IdentityPlusSimulator } from '../local/identity-plus-simulator';
+import { demoSimulatorSeed } from '../local/simulator-seed';
 
 const USAGE = `usage: tsx bin/simulator.ts [--data-dir <dir>] [--port <port>] [--host <address>] [--verbose]
 
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     apiClients: [pki.api.cert],
     host: parsed.host,
     port: parsed.port,
-    seed: demoSeed(pki),
+    seed: demoSimulatorSeed(pki),
     log: parsed.verbose ? (line) => process.stdout.write(`${line}\n`) : undefined,
   });
   try {

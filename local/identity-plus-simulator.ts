@@ -1,14 +1,17 @@
 /**
  * The Identity Plus simulator: one loopback HTTPS server with mutual TLS that speaks the wire API of
- * `https://api.identity.plus/v1` (envelopes, outcome codes, intents), serves the browser sign-on page for
- * an intent, the self-authority API that renews API certificates (`POST /api/v1`, renew_certificate), and
- * an admin API under `/__admin/` to set identities and inject faults. Local mode and the integration tests
+ * `https://api.identity.plus/v1` (envelopes, outcome codes, inquiries, intents, local user bindings,
+ * intrusion reports), serves the browser sign-on page for an intent, the self-authority API that renews API
+ * certificates (`POST /api/v1`, renew_certificate), the CA trust chain (`GET /download/trust-chain`), and an
+ * admin API under `/__admin/` to set identities and settings and inject faults. Local mode and the integration tests
  * use it in place of the real service. See docs/identityplus-api.md.
  *
  * This file is the server: TLS and routing. Its options are in simulator-options.ts, what it remembers in
- * simulator-state.ts, what it accepts in simulator-input.ts, what it answers in simulator-wire.ts, the API
- * operations in simulator-api.ts, the sign-on page in simulator-signon.ts, transport faults in
- * simulator-faults.ts, renewals in simulator-self-authority.ts and the admin API in simulator-admin.ts.
+ * simulator-state.ts (settings in simulator-settings.ts), what it accepts in simulator-requests.ts and
+ * simulator-input.ts, what it answers in simulator-wire.ts with the outcomes of simulator-outcomes.ts, the
+ * API operations in simulator-api.ts, the sign-on page in simulator-signon.ts, the trust chain in
+ * simulator-trust-chain.ts, transport faults in simulator-faults.ts, renewals in simulator-self-authority.ts
+ * and the admin API in simulator-admin.ts.
  */
 import { X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,17 +22,30 @@ import { close, listen } from './server-lifecycle';
 import { SimulatorAdmin } from './simulator-admin';
 import { type ApiOperation, apiOperations, operationKey } from './simulator-api';
 import { TransportFaults } from './simulator-faults';
-import { ClientGoneError, chooseUrlHost, pathOf, readBodyOr413, sendJson, sendPage, sendText } from './simulator-http';
-import { parseEnvelope, parseFault, requireIdentity, requireSerial } from './simulator-input';
+import {
+  ClientGoneError,
+  chooseUrlHost,
+  pathOf,
+  peerSerial,
+  readBodyOr413,
+  sendJson,
+  sendPage,
+  sendText,
+} from './simulator-http';
+import { parseFault, requireIdentity, requireSerial } from './simulator-input';
 import type { IdentityPlusSimulatorOptions } from './simulator-options';
 import { NOT_FOUND_PAGE } from './simulator-pages';
+import { parseEnvelope } from './simulator-requests';
+import { DEFAULT_SETTINGS, type SimulatorSettings, requireSettings } from './simulator-settings';
 import { INTENT_REFERENCE, serveSignon } from './simulator-signon';
 import { type SimulatedIdentity, type SimulatorFault, SimulatorState, type SimulatorStats } from './simulator-state';
 import { SimulatorSelfAuthority } from './simulator-self-authority';
+import { TRUST_CHAIN_PATH, orderedTrustChain, serveTrustChain } from './simulator-trust-chain';
 import { SIMULATOR_OUTCOMES, forcedOutcome, simpleResponse } from './simulator-wire';
 
 // The public API of the simulator, as before the split: importers need only this file.
 export type { IdentityPlusSimulatorOptions } from './simulator-options';
+export type { ProblemEnvelope, SimulatorSettings } from './simulator-settings';
 export type { SimulatedIdentity, SimulatorFault, SimulatorSeedEntry, SimulatorStats } from './simulator-state';
 export { SIMULATOR_OUTCOMES } from './simulator-wire';
 
@@ -55,6 +71,8 @@ export class IdentityPlusSimulator {
   /** Fingerprints of the API certificates accepted: the configured ones and every one renewed since. */
   private readonly apiClientFingerprints: Set<string>;
   private readonly selfAuthority: SimulatorSelfAuthority;
+  /** The CA certificates device certificates chain to, intermediate first: the trust chain download. */
+  private readonly trustChain: string;
 
   constructor(opts: IdentityPlusSimulatorOptions) {
     this.opts = opts;
@@ -68,9 +86,20 @@ export class IdentityPlusSimulator {
       serial: requireSerial(entry.serial),
       identity: requireIdentity(entry.identity),
     }));
-    this.state = new SimulatorState({ seed, intentTtlMs: opts.intentTtlMs ?? 30_000, now: opts.now ?? Date.now });
+    const settings = requireSettings(DEFAULT_SETTINGS, {
+      ...(opts.problemEnvelope === undefined ? {} : { problemEnvelope: opts.problemEnvelope }),
+      ...(opts.acceptedIntentTypes === undefined ? {} : { acceptedIntentTypes: opts.acceptedIntentTypes }),
+      ...(opts.managedServices === undefined ? {} : { managedServices: opts.managedServices }),
+    });
+    this.trustChain = orderedTrustChain(opts.tls.ca);
+    this.state = new SimulatorState({
+      seed,
+      intentTtlMs: opts.intentTtlMs ?? 30_000,
+      now: opts.now ?? Date.now,
+      settings,
+    });
     this.admin = new SimulatorAdmin(this.state, this.maxBodyBytes);
-    this.operations = apiOperations(this.state, opts.acceptedIntentTypes ?? ['validate', 'discover']);
+    this.operations = apiOperations(this.state);
     this.selfAuthority = new SimulatorSelfAuthority({
       issuer: opts.issuer,
       lifetimeDays: opts.renewedLifetimeDays,
@@ -155,7 +184,17 @@ export class IdentityPlusSimulator {
     this.state.fault = checked.value;
   }
 
-  /** Back to the seeded identities, no fault, no intents, zero counters. */
+  /** The settings in force (problem envelope, accepted intent types, managed services). */
+  settings(): SimulatorSettings {
+    return structuredClone(this.state.settings);
+  }
+
+  /** Changes some settings until the next reset. Throws on invalid input, changing nothing. */
+  updateSettings(changes: Partial<SimulatorSettings>): void {
+    this.state.settings = requireSettings(this.state.settings, changes);
+  }
+
+  /** Back to the seeded identities and the first settings: no fault, intents or intrusions, zero counters. */
   reset(): void {
     this.state.reset();
   }
@@ -181,17 +220,20 @@ export class IdentityPlusSimulator {
     res.on('finish', () => this.log(`${req.method ?? '?'} ${path} -> ${res.statusCode}`));
     if (API_PATHS.has(path)) {
       if (!this.apiClient(req)) {
-        sendJson(
-          res,
-          200,
-          simpleResponse(
-            SIMULATOR_OUTCOMES.UNKNOWN_API_CERTIFICATE,
-            'This certificate is not a service agent certificate.',
-          ),
-        );
+        sendJson(res, 200, this.notAnAgent(req));
         return;
       }
       await this.handleApi(req, res, this.operations);
+      return;
+    }
+    if (path === TRUST_CHAIN_PATH) {
+      this.state.count('trustChains');
+      const fault = this.state.fault;
+      await serveTrustChain(req, res, {
+        agent: this.apiClient(req) !== undefined,
+        chain: this.trustChain,
+        transportFault: () => this.faults.answered(fault, req, res),
+      });
       return;
     }
     if (path === SELF_AUTHORITY_PATH) {
@@ -213,6 +255,24 @@ export class IdentityPlusSimulator {
       return;
     }
     sendPage(res, NOT_FOUND_PAGE);
+  }
+
+  /**
+   * The answer to an API request made with another certificate of the CA than an accepted API certificate:
+   * ER 0012 for a device Identity Plus knows (a device certificate, not a service agent), ER 1101 otherwise.
+   */
+  private notAnAgent(req: IncomingMessage): ReturnType<typeof simpleResponse> {
+    const serial = peerSerial(req);
+    if (serial !== undefined && this.state.hasIdentity(serial)) {
+      return simpleResponse(
+        SIMULATOR_OUTCOMES.EXPECTING_SERVICE_AGENT,
+        'This is a device certificate; the API takes a service agent certificate.',
+      );
+    }
+    return simpleResponse(
+      SIMULATOR_OUTCOMES.UNKNOWN_API_CERTIFICATE,
+      'This certificate is not a service agent certificate.',
+    );
   }
 
   // ---- API (/v1) ---------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 /**
- * The simulator's admin API under `/__admin/`: set identities, inject faults, reset, read the counters.
+ * The simulator's admin API under `/__admin/`: list and set identities (with their bindings and open
+ * intrusion reports), change settings, inject faults, reset, read the counters.
  * JSON in and out, plain HTTP statuses; only the API certificate reaches it (the server checks that) and
  * faults never apply to it. A new endpoint is one more entry in the route table.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, methodNotAllowed, readBodyOrThrow, sendJson } from './simulator-http';
 import { wireSerial, parseFault, parseIdentity } from './simulator-input';
+import { applySettings } from './simulator-settings';
 import type { SimulatorState } from './simulator-state';
 
 /** Answers one admin request; `match` is the route pattern's match on the path after `/__admin/`. */
@@ -29,6 +31,15 @@ export class SimulatorAdmin {
     this.maxBodyBytes = maxBodyBytes;
     this.routes = [
       {
+        pattern: /^identities$/,
+        methods: {
+          GET: (_req, res) => {
+            const identities = [...this.state.allIdentities().keys()].map((serial) => this.view(serial));
+            sendJson(res, 200, { identities });
+          },
+        },
+      },
+      {
         pattern: /^identities\/([^/]+)$/,
         methods: {
           GET: (_req, res, match) => this.getIdentity(res, match),
@@ -41,6 +52,13 @@ export class SimulatorAdmin {
         methods: {
           GET: (_req, res) => sendJson(res, 200, { fault: this.state.fault }),
           POST: (req, res) => this.postFault(req, res),
+        },
+      },
+      {
+        pattern: /^settings$/,
+        methods: {
+          GET: (_req, res) => sendJson(res, 200, { settings: this.state.settings }),
+          POST: (req, res) => this.postSettings(req, res),
         },
       },
       {
@@ -73,9 +91,14 @@ export class SimulatorAdmin {
   private getIdentity(res: ServerResponse, match: RegExpExecArray): void {
     const serial = this.serialOf(res, match);
     if (serial === undefined) return;
-    const identity = this.state.identity(serial);
-    if (identity) sendJson(res, 200, { serial, identity });
+    if (this.state.hasIdentity(serial)) sendJson(res, 200, this.view(serial));
     else sendJson(res, 404, { error: `No identity for serial ${serial}.` });
+  }
+
+  /** An identity as the admin API shows it: with the intrusion reports on it that were not withdrawn. */
+  private view(serial: string): Record<string, unknown> {
+    const intrusions = this.state.intrusionsOn(serial).map(({ serial: _serial, ...report }) => report);
+    return { serial, identity: this.state.identity(serial), intrusions };
   }
 
   private deleteIdentity(res: ServerResponse, match: RegExpExecArray): void {
@@ -110,6 +133,18 @@ export class SimulatorAdmin {
     }
     this.state.fault = fault.value;
     sendJson(res, 200, { fault: this.state.fault });
+  }
+
+  private async postSettings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await this.readJson(req, res);
+    if (body === undefined) return;
+    const settings = applySettings(this.state.settings, body);
+    if (!settings.ok) {
+      sendJson(res, 400, { error: settings.message });
+      return;
+    }
+    this.state.settings = settings.value;
+    sendJson(res, 200, { settings: this.state.settings });
   }
 
   /** The decimal serial in an identities route, or undefined after answering 400 itself. */

@@ -1,7 +1,8 @@
 /**
- * Checks what reaches the simulator: request envelopes and their fields on the API, identity and fault
- * bodies on the admin API (and the same shapes from seeds, setIdentity and setFault). Pure: each check
- * answers a value or a message for the caller to send; nothing here knows HTTP.
+ * Checks what reaches the simulator's admin API: identity and fault bodies (and the same shapes from seeds,
+ * setIdentity and setFault), and the serial forms the simulator takes. API request envelopes are checked in
+ * simulator-requests.ts. Pure: each check answers a value or a message for the caller to send; nothing here
+ * knows HTTP.
  */
 import { PROFILE_KEYS } from './simulator-wire';
 import type { SimulatedIdentity, SimulatorFault } from './simulator-state';
@@ -11,12 +12,6 @@ import { isPlainObject } from '../functions/domain/json';
 
 /** A checked value, or the message that says what is wrong with it. */
 export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
-
-/** The single envelope of a request body: its name and its fields. */
-export interface RequestEnvelope {
-  readonly name: string;
-  readonly body: Record<string, unknown>;
-}
 
 const OUTCOME_FORMAT = /^(OK|PB|ER) [0-9]{4}( [^\r\n]{1,200})?$/;
 // Serials are at most 20 octets (RFC 5280): 40 hex digits, 49 decimal digits. A little slack, no more.
@@ -43,6 +38,7 @@ const IDENTITY_NUMBER_FIELDS = [
 const IDENTITY_KEYS = new Set<string>([
   'outcome',
   'roles',
+  'serviceRoles',
   'trustSponsors',
   'customFields',
   ...IDENTITY_STRING_FIELDS,
@@ -59,56 +55,6 @@ const FAULT_MODES: Readonly<Record<SimulatorFault['mode'], true>> = {
   outcome: true,
   renewal: true,
 };
-
-// ---- API envelopes ------------------------------------------------------------------------------------
-
-/** The single envelope of a request body, or undefined when it is not one JSON object with one object key. */
-export function parseEnvelope(raw: Buffer): RequestEnvelope | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!isPlainObject(parsed)) return undefined;
-  const entries = Object.entries(parsed);
-  const only = entries.length === 1 ? entries[0] : undefined;
-  if (only === undefined) return undefined;
-  const [name, body] = only;
-  if (!isPlainObject(body)) return undefined;
-  return { name, body };
-}
-
-/** The fields of an `Identity-Inquiry`: the serial, decimal. */
-export function checkInquiry(body: Record<string, unknown>): Validated<{ readonly serial: string }> {
-  const rawSerial = body['serial-number'];
-  if (typeof rawSerial !== 'string') return fail('serial-number must be a string.');
-  const serial = wireSerial(rawSerial);
-  if (serial === undefined) return fail('serial-number must be a decimal number or 0x-prefixed hexadecimal.');
-  for (const optional of ['service', 'ip-address']) {
-    if (body[optional] !== undefined && typeof body[optional] !== 'string')
-      return fail(`${optional} must be a string.`);
-  }
-  return { ok: true, value: { serial } };
-}
-
-/** The fields of an `Intent`: its type must be one of `acceptedTypes`; the return URL absolute https. */
-export function checkIntent(
-  body: Record<string, unknown>,
-  acceptedTypes: readonly string[],
-): Validated<{ readonly returnUrl: string }> {
-  const type = body.type;
-  if (typeof type !== 'string' || !acceptedTypes.includes(type)) {
-    return fail(`type must be one of: ${acceptedTypes.join(', ')}.`);
-  }
-  const returnUrl = body['return-url'];
-  if (typeof returnUrl !== 'string' || !isAbsoluteHttpsUrl(returnUrl)) {
-    return fail('return-url must be an absolute https URL.');
-  }
-  const strict = body['strict-massl'];
-  if (strict !== undefined && typeof strict !== 'boolean') return fail('strict-massl must be true or false.');
-  return { ok: true, value: { returnUrl } };
-}
 
 // ---- serials ------------------------------------------------------------------------------------------
 
@@ -142,7 +88,7 @@ export function parseIdentity(input: unknown): Validated<SimulatedIdentity> {
   if (unknownKey !== undefined) {
     return fail(`Unknown field ${JSON.stringify(unknownKey)}; expected: ${[...IDENTITY_KEYS].join(', ')}.`);
   }
-  const { outcome, roles, trustSponsors, customFields } = input;
+  const { outcome, roles, serviceRoles, trustSponsors, customFields } = input;
   if (typeof outcome !== 'string' || !OUTCOME_FORMAT.test(outcome)) {
     return fail('outcome must be a code and words, e.g. "OK 0001 Subject anonymous certificate valid".');
   }
@@ -159,6 +105,13 @@ export function parseIdentity(input: unknown): Validated<SimulatedIdentity> {
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isFinite(value)) return fail(`${field} must be a number.`);
     identity[field] = value;
+  }
+  if (serviceRoles !== undefined) {
+    const services = isPlainObject(serviceRoles) ? Object.entries(serviceRoles) : undefined;
+    if (!services?.every(([service, list]) => service !== '' && isStringArray(list))) {
+      return fail('serviceRoles must map service names to arrays of strings.');
+    }
+    identity.serviceRoles = structuredClone(serviceRoles);
   }
   if (trustSponsors !== undefined) {
     if (!isStringArray(trustSponsors)) return fail('trustSponsors must be an array of strings.');
@@ -225,16 +178,6 @@ export function parseFault(input: unknown): Validated<SimulatorFault> {
 
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
-}
-
-function isAbsoluteHttpsUrl(value: string): boolean {
-  if (value.length > 2048) return false;
-  try {
-    const url = new URL(value);
-    return url.protocol === 'https:' && url.hostname !== '' && url.username === '' && url.password === '';
-  } catch {
-    return false;
-  }
 }
 
 function fail(message: string): { readonly ok: false; readonly message: string } {

@@ -1,10 +1,12 @@
 /**
- * What the Identity Plus simulator remembers: identities by decimal serial, intents by reference, the
- * injected fault and the request counters. No HTTP and no input checking here: callers hand in serials
- * already normalised and identities already validated (see simulator-input.ts).
+ * What the Identity Plus simulator remembers: identities by decimal serial (their local user bindings
+ * included), intents by reference, intrusion reports by reference, the settings, the injected fault and the
+ * request counters. No HTTP and no input checking here: callers hand in serials already normalised and
+ * identities already validated (see simulator-input.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { RenewalFault } from './simulator-self-authority';
+import type { SimulatorSettings } from './simulator-settings';
 
 /** What the simulator knows about one device certificate serial (admin and seed shape, camelCase). */
 export interface SimulatedIdentity {
@@ -12,9 +14,12 @@ export interface SimulatedIdentity {
   readonly outcome: string;
   /** Roles in our service, answered as `service-roles`. */
   readonly roles: readonly string[];
+  /** Roles in services we manage, by service: answered when an inquiry asks on behalf of that service. */
+  readonly serviceRoles?: Readonly<Record<string, readonly string[]>>;
   readonly organizationalReference?: string;
   readonly organizationalName?: string;
   readonly organizationalEmail?: string;
+  /** The local user our service bound to this identity (a bind sets both to the name it was given). */
   readonly localUserId?: string;
   readonly localUserName?: string;
   readonly trustScore?: number;
@@ -54,6 +59,16 @@ export interface SimulatorStats {
   readonly signons: number;
   /** Requests to the self-authority API (`POST /api/v1`), renewals or not. */
   readonly renewals: number;
+  /** `Local-User-Information` operations (PUT, bind a local user), answered OK or not. */
+  readonly bindings: number;
+  /** `Local-User-Reference` operations (DELETE, unbind a local user). */
+  readonly unbindings: number;
+  /** `Intrusion-Report` operations (PUT). */
+  readonly intrusionReports: number;
+  /** `Intrusion-Reference` operations (DELETE, withdraw a report). */
+  readonly intrusionWithdrawals: number;
+  /** Requests for the trust chain (`/download/trust-chain`). */
+  readonly trustChains: number;
 }
 
 /** The name of one counter in {@link SimulatorStats}. */
@@ -69,7 +84,22 @@ export interface SimulatorSeedEntry {
 /** What a visit to the sign-on page of an intent finds: only `claimed` uses the intent up. */
 export type IntentClaim =
   | { readonly status: 'unknown' | 'used' | 'expired' }
-  | { readonly status: 'claimed'; readonly returnUrl: string };
+  | { readonly status: 'claimed'; readonly returnUrl: string; readonly strictMassl: boolean };
+
+/** An intrusion report that was not withdrawn. */
+export interface StoredIntrusion {
+  readonly reference: string;
+  /** Decimal serial of the reported certificate. */
+  readonly serial: string;
+  readonly severity: string;
+  readonly message?: string;
+  readonly intruderIpAddress?: string;
+  readonly intrudedUrl?: string;
+  readonly intrudingRequestHeaders?: readonly string[];
+  readonly additionalInformation?: string;
+  /** Epoch milliseconds. */
+  readonly reportedAt: number;
+}
 
 /** Options of {@link SimulatorState}. */
 export interface SimulatorStateOptions {
@@ -79,6 +109,8 @@ export interface SimulatorStateOptions {
   readonly intentTtlMs: number;
   /** Clock in epoch milliseconds. */
   readonly now: () => number;
+  /** Settings at start and after every reset. */
+  readonly settings: SimulatorSettings;
 }
 
 /** At most this many intents are kept; the oldest go first. */
@@ -86,6 +118,7 @@ export const MAX_INTENTS = 10_000;
 
 interface StoredIntent {
   readonly returnUrl: string;
+  readonly strictMassl: boolean;
   readonly createdAt: number;
   used: boolean;
 }
@@ -97,6 +130,9 @@ export class SimulatorState {
   private readonly now: () => number;
   private readonly identities = new Map<string, SimulatedIdentity>();
   private readonly intents = new Map<string, StoredIntent>();
+  private readonly intrusions = new Map<string, StoredIntrusion>();
+  private readonly initialSettings: SimulatorSettings;
+  private currentSettings: SimulatorSettings;
   private currentFault: SimulatorFault = { mode: 'none' };
   private counters: Record<SimulatorCounter, number> = emptyStats();
 
@@ -104,16 +140,33 @@ export class SimulatorState {
     this.seed = opts.seed;
     this.intentTtlMs = opts.intentTtlMs;
     this.now = opts.now;
+    this.initialSettings = opts.settings;
+    this.currentSettings = opts.settings;
     this.reset();
   }
 
-  /** Back to the seeded identities, no fault, no intents, zero counters. */
+  /** Back to the seeded identities and the first settings: no fault, intents or intrusions, zero counters. */
   reset(): void {
     this.identities.clear();
     for (const { serial, identity } of this.seed) this.identities.set(serial, structuredClone(identity));
     this.intents.clear();
+    this.intrusions.clear();
+    this.currentSettings = this.initialSettings;
     this.currentFault = { mode: 'none' };
     this.counters = emptyStats();
+  }
+
+  /** Every identity, by decimal serial (not copies). */
+  allIdentities(): ReadonlyMap<string, SimulatedIdentity> {
+    return this.identities;
+  }
+
+  /** The decimal serial of the identity a local user name is bound to (its name, else its id), if any. */
+  boundSerial(localUserName: string): string | undefined {
+    for (const [serial, identity] of this.identities) {
+      if (boundName(identity) === localUserName) return serial;
+    }
+    return undefined;
   }
 
   /** The stored identity of a decimal serial (not a copy: do not hand it out to callers that may change it). */
@@ -136,6 +189,15 @@ export class SimulatorState {
     return this.identities.delete(serial);
   }
 
+  /** The settings in force. */
+  get settings(): SimulatorSettings {
+    return this.currentSettings;
+  }
+
+  set settings(settings: SimulatorSettings) {
+    this.currentSettings = settings;
+  }
+
   /** The fault applied to API answers. */
   get fault(): SimulatorFault {
     return this.currentFault;
@@ -156,10 +218,10 @@ export class SimulatorState {
   }
 
   /** Stores a new single-use intent and returns its url-safe reference. */
-  createIntent(returnUrl: string): string {
+  createIntent(returnUrl: string, strictMassl = true): string {
     this.pruneIntents();
     const reference = randomBytes(24).toString('base64url');
-    this.intents.set(reference, { returnUrl, createdAt: this.now(), used: false });
+    this.intents.set(reference, { returnUrl, strictMassl, createdAt: this.now(), used: false });
     return reference;
   }
 
@@ -170,7 +232,29 @@ export class SimulatorState {
     if (intent.used) return { status: 'used' };
     if (this.now() - intent.createdAt > this.intentTtlMs) return { status: 'expired' };
     intent.used = true;
-    return { status: 'claimed', returnUrl: intent.returnUrl };
+    return { status: 'claimed', returnUrl: intent.returnUrl, strictMassl: intent.strictMassl };
+  }
+
+  /** Stores an intrusion report and returns its reference. */
+  addIntrusion(report: Omit<StoredIntrusion, 'reference' | 'reportedAt'>): string {
+    const reference = randomBytes(18).toString('base64url');
+    this.intrusions.set(reference, { ...structuredClone(report), reference, reportedAt: this.now() });
+    return reference;
+  }
+
+  /** The report of a reference, if it was made and not withdrawn. */
+  intrusion(reference: string): StoredIntrusion | undefined {
+    return this.intrusions.get(reference);
+  }
+
+  /** Withdraws a report; true if it was there. */
+  removeIntrusion(reference: string): boolean {
+    return this.intrusions.delete(reference);
+  }
+
+  /** The reports not withdrawn on a decimal serial, oldest first. */
+  intrusionsOn(serial: string): StoredIntrusion[] {
+    return [...this.intrusions.values()].filter((report) => report.serial === serial);
   }
 
   /** Keeps the intent table bounded: long-expired intents go (a late visit then gets 404, not 410). */
@@ -183,6 +267,22 @@ export class SimulatorState {
   }
 }
 
+/** The local user name an identity is bound under: its name, else its id (seeds may set only the id). */
+export function boundName(identity: SimulatedIdentity): string | undefined {
+  return identity.localUserName || identity.localUserId || undefined;
+}
+
 function emptyStats(): Record<SimulatorCounter, number> {
-  return { apiRequests: 0, inquiries: 0, intents: 0, signons: 0, renewals: 0 };
+  return {
+    apiRequests: 0,
+    inquiries: 0,
+    intents: 0,
+    signons: 0,
+    renewals: 0,
+    bindings: 0,
+    unbindings: 0,
+    intrusionReports: 0,
+    intrusionWithdrawals: 0,
+    trustChains: 0,
+  };
 }

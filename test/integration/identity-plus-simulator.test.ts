@@ -107,7 +107,7 @@ async function admin(
 }
 
 async function createIntent(returnUrl = 'https://auth.example.com/return?state=abc'): Promise<string> {
-  const answer = await api('PUT', { Intent: { type: 'validate', 'return-url': returnUrl, 'strict-massl': true } });
+  const answer = await api('PUT', { Intent: { type: 'discover', 'return-url': returnUrl, 'strict-massl': true } });
   expect(answer['Intent-Reference']?.outcome).toBe('OK 0000 Acknowledged');
   return answer['Intent-Reference']?.value as string;
 }
@@ -169,9 +169,9 @@ describe('identity inquiry', () => {
     expect(answer['Identity-Profile']?.outcome).toBe(OK_0001);
   });
 
-  it('answers ER 0003 with a message for a malformed serial', async () => {
+  it('answers ER 0001 with a message naming the field for a malformed serial', async () => {
     const answer = await inquire('12ab');
-    expect(answer['Simple-Response']?.outcome).toMatch(/^ER 0003 /);
+    expect(answer['Simple-Response']?.outcome).toBe('ER 0001 Unknown request error');
     expect(answer['Simple-Response']?.message).toMatch(/serial-number/);
   });
 
@@ -185,20 +185,20 @@ describe('identity inquiry', () => {
 describe('envelopes and methods', () => {
   it('answers ER 0002 for an unknown envelope', async () => {
     const answer = await api('POST', { 'Something-Else': { a: 1 } });
-    expect(answer['Simple-Response']?.outcome).toBe('ER 0002 No such operation');
+    expect(answer['Simple-Response']?.outcome).toBe('ER 0002 No such operation for object');
   });
 
   it('answers ER 0002 for a known envelope on the wrong method', async () => {
     const answer = await api('PUT', { 'Identity-Inquiry': { 'serial-number': pki.devices.alice.serial } });
-    expect(answer['Simple-Response']?.outcome).toBe('ER 0002 No such operation');
+    expect(answer['Simple-Response']?.outcome).toBe('ER 0002 No such operation for object');
   });
 
   it('answers ER 0008 for malformed JSON and for more than one envelope', async () => {
     const malformed = await request('POST', sim.apiUrl, { body: '{"Identity-Inquiry": ' });
     expect(malformed.status).toBe(200);
-    expect((JSON.parse(malformed.text) as Envelope)['Simple-Response']?.outcome).toBe('ER 0008 Parse error');
+    expect((JSON.parse(malformed.text) as Envelope)['Simple-Response']?.outcome).toBe('ER 0008 Error Parsing Request');
     const two = await api('POST', { 'Identity-Inquiry': {}, Intent: {} });
-    expect(two['Simple-Response']?.outcome).toBe('ER 0008 Parse error');
+    expect(two['Simple-Response']?.outcome).toBe('ER 0008 Error Parsing Request');
   });
 
   it('serves the API on / and /v1/ too', async () => {
@@ -227,11 +227,11 @@ describe('intents', () => {
 
   it('refuses an unknown intent type and a return-url that is not absolute https', async () => {
     const badType = await api('PUT', { Intent: { type: 'launch', 'return-url': 'https://a.example/' } });
-    expect(badType['Simple-Response']?.outcome).toMatch(/^ER 0003 /);
+    expect(badType['Simple-Response']?.outcome).toBe('ER 0001 Unknown request error');
     for (const url of ['http://a.example/return', '/return', 'not a url']) {
       const badUrl = await api('PUT', { Intent: { type: 'discover', 'return-url': url } });
       expect(badUrl['Simple-Response']).toMatchObject({
-        outcome: expect.stringMatching(/^ER 0003 /),
+        outcome: 'ER 0001 Unknown request error',
         message: expect.stringMatching(/return-url/),
       });
     }
@@ -280,13 +280,23 @@ describe('sign-on page', () => {
 });
 
 describe('only our API certificate may use the API and the admin API', () => {
-  it('answers ER 1101 to an inquiry made with a device certificate (devices share the CA for the sign-on page)', async () => {
+  it('answers ER 0012 to an inquiry made with a known device certificate (devices share the CA for the sign-on page)', async () => {
     const answer = await api(
       'POST',
       { 'Identity-Inquiry': { 'serial-number': pki.devices.alice.serial } },
       pki.devices.carol,
     );
-    expect(answer['Simple-Response']?.outcome).toBe('ER 1101 Unknown service agent certificate');
+    expect(answer['Simple-Response']?.outcome).toBe('ER 0012 Expecting Service Agent');
+    expect(answer['Identity-Profile']).toBeUndefined();
+  });
+
+  it('answers ER 1101 to any other certificate of the CA', async () => {
+    const answer = await api(
+      'POST',
+      { 'Identity-Inquiry': { 'serial-number': pki.devices.alice.serial } },
+      pki.devices.dave,
+    );
+    expect(answer['Simple-Response']?.outcome).toBe('ER 1101 Unknown Identity Plus API certificate');
     expect(answer['Identity-Profile']).toBeUndefined();
   });
 

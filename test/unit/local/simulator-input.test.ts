@@ -1,9 +1,6 @@
 import {
   MAX_LATENCY_MS,
-  checkInquiry,
-  checkIntent,
   wireSerial,
-  parseEnvelope,
   parseFault,
   parseIdentity,
   requireIdentity,
@@ -11,28 +8,6 @@ import {
 } from '../../../local/simulator-input';
 
 const OK_0001 = 'OK 0001 Subject anonymous certificate valid';
-const json = (value: unknown): Buffer => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
-
-describe('parseEnvelope', () => {
-  it('finds the single envelope of a request body', () => {
-    expect(parseEnvelope(json({ 'Identity-Inquiry': { 'serial-number': '1' } }))).toEqual({
-      name: 'Identity-Inquiry',
-      body: { 'serial-number': '1' },
-    });
-  });
-
-  it.each([
-    ['malformed JSON', '{"Identity-Inquiry": '],
-    ['no envelope', {}],
-    ['two envelopes', { 'Identity-Inquiry': {}, Intent: {} }],
-    ['an envelope that is not an object', { 'Identity-Inquiry': 'x' }],
-    ['an envelope that is an array', { 'Identity-Inquiry': [] }],
-    ['an array', [{ 'Identity-Inquiry': {} }]],
-    ['null', 'null'],
-  ])('refuses %s', (_name, body) => {
-    expect(parseEnvelope(json(body))).toBeUndefined();
-  });
-});
 
 describe('serials', () => {
   it('normalises decimal and 0x-hex to decimal, trimming blanks', () => {
@@ -51,57 +26,6 @@ describe('serials', () => {
   it('throws on a malformed serial for programmatic callers, naming it', () => {
     expect(requireSerial('0x10')).toBe('16');
     expect(() => requireSerial('nope')).toThrow(/invalid serial "nope"/);
-  });
-});
-
-describe('checkInquiry', () => {
-  it('answers the decimal serial of a hex serial-number', () => {
-    expect(checkInquiry({ 'serial-number': '0x10', service: 's', 'ip-address': '203.0.113.7' })).toEqual({
-      ok: true,
-      value: { serial: '16' },
-    });
-  });
-
-  it.each([
-    [{}, /serial-number must be a string/],
-    [{ 'serial-number': 16 }, /serial-number must be a string/],
-    [{ 'serial-number': '12ab' }, /serial-number must be a decimal number/],
-    [{ 'serial-number': '1', service: 2 }, /service must be a string/],
-    [{ 'serial-number': '1', 'ip-address': false }, /ip-address must be a string/],
-  ])('refuses %j', (body, message) => {
-    const checked = checkInquiry(body);
-    expect(checked.ok).toBe(false);
-    expect(!checked.ok && checked.message).toMatch(message);
-  });
-});
-
-describe('checkIntent', () => {
-  const types = ['validate', 'discover'];
-
-  it('answers the return URL of a valid intent', () => {
-    const body = { type: 'discover', 'return-url': 'https://auth.example.com/return?state=s', 'strict-massl': true };
-    expect(checkIntent(body, types)).toEqual({
-      ok: true,
-      value: { returnUrl: 'https://auth.example.com/return?state=s' },
-    });
-  });
-
-  it.each([
-    [{ type: 'launch', 'return-url': 'https://a.example/' }, /type must be one of: validate, discover\./],
-    [{ 'return-url': 'https://a.example/' }, /type must be one of/],
-    [{ type: 'validate', 'return-url': 'http://a.example/' }, /return-url/],
-    [{ type: 'validate', 'return-url': '/return' }, /return-url/],
-    [{ type: 'validate', 'return-url': 'https://user:pw@a.example/' }, /return-url/],
-    [{ type: 'validate', 'return-url': `https://a.example/${'x'.repeat(2048)}` }, /return-url/],
-    [{ type: 'validate', 'return-url': 'https://a.example/', 'strict-massl': 'yes' }, /strict-massl/],
-  ])('refuses %j', (body, message) => {
-    const checked = checkIntent(body, types);
-    expect(checked.ok).toBe(false);
-    expect(!checked.ok && checked.message).toMatch(message);
-  });
-
-  it('accepts only the configured types', () => {
-    expect(checkIntent({ type: 'discover', 'return-url': 'https://a.example/' }, ['validate']).ok).toBe(false);
   });
 });
 
@@ -125,6 +49,13 @@ describe('parseIdentity', () => {
     expect(checked.value.trustSponsors).not.toBe(trustSponsors);
   });
 
+  it('keeps roles in managed services, copied', () => {
+    const serviceRoles = { 'managed.example': ['org. member'] };
+    const checked = parseIdentity({ outcome: OK_0001, serviceRoles });
+    expect(checked).toEqual({ ok: true, value: { outcome: OK_0001, roles: [], serviceRoles } });
+    expect(checked.ok && checked.value.serviceRoles).not.toBe(serviceRoles);
+  });
+
   it('defaults roles to none', () => {
     expect(parseIdentity({ outcome: OK_0001 })).toEqual({ ok: true, value: { outcome: OK_0001, roles: [] } });
   });
@@ -138,6 +69,9 @@ describe('parseIdentity', () => {
     ['a string field of another type', { outcome: OK_0001, localUserName: 7 }, /localUserName must be a string/],
     ['a number that is not finite', { outcome: OK_0001, trustScore: null }, /trustScore must be a number/],
     ['sponsors that are not strings', { outcome: OK_0001, trustSponsors: [1] }, /trustSponsors/],
+    ['service roles that are a list', { outcome: OK_0001, serviceRoles: ['a'] }, /serviceRoles must map/],
+    ['service roles that are not strings', { outcome: OK_0001, serviceRoles: { s: [1] } }, /serviceRoles/],
+    ['service roles of an unnamed service', { outcome: OK_0001, serviceRoles: { '': [] } }, /serviceRoles/],
     ['custom fields that are not an object', { outcome: OK_0001, customFields: [] }, /customFields must be/],
     [
       'a custom field named like a standard one',

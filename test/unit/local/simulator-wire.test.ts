@@ -2,14 +2,16 @@ import type { SimulatedIdentity } from '../../../local/simulator-state';
 import {
   PROFILE_KEYS,
   SIMULATOR_OUTCOMES,
+  associatedProfile,
   forcedOutcome,
   identityProfile,
   inquiryAnswer,
   intentReference,
-  invalidParameter,
   isOkOutcome,
   needsValidation,
   outcomeCode,
+  problemResponse,
+  referenceNumber,
 } from '../../../local/simulator-wire';
 
 const OK_0001 = 'OK 0001 Subject anonymous certificate valid';
@@ -80,11 +82,39 @@ describe('Identity-Profile', () => {
     expect([...PROFILE_KEYS]).toEqual(Object.keys(full));
   });
 
-  it('answers OK 0002 for OK 0001 when a local user id is bound, but not for an empty one', () => {
+  it('answers OK 0002 for OK 0001 when a local user id or name is bound, but not for an empty one', () => {
     expect(identityProfile({ outcome: OK_0001, roles: [], localUserId: 'u' }).outcome).toBe(
       SIMULATOR_OUTCOMES.VALID_BOUND,
     );
+    expect(identityProfile({ outcome: OK_0001, roles: [], localUserName: 'u' }).outcome).toBe(
+      SIMULATOR_OUTCOMES.VALID_BOUND,
+    );
     expect(identityProfile({ outcome: OK_0001, roles: [], localUserId: '' }).outcome).toBe(OK_0001);
+  });
+
+  it('answers roles in a managed service, no local user and OK 0001, to an inquiry on its behalf', () => {
+    const identity: SimulatedIdentity = {
+      outcome: 'OK 0002 Subject anonymous certificate valid and user uid associated',
+      roles: ['member'],
+      serviceRoles: { 'managed.example': ['org. member'] },
+      localUserId: 'u',
+      localUserName: 'u',
+      organizationalName: 'Alice',
+    };
+    expect(identityProfile(identity, { service: 'managed.example' })).toEqual({
+      outcome: OK_0001,
+      'service-roles': ['org. member'],
+      'organizational-name': 'Alice',
+      'trust-score': 1,
+      'sites-frequented': 1,
+      'average-identity-age': 0,
+      'max-identity-age': 0,
+      'local-trust': 0,
+      'local-intrusions': 0,
+      'trust-sponsors': [],
+    });
+    expect(identityProfile(identity, { service: 'other.example' })['service-roles']).toEqual([]);
+    expect(identityProfile(identity, { service: 'toString' })['service-roles']).toEqual([]);
   });
 
   it('does not share arrays with the identity', () => {
@@ -118,6 +148,34 @@ describe('inquiry answers', () => {
     });
   });
 
+  it('answers a problem outcome inside an Identity-Profile with the reputation fields, when told to', () => {
+    const outcome = 'PB 0004 Revoked Identity Plus anonymous certificate';
+    expect(
+      inquiryAnswer({ outcome, roles: ['member'], localIntrusions: 2, trustScore: 0 }, 'Identity-Profile'),
+    ).toEqual({
+      'Identity-Profile': {
+        outcome,
+        'trust-score': 0,
+        'sites-frequented': 1,
+        'average-identity-age': 0,
+        'max-identity-age': 0,
+        'local-trust': 0,
+        'local-intrusions': 2,
+        'trust-sponsors': [],
+      },
+    });
+    expect(inquiryAnswer(undefined, 'Identity-Profile')).toEqual({
+      'Identity-Profile': { outcome: 'PB 0006 Unknown Identity Plus anonymous certificate' },
+    });
+  });
+
+  it('answers an OK identity with its profile whichever envelope problems take', () => {
+    expect(inquiryAnswer({ outcome: OK_0001, roles: [] }, 'Identity-Profile')['Identity-Profile']).toMatchObject({
+      outcome: OK_0001,
+      'service-roles': [],
+    });
+  });
+
   it('answers generic words for a problem code it has none for', () => {
     expect(inquiryAnswer({ outcome: 'PB 0008 Authorization expired', roles: [] })).toEqual({
       'Simple-Response': { outcome: 'PB 0008 Authorization expired', message: 'The certificate cannot be accepted.' },
@@ -130,9 +188,23 @@ describe('other answers', () => {
     expect(intentReference('abc')).toEqual({ 'Intent-Reference': { value: 'abc', outcome: 'OK 0000 Acknowledged' } });
   });
 
-  it('answers ER 0003 for an invalid parameter and the forced outcome of a fault', () => {
-    expect(invalidParameter('why')).toEqual({
-      'Simple-Response': { outcome: 'ER 0003 Invalid or missing parameter', message: 'why' },
+  it('answers a reference number acknowledged', () => {
+    expect(referenceNumber('r1')).toEqual({ 'Reference-Number': { outcome: 'OK 0000 Acknowledged', value: 'r1' } });
+  });
+
+  it('answers a bound identity with its profile and OK 0100', () => {
+    const answer = associatedProfile({ outcome: OK_0001, roles: ['member'], localUserId: 'u', localUserName: 'u' });
+    expect(answer['Identity-Profile']).toMatchObject({
+      outcome: 'OK 0100 Subject user successfully associated to Identity Plus identity',
+      'service-roles': ['member'],
+      'local-user-id': 'u',
+      'local-user-name': 'u',
+    });
+  });
+
+  it('answers a refused request with its code, the words of the code and the message, and the forced outcome of a fault', () => {
+    expect(problemResponse({ code: 'ER 0011', message: 'why' })).toEqual({
+      'Simple-Response': { outcome: 'ER 0011 Incomplete Message Error', message: 'why' },
     });
     expect(forcedOutcome('ER 1104 Over the limit')['Simple-Response']).toMatchObject({
       outcome: 'ER 1104 Over the limit',
