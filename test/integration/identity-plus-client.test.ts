@@ -106,7 +106,7 @@ describe('inquiries against the simulator', () => {
 
   it('accepts the serial as 0x-hex and sends it as decimal', async () => {
     const hex = `0x${BigInt(pki.devices.alice.serial).toString(16)}`;
-    const answer = await shared.inquire(hex, { service: 'billing.example', ip: '203.0.113.7' });
+    const answer = await shared.inquire(hex, { service: 'managed.plusgate.local', ip: '203.0.113.7' });
     expect(answer.kind).toBe('profile');
   });
 
@@ -247,7 +247,7 @@ describe('intents', () => {
       discoverOnly.reset();
       const { err } = await failure(against().createIntent({ returnUrl: 'https://a.example/r', type: 'validate' }));
       expect(err.kind).toBe('rejected');
-      expect(err.outcome?.slice(0, 7)).toBe('ER 0003');
+      expect(err.outcome?.slice(0, 7)).toBe('ER 0009');
       expect(discoverOnly.stats().intents).toBe(1);
     });
   });
