@@ -363,9 +363,9 @@ export class IdentityPlusClient {
 
 type HttpMethod = 'POST' | 'PUT' | 'DELETE';
 
-/** Identity Plus would not create the intent: a non-2xx status or a problem outcome. */
+/** Identity Plus would not create the intent: a non-2xx status or a problem outcome, in whichever envelope. */
 function isRefusal(answer: IntentAnswer | IdentityPlusError): boolean {
-  return answer instanceof IdentityPlusError || answer.kind === 'problem';
+  return answer instanceof IdentityPlusError || answer.kind === 'problem' || !answer.outcome.startsWith('OK');
 }
 
 function requireHttpsUrl(value: unknown, name: string): URL {
