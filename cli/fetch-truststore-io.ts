@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Agent } from 'undici';
 import type { SecureContext } from 'node:tls';
 import { buildApiConnector } from '../functions/adapters/identity-plus-credentials';
-import { LocalFailure, safeCause, toIdentityPlusError } from '../functions/adapters/identity-plus-transport-errors';
+import { LocalFailure, toIdentityPlusError } from '../functions/adapters/identity-plus-transport-errors';
 import { terminalSafe } from '../functions/domain/report-formats';
 import { checkTruststoreFile, oneLine, type TruststorePem } from '../lib/truststore-pem';
 
@@ -73,7 +73,7 @@ export async function downloadTrustChain(
       retried: false,
       responseStarted,
     }).message;
-    const refused = safeCause(reason)?.code === 'ECONNREFUSED';
+    const refused = (reason as { code?: unknown } | null)?.code === 'ECONNREFUSED'; // no instanceof: other realms
     const hint = /^The TLS handshake/.test(message)
       ? ' (the server certificate must chain to a system root, or to --extra-ca)'
       : '';

@@ -180,6 +180,8 @@ export interface FetchTruststoreIo {
   readonly cwd?: string;
   /** @default FETCH_LIMITS */
   readonly limits?: typeof FETCH_LIMITS;
+  /** Local mode's default URL. @default LOCAL_TRUST_CHAIN_URL */
+  readonly localUrl?: string;
 }
 
 /** Downloads, checks, writes and describes the truststore; resolves with the exit status. */
@@ -243,7 +245,7 @@ async function credentialsOf(source: TruststoreCredentials, io: FetchTruststoreI
     const secret = new LocalApiCertSecret(source.dataDir, pki);
     return {
       credentials: apiCredentialsFromSecret(JSON.parse(await secret.text(now))),
-      defaultUrl: LOCAL_TRUST_CHAIN_URL,
+      defaultUrl: io.localUrl ?? LOCAL_TRUST_CHAIN_URL,
       extraCa: pki.caChain,
       startSimulator: async () => {
         const simulator = new IdentityPlusSimulator({
