@@ -234,8 +234,15 @@ describe('intents', () => {
     const against = (): IdentityPlusClient =>
       client({ apiUrl: discoverOnly.apiUrl, signonUrl: discoverOnly.signonUrl });
 
-    it('falls back from validate to discover once, then sends discover directly', async () => {
-      const c = against();
+    it('sends discover by default: one intent', async () => {
+      discoverOnly.reset();
+      await against().createIntent({ returnUrl: 'https://auth.example.com/return' });
+      expect(discoverOnly.stats().intents).toBe(1);
+    });
+
+    it('falls back from a configured validate to discover once, then sends discover directly', async () => {
+      discoverOnly.reset();
+      const c = client({ apiUrl: discoverOnly.apiUrl, signonUrl: discoverOnly.signonUrl, intentType: 'validate' });
       const first = await c.createIntent({ returnUrl: 'https://auth.example.com/return' });
       expect(first.signonUrl).toBe(`${discoverOnly.signonUrl}/${encodeURIComponent(first.reference)}`);
       expect(discoverOnly.stats().intents).toBe(2);
