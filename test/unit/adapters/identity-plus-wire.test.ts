@@ -335,11 +335,13 @@ describe('request body edge cases', () => {
     expect(buildInquiryRequest('7', { service: 's'.repeat(512) })['Identity-Inquiry'].service).toHaveLength(512);
   });
 
-  it('refuses an intent type other than validate or discover', () => {
+  it('refuses an intent type Identity Plus does not document', () => {
     expect(() => buildIntentRequest('other' as never, 'https://auth.example.com/return')).toThrow(
-      'is not validate or discover',
+      'The intent type "other" is not one Identity Plus documents.',
     );
+    expect(() => buildIntentRequest('assume ownership' as never, 'https://a.example/r')).toThrow(InvalidInputError);
     expect(buildIntentRequest('discover', 'http://auth.example.com/r').Intent.type).toBe('discover');
+    expect(buildIntentRequest('assume-ownership', 'http://auth.example.com/r').Intent.type).toBe('assume-ownership');
   });
 
   it('refuses a return URL over 2048 characters and one of another scheme', () => {
