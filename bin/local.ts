@@ -29,6 +29,9 @@ const USAGE = `usage: npm start -- [options]
   --intent-interval-seconds N at most one intent per certificate in N seconds (default ${SETTINGS.intentIntervalSeconds.default})
   --allowed-roles a,b         roles that grant access (default: any cleared certificate)
   --allowed-return-origins o  origins /signin may send people back to, comma-separated (default: the gateway's own)
+  --identity-plus-service NAME
+                              ask Identity Plus on behalf of the service NAME, one the API certificate manages
+                              (delegated inquiry), and record NAME in the ledger (default: the certificate's own)
   --quiet                     no request and decision logs
 
 Against the real Identity Plus instead of the simulator (your service's API certificate):
@@ -59,6 +62,14 @@ function seconds(name: string, value: string | undefined): string | undefined {
   return value;
 }
 
+/** The service of --identity-plus-service, checked and lower-cased by the deployment setting's own parser. */
+function serviceId(value: string): string {
+  const expected: string[] = [];
+  const id = SETTINGS.identityPlusService.parse(value, { strict: false, problem: (_, what) => expected.push(what) });
+  if (id === undefined) fail(`--identity-plus-service must be ${expected.join('; ')}, got "${value}"`);
+  return id;
+}
+
 /** The command line, as node:util parseArgs reads it; a bad flag ends the process with the usage. */
 function parseFlags() {
   try {
@@ -77,6 +88,7 @@ function parseFlags() {
         'negative-cache-seconds': { type: 'string' },
         'intent-interval-seconds': { type: 'string' },
         'allowed-roles': { type: 'string' },
+        'identity-plus-service': { type: 'string' },
         quiet: { type: 'boolean' },
         'api-cert-p12': { type: 'string' },
         'api-cert-password': { type: 'string' },
@@ -128,6 +140,9 @@ async function main(): Promise<void> {
         .map((o) => o.trim())
         .filter(Boolean),
     );
+  }
+  if (v['identity-plus-service'] !== undefined) {
+    environment[SETTINGS.identityPlusService.env] = serviceId(v['identity-plus-service']);
   }
   if (v.quiet) environment.POWERTOOLS_LOG_LEVEL = 'WARN';
 

@@ -31,6 +31,8 @@ export const READ_BY = {
   intentIntervalSeconds: ['decision'],
   identityPlusApiUrl: ['decision'],
   identityPlusSignonUrl: ['decision'],
+  // Every inquiry asks on behalf of it, and the ledger write records it.
+  identityPlusService: ['decision'],
   intentType: ['decision'],
   identityPlusSelfAuthorityUrl: ['renewal'],
   apiCertRenewAtFraction: ['renewal'],

@@ -110,6 +110,13 @@ export class RecordsTable implements RecordsPort, UsedStatesPort {
       names['#email'] = 'email';
       values[':email'] = { S: record.email };
     }
+    // The service Identity Plus was asked on behalf of (delegated inquiry), for the report's `service` filter;
+    // nothing when the API certificate asks for its own service.
+    if (record.service) {
+      sets.push('#service = :service');
+      names['#service'] = 'service';
+      values[':service'] = { S: record.service };
+    }
 
     try {
       const written = await this.#client.send(

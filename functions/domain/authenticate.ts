@@ -16,9 +16,16 @@ import type { DecisionCache } from './decision-cache';
 import { IdentityPlusError } from './errors';
 import type { InquiryAnswer } from './identity-plus';
 
+/** What an inquiry carries besides the serial: the client's IP, and the service it asks on behalf of. */
+export interface InquiryOptions {
+  readonly ip?: string;
+  /** A service our API certificate manages (delegated inquiry); absent = the API certificate's own service. */
+  readonly service?: string;
+}
+
 /** Port: asks Identity Plus about a certificate serial. Throws IdentityPlusError when it cannot. */
 export interface IdentityPlusPort {
-  inquire(serial: string, options?: { ip?: string }): Promise<InquiryAnswer>;
+  inquire(serial: string, options?: InquiryOptions): Promise<InquiryAnswer>;
 }
 
 /** One confirmed authentication, as written to the ledger. */
@@ -35,6 +42,8 @@ export interface AuthenticationRecord {
    * billed either way; false only for a `no-role` deny.
    */
   readonly admitted: boolean;
+  /** The service Identity Plus was asked on behalf of (`identityPlusService`); absent = the API certificate's own. */
+  readonly service?: string;
 }
 
 /** What one ledger write did. */
@@ -88,6 +97,11 @@ export interface AuthenticatorDeps {
   readonly billingAnchorDay: number;
   readonly now: () => number;
   readonly onEvent?: (event: AuthenticationEvent) => void;
+  /**
+   * The service every inquiry asks on behalf of, recorded with each ledger write. @default - the API
+   * certificate's own service (no `service` sent or recorded)
+   */
+  readonly service?: string;
 }
 
 export class Authenticator {
@@ -138,13 +152,16 @@ export class Authenticator {
 
   /** Asks Identity Plus, decides, records an allow, and remembers the decision. */
   async #ask(serial: string, options: { ip?: string }): Promise<AuthenticationResult> {
-    const { identityPlus, cache, now, onEvent } = this.deps;
+    const { identityPlus, cache, now, onEvent, service } = this.deps;
     const started = now();
     const period = periodOf(new Date(started), this.deps.billingAnchorDay);
 
     let answer: InquiryAnswer;
     try {
-      answer = await identityPlus.inquire(serial, options.ip ? { ip: options.ip } : {});
+      answer = await identityPlus.inquire(serial, {
+        ...(options.ip ? { ip: options.ip } : {}),
+        ...(service ? { service } : {}),
+      });
     } catch (err) {
       if (!(err instanceof IdentityPlusError)) throw err;
       const stale = cache.stale(serial, now());
@@ -185,6 +202,7 @@ export class Authenticator {
           roles: decision.roles,
           at: new Date(started),
           admitted,
+          ...(service ? { service } : {}),
         });
       } catch (err) {
         const failure = err instanceof Error ? err.message : String(err);

@@ -6,7 +6,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { refreshingSecrets } from './secrets-middleware';
 import { logger, safeError } from './observability';
-import { type AuthenticationEvent, Authenticator, type IdentityPlusPort } from '../domain/authenticate';
+import {
+  type AuthenticationEvent,
+  Authenticator,
+  type IdentityPlusPort,
+  type InquiryOptions,
+} from '../domain/authenticate';
 import {
   type InquiryAnswer,
   type IntentPort,
@@ -45,6 +50,8 @@ let built:
       /** The client's intents, counted and timed: what the edge and verify apps create intents with. */
       intents: IntentPort;
       authenticator: Authenticator;
+      /** This container's decision cache (the identity operations drop what a binding changes). */
+      cache: DecisionCache;
       /** Where the edge claims used state tokens: the ledger table. */
       usedStates: UsedStatesPort;
       stateKey?: Buffer;
@@ -115,6 +122,8 @@ export function services(secrets: SecretContext) {
     billingAnchorDay: cfg.billingAnchorDay,
     now: Date.now,
     onEvent: reportEvent,
+    // Every inquiry, whichever entry point asks, goes on behalf of the configured service (if any).
+    service: cfg.identityPlusService,
   });
   built = {
     fingerprint,
@@ -123,6 +132,7 @@ export function services(secrets: SecretContext) {
     // Reused intents are not Identity Plus calls: the limiter sits outside the measuring.
     intents: new IntentLimiter(measured, { intervalMs: cfg.intentIntervalSeconds * 1000, now: Date.now }),
     authenticator,
+    cache,
     usedStates: records,
     stateKey: secrets.stateKey === undefined ? undefined : stateKeyFromSecret(secrets.stateKey),
   };
@@ -188,7 +198,7 @@ export function measuredIdentityPlus(
     }
   }
   return {
-    inquire: (serial: string, options?: { ip?: string }): Promise<InquiryAnswer> =>
+    inquire: (serial: string, options?: InquiryOptions): Promise<InquiryAnswer> =>
       timed(
         () => identityPlus.inquire(serial, options),
         (answer) => answer.kind === 'problem' && outcomeCode(answer.outcome).startsWith('ER'),

@@ -6,7 +6,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ENV } from '../../functions/config/names';
-import { CONTEXT_SETTING_NAMES, SETTING_NAMES, SETTINGS, type Setting } from '../../functions/config/settings';
+import {
+  CONTEXT_SETTING_NAMES,
+  SETTING_NAMES,
+  SETTINGS,
+  type Setting,
+  settingsEnvironment,
+} from '../../functions/config/settings';
 import { readReportConfig, readRuntimeConfig } from '../../functions/runtime/runtime-config';
 import { ConfigError, loadConfig } from '../../lib/config';
 import {
@@ -66,7 +72,8 @@ describe('loadConfig', () => {
       domainName: 'auth.example.com',
       account: '123456789012',
       region: 'eu-west-1',
-      intentType: 'validate',
+      intentType: 'discover',
+      identityPlusService: undefined,
     });
     expect(config.truststore.pem).toMatch(/^-----BEGIN CERTIFICATE-----/);
   });
@@ -83,7 +90,8 @@ describe('loadConfig', () => {
       staleIfErrorSeconds: 0,
       identityPlusApiUrl: 'https://api.identity.plus/v1',
       identityPlusSignonUrl: 'https://signon.identity.plus',
-      intentType: 'validate',
+      intentType: 'discover',
+      identityPlusService: undefined,
       identityPlusSelfAuthorityUrl: SETTINGS.identityPlusSelfAuthorityUrl.default,
       apiCertRenewAtFraction: 0.75,
       apiCertExpiryAlarmDays: 21,
@@ -161,6 +169,28 @@ describe('loadConfig', () => {
     });
   });
 
+  test('takes every intent type Identity Plus documents; discover by default', () => {
+    for (const intentType of ['discover', 'validate', 'request', 'bind', 'assume-ownership', 'befriend'])
+      expect(load({ ...REQUIRED, intentType }).intentType).toBe(intentType);
+    expect(load(REQUIRED).intentType).toBe('discover');
+    expect(SETTINGS.intentType.default).toBe('discover');
+  });
+
+  test('takes the service inquiries ask on behalf of as a lower-case service id; unset or empty is none', () => {
+    expect(load({ ...REQUIRED, identityPlusService: 'billing.example.com' }).identityPlusService).toBe(
+      'billing.example.com',
+    );
+    expect(load({ ...REQUIRED, identityPlusService: 'managed-1.plusgate.local' }).identityPlusService).toBe(
+      'managed-1.plusgate.local',
+    );
+    expect(load({ ...REQUIRED, identityPlusService: '' }).identityPlusService).toBeUndefined();
+    expect(load({ ...REQUIRED, identityPlusService: null }).identityPlusService).toBeUndefined();
+    expect(load(REQUIRED).identityPlusService).toBeUndefined();
+    // The example cdk.json documents the key in a comment key and leaves it unset.
+    expect(CDK_JSON_CONTEXT).not.toHaveProperty('identityPlusService');
+    expect(String(CDK_JSON_CONTEXT['//identityPlusService'])).toMatch(/on behalf of/);
+  });
+
   test('an empty -c value counts as unset', () => {
     expect(load({ ...REQUIRED, hostedZoneId: '', hostedZoneName: '', billingAnchorDay: '' })).toMatchObject({
       hostedZone: undefined,
@@ -203,7 +233,16 @@ describe('loadConfig', () => {
     ['staleIfErrorSeconds', '-1', 'from 0 to 86400'],
     ['identityPlusApiUrl', 'http://api.identity.plus/v1', 'an https URL'],
     ['identityPlusSignonUrl', 'not a url', 'an https URL'],
-    ['intentType', 'login', '"validate" or "discover"'],
+    ['intentType', 'login', '"discover", "validate", "request", "bind", "assume-ownership" or "befriend"'],
+    ['intentType', 'Discover', '"discover", "validate", "request", "bind", "assume-ownership" or "befriend"'],
+    ['identityPlusService', 'Billing.Example.com', 'lower case, an Identity Plus service id: a DNS name'],
+    ['identityPlusService', 'billing_example', 'an Identity Plus service id: a DNS name such as "billing.example.com"'],
+    ['identityPlusService', 'https://billing.example.com', 'an Identity Plus service id'],
+    ['identityPlusService', 'billing.example.com.', 'an Identity Plus service id'],
+    ['identityPlusService', '-', 'an Identity Plus service id'],
+    ['identityPlusService', 'a'.repeat(64), 'labels of 1-63 characters'],
+    ['identityPlusService', ['billing.example.com'], 'an Identity Plus service id'],
+    ['identityPlusService', 42, 'an Identity Plus service id'],
     ['identityPlusSelfAuthorityUrl', 'http://selfauthority.identity.plus', 'an https URL'],
     ['apiCertRenewAtFraction', 1, 'less than 1'],
     ['apiCertRenewAtFraction', '0', 'greater than 0'],
@@ -419,7 +458,8 @@ describe('from the CDK context to the functions', () => {
     staleIfErrorSeconds: '600',
     identityPlusApiUrl: 'https://api.example.net/v1/',
     identityPlusSignonUrl: 'https://signon.example.net',
-    intentType: 'discover',
+    intentType: 'validate',
+    identityPlusService: 'billing.example.com',
     identityPlusSelfAuthorityUrl: 'https://selfauthority.example.net/',
     apiCertRenewAtFraction: '0.5',
   });
@@ -456,6 +496,19 @@ describe('from the CDK context to the functions', () => {
     });
   });
 
+  test('the service reaches the functions that inquire (edge, verify, authorizer) and no others; unset, no variable', () => {
+    const variable = SETTINGS.identityPlusService.env;
+    expect(environments.decision[variable]).toBe('billing.example.com');
+    expect(readRuntimeConfig({ ...environments.decision, ...resources }).identityPlusService).toBe(
+      'billing.example.com',
+    );
+    for (const reader of ['report', 'renewal', 'billableUsers'] as const)
+      expect(Object.keys(environments[reader])).not.toContain(variable);
+    const unset = decisionEnvironment(load(REQUIRED));
+    expect(Object.keys(unset)).not.toContain(variable);
+    expect(readRuntimeConfig({ ...unset, ...resources }).identityPlusService).toBeUndefined();
+  });
+
   test('every context setting reaches a function that reads it; the renewal settings reach only the renewal', () => {
     for (const name of CONTEXT_SETTING_NAMES) expect([name, READ_BY[name].length > 0]).toEqual([name, true]);
     expect(settingsReadBy('renewal')).toEqual(['identityPlusSelfAuthorityUrl', 'apiCertRenewAtFraction']);
@@ -474,6 +527,11 @@ describe('from the CDK context to the functions', () => {
 
   test.each(SETTING_NAMES)('the default of %s reads back as itself from its variable', (name) => {
     const setting: Setting<unknown> = SETTINGS[name];
+    // An optional setting's default is "unset": no variable at all (settingsEnvironment writes none).
+    if (setting.default === undefined) {
+      expect(settingsEnvironment({ [name]: undefined } as never, [name])).toEqual({});
+      return;
+    }
     const problems: string[] = [];
     const parsed = setting.parse(setting.format(setting.default), {
       strict: true,

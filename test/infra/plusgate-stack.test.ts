@@ -235,7 +235,7 @@ describe('functions', () => {
       [ENV.STATE_KEY_SECRET]: { Ref: only('AWS::SecretsManager::Secret')[0] },
       [ENV.IDENTITY_PLUS_API_URL]: 'https://api.identity.plus/v1',
       [ENV.IDENTITY_PLUS_SIGNON_URL]: 'https://signon.identity.plus',
-      [ENV.INTENT_TYPE]: 'validate',
+      [ENV.INTENT_TYPE]: 'discover',
       [ENV.ALLOWED_ROLES]: '[]',
       [ENV.ALLOWED_RETURN_ORIGINS]: '[]',
       [ENV.BILLING_ANCHOR_DAY]: '1',
@@ -512,7 +512,8 @@ describe('optional configuration', () => {
       allowedReturnOrigins: '["https://app.example.com"]',
       billingAnchorDay: '15',
       decisionCacheSeconds: '0',
-      intentType: 'discover',
+      intentType: 'validate',
+      identityPlusService: 'billing.example.com',
     });
     t.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
@@ -521,7 +522,8 @@ describe('optional configuration', () => {
           [ENV.ALLOWED_RETURN_ORIGINS]: '["https://app.example.com"]',
           [ENV.BILLING_ANCHOR_DAY]: '15',
           [ENV.DECISION_CACHE_SECONDS]: '0',
-          [ENV.INTENT_TYPE]: 'discover',
+          [ENV.INTENT_TYPE]: 'validate',
+          [SETTINGS.identityPlusService.env]: 'billing.example.com',
         }),
       },
     });

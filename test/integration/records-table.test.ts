@@ -223,6 +223,58 @@ describe('RecordsTable: admitted (against dynalite)', () => {
   });
 });
 
+describe('RecordsTable: service (against dynalite)', () => {
+  it('stores the service Identity Plus was asked on behalf of, and no service attribute when asked for its own', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE });
+    await table.recordAuthentication(record({ userId: 'org:ref-delegated', service: 'billing.example.com' }));
+    expect((await item('org:ref-delegated'))?.service).toEqual({ S: 'billing.example.com' });
+    await table.recordAuthentication(record({ userId: 'org:ref-own' }));
+    const own = await item('org:ref-own');
+    expect(own).toBeDefined();
+    expect(own).not.toHaveProperty('service');
+  });
+
+  it('keeps the last service written; a write without one leaves it (SET only when set)', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE });
+    const userId = 'org:ref-moved';
+    await table.recordAuthentication(record({ userId, service: 'billing.example.com' }));
+    await table.recordAuthentication(record({ userId, service: 'shop.example.com' }));
+    expect((await item(userId))?.service).toEqual({ S: 'shop.example.com' });
+    await table.recordAuthentication(record({ userId }));
+    expect(await item(userId)).toMatchObject({ service: { S: 'shop.example.com' }, authCount: { N: '3' } });
+  });
+
+  it('records the service the Authenticator asked on behalf of, the one its inquiries carried', async () => {
+    const asked: Array<{ ip?: string; service?: string } | undefined> = [];
+    const identityPlus: IdentityPlusPort = {
+      inquire: async (_serial, options): Promise<InquiryAnswer> => {
+        asked.push(options);
+        return {
+          kind: 'profile',
+          profile: {
+            outcome: 'OK 0001 Subject anonymous certificate valid',
+            serviceRoles: ['member'],
+            organizationalReference: 'ref-delegated-auth',
+            customFields: {},
+          },
+        };
+      },
+    };
+    const authenticator = new Authenticator({
+      identityPlus,
+      records: new RecordsTable({ client, tableName: TABLE }),
+      cache: new DecisionCache({ ttlMs: 60_000, staleMs: 0 }),
+      policy: { allowedRoles: ['member'] },
+      billingAnchorDay: 1,
+      now: () => at.getTime(),
+      service: 'billing.example.com',
+    });
+    expect(await authenticator.authenticate('8101', { ip: '192.0.2.8' })).toMatchObject({ decision: 'allow' });
+    expect(asked).toEqual([{ ip: '192.0.2.8', service: 'billing.example.com' }]);
+    expect((await item('org:ref-delegated-auth'))?.service).toEqual({ S: 'billing.example.com' });
+  });
+});
+
 describe('RecordsTable.claimState (single-use state tokens, against dynalite)', () => {
   it('lets exactly one of many concurrent claims of a token id win, across separate tables (containers)', async () => {
     const containers = Array.from({ length: 4 }, () => new RecordsTable({ client, tableName: TABLE }));

@@ -4,6 +4,7 @@ import {
   Authenticator,
   type RecordedAuthentication,
   type IdentityPlusPort,
+  type InquiryOptions,
   type RecordsPort,
 } from '../../../functions/domain/authenticate';
 import { DecisionCache } from '../../../functions/domain/decision-cache';
@@ -26,8 +27,11 @@ const revoked: InquiryAnswer = { kind: 'problem', outcome: 'PB 0004 Revoked Iden
 /** A scripted Identity Plus: each call takes the next answer (or error). */
 class ScriptedIdentityPlus implements IdentityPlusPort {
   calls = 0;
+  /** The options of each inquiry, in order. */
+  readonly asked: InquiryOptions[] = [];
   constructor(private readonly script: Array<InquiryAnswer | Error>) {}
-  async inquire(): Promise<InquiryAnswer> {
+  async inquire(_serial: string, options: InquiryOptions = {}): Promise<InquiryAnswer> {
+    this.asked.push(options);
     const next = this.script[Math.min(this.calls++, this.script.length - 1)];
     if (next === undefined) throw new Error('ScriptedIdentityPlus was given an empty script');
     if (next instanceof Error) throw next;
@@ -53,7 +57,7 @@ const decisions = (events: AuthenticationEvent[]) => events.filter((e) => e.type
 
 function setup(
   script: Array<InquiryAnswer | Error>,
-  options: { ttlMs?: number; staleMs?: number; negativeTtlMs?: number } = {},
+  options: { ttlMs?: number; staleMs?: number; negativeTtlMs?: number; service?: string } = {},
 ) {
   let now = Date.UTC(2026, 10, 26, 12);
   const identityPlus = new ScriptedIdentityPlus(script);
@@ -71,6 +75,7 @@ function setup(
     billingAnchorDay: 1,
     now: () => now,
     onEvent: (e) => events.push(e),
+    service: options.service,
   });
   return { auth, identityPlus, records, events, advance: (ms: number) => (now += ms) };
 }
@@ -78,6 +83,25 @@ function setup(
 const down = new IdentityPlusError('timeout', 'Identity Plus did not answer within 3000 ms');
 
 describe('Authenticator', () => {
+  it('asks on behalf of the configured service and records it with the authentication', async () => {
+    const { auth, identityPlus, records } = setup([cleared, { ...cleared }], { service: 'billing.example.com' });
+    await auth.authenticate(SERIAL, { ip: '192.0.2.1' });
+    await auth.authenticate(SERIAL, { bypassCache: true });
+    expect(identityPlus.asked).toEqual([
+      { ip: '192.0.2.1', service: 'billing.example.com' },
+      { service: 'billing.example.com' },
+    ]);
+    expect(records.records.map((r) => r.service)).toEqual(['billing.example.com', 'billing.example.com']);
+  });
+
+  it("without a configured service asks and records none (the API certificate's own service)", async () => {
+    const { auth, identityPlus, records } = setup([cleared]);
+    await auth.authenticate(SERIAL, { ip: '192.0.2.1' });
+    expect(identityPlus.asked).toEqual([{ ip: '192.0.2.1' }]);
+    expect(records.records).toHaveLength(1);
+    expect(records.records[0]).not.toHaveProperty('service');
+  });
+
   it('records an allowed user before answering, in the current billing period', async () => {
     const { auth, records } = setup([cleared]);
     const result = await auth.authenticate(SERIAL);

@@ -1,6 +1,7 @@
 /** The composition root: adapters are built once per container and rebuilt only when a secret was rotated. */
 import { ENV } from '../../../functions/config/names';
 import { testPki } from '../../support/test-pki';
+import { defined } from '../../support/only';
 
 type Composition = typeof import('../../../functions/runtime/composition');
 const saved = { ...process.env };
@@ -214,5 +215,74 @@ describe('measuredIdentityPlus', () => {
     expect(sample(text, 'plusgate_identity_plus_latency_seconds_bucket{le="0.1"}')).toBe(4);
     expect(sample(text, 'plusgate_identity_plus_failures_total')).toBe(3);
     expect(sample(text, 'plusgate_intents_created_total')).toBe(1);
+  });
+});
+
+describe('the service inquiries ask on behalf of (identityPlusService)', () => {
+  /**
+   * The bodies a fresh composition's Identity Plus client sends for one sign-in, with `env` set. The client
+   * is the real one down to undici's `dispatch`, which is stubbed here (no network in unit tests) to capture
+   * the bytes and answer PB 0006, a deny: nothing is written to the ledger.
+   */
+  async function inquiryBodies(env: Record<string, string>): Promise<unknown[]> {
+    const { api, devices } = await testPki();
+    let composition: Composition | undefined;
+    let undici: typeof import('../../../functions/adapters/undici-parts') | undefined;
+    const saved = { ...process.env };
+    Object.assign(process.env, { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env });
+    jest.isolateModules(() => {
+      composition = require('../../../functions/runtime/composition');
+      undici = require('../../../functions/adapters/undici-parts');
+    });
+    const bodies: unknown[] = [];
+    const dispatch = jest
+      .spyOn(defined(undici, 'undici-parts').Agent.prototype, 'dispatch')
+      .mockImplementation((options, handler) => {
+        bodies.push(JSON.parse(String(options.body)));
+        const controller = { abort: () => undefined, pause: () => undefined, resume: () => undefined };
+        const answer = Buffer.from(JSON.stringify({ 'Simple-Response': { outcome: 'PB 0006 Unknown' } }));
+        const c = controller as unknown as Parameters<NonNullable<typeof handler.onRequestStart>>[0];
+        setImmediate(() => {
+          handler.onRequestStart?.(c, {});
+          handler.onResponseStart?.(c, 200, { 'content-type': 'application/json' }, 'OK');
+          handler.onResponseData?.(c, answer);
+          handler.onResponseEnd?.(c, {});
+        });
+        return true;
+      });
+    try {
+      const built = defined(composition, 'composition').services({
+        apiCert: { certificate: api.cert, privateKey: api.key },
+      });
+      const result = await built.authenticator.authenticate(devices.alice.serial, { ip: '203.0.113.7' });
+      expect(result).toMatchObject({ decision: 'deny', reason: 'unknown-certificate' });
+      await built.client.close();
+    } finally {
+      dispatch.mockRestore();
+      process.env = saved;
+    }
+    return bodies;
+  }
+
+  it('goes into every inquiry body when set, lower-cased as the setting reads it', async () => {
+    const bodies = await inquiryBodies({ PLUSGATE_IDENTITY_PLUS_SERVICE: 'Billing.Example.com' });
+    expect(bodies).toEqual([
+      {
+        'Identity-Inquiry': {
+          'serial-number': expect.any(String),
+          service: 'billing.example.com',
+          'ip-address': '203.0.113.7',
+        },
+      },
+    ]);
+  });
+
+  it("is not in the inquiry body when unset or empty: Identity Plus answers for the API certificate's own service", async () => {
+    for (const env of [{}, { PLUSGATE_IDENTITY_PLUS_SERVICE: '' }] as Array<Record<string, string>>) {
+      const bodies = await inquiryBodies(env);
+      expect(bodies).toEqual([
+        { 'Identity-Inquiry': { 'serial-number': expect.any(String), 'ip-address': '203.0.113.7' } },
+      ]);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { ENV } from '../../../functions/config/names';
+import { SETTINGS } from '../../../functions/config/settings';
 import { ConfigurationError } from '../../../functions/domain/errors';
 import { readRuntimeConfig } from '../../../functions/runtime/runtime-config';
 
@@ -10,7 +11,8 @@ describe('readRuntimeConfig', () => {
       tableName: 'records',
       identityPlusApiUrl: 'https://api.identity.plus/v1',
       identityPlusSignonUrl: 'https://signon.identity.plus',
-      intentType: 'validate',
+      intentType: 'discover',
+      identityPlusService: undefined,
       allowedRoles: [],
       allowedReturnOrigins: [],
       billingAnchorDay: 1,
@@ -30,6 +32,26 @@ describe('readRuntimeConfig', () => {
     });
     expect(config.allowedRoles).toEqual(['member']);
     expect(config.allowedReturnOrigins).toEqual(['https://app.example.com']);
+  });
+
+  it('reads every documented intent type', () => {
+    for (const type of ['discover', 'validate', 'request', 'bind', 'assume-ownership', 'befriend'])
+      expect(readRuntimeConfig({ ...base, [ENV.INTENT_TYPE]: type }).intentType).toBe(type);
+  });
+
+  it('reads the service to ask on behalf of, lower-cased; unset or empty is none', () => {
+    const env = SETTINGS.identityPlusService.env;
+    expect(env).toBe('PLUSGATE_IDENTITY_PLUS_SERVICE');
+    expect(readRuntimeConfig({ ...base, [env]: ' Billing.Example.com ' }).identityPlusService).toBe(
+      'billing.example.com',
+    );
+    expect(readRuntimeConfig({ ...base, [env]: '' }).identityPlusService).toBeUndefined();
+    expect(readRuntimeConfig(base).identityPlusService).toBeUndefined();
+    for (const bad of ['billing_example', 'https://billing.example.com', '-', 'a..b']) {
+      expect(() => readRuntimeConfig({ ...base, [env]: bad })).toThrow(
+        `${env}: got ${JSON.stringify(bad)}; expected an Identity Plus service id: a DNS name`,
+      );
+    }
   });
 
   it('names every problem at once', () => {
@@ -57,7 +79,9 @@ describe('readRuntimeConfig', () => {
       expect(message).toContain(
         `${ENV.ALLOWED_RETURN_ORIGINS}[0]: got "http://app.example.com"; expected an https origin`,
       );
-      expect(message).toContain(`${ENV.INTENT_TYPE}: got "browse"; expected "validate" or "discover"`);
+      expect(message).toContain(
+        `${ENV.INTENT_TYPE}: got "browse"; expected "discover", "validate", "request", "bind", "assume-ownership" or "befriend"`,
+      );
     }
   });
 });
