@@ -11,7 +11,15 @@ import { RecordsReader } from '../functions/adapters/records-reader';
 import { SETTINGS, type Setting, show } from '../functions/config/settings';
 import { type BillingPeriod, checkAnchorDay, periodById, periodOf } from '../functions/domain/billing-period';
 import { InvalidInputError, RecordReadError } from '../functions/domain/errors';
-import { type PeriodRecordsPort, ReportAccumulator, type UserRecord } from '../functions/domain/report';
+import {
+  type PeriodRecordsPort,
+  ReportAccumulator,
+  type ServiceFilter,
+  type UserRecord,
+  WITHOUT_SERVICE,
+  serviceFilterOf,
+} from '../functions/domain/report';
+import { SERVICE_ID_EXPECTED } from '../functions/domain/service-id';
 import {
   csvLines,
   reportHtml,
@@ -38,6 +46,8 @@ export const REPORT_USAGE = `usage: npm run report -- [options]
   --format table|json|csv|html
                               table: totals and one line per user (default); csv: one row per user;
                               json: the report; html: a page with the totals and a chart
+  --service NAME|-            count only the users recorded for the Identity Plus service NAME (the
+                              deployment's identityPlusService), or with - those recorded without one
   --out FILE                  write to FILE instead of standard output
   --dynamodb-endpoint URL     local mode's DynamoDB (default ${LOCAL_DYNAMODB_ENDPOINT})
   --table NAME                table to read (default ${LOCAL_TABLE_NAME}); without --dynamodb-endpoint
@@ -59,6 +69,8 @@ export interface ReportCliArgs {
   /** Period id, validated; undefined = the current period. */
   readonly period?: string;
   readonly format: CliFormat;
+  /** Count only the items recorded with this service (`-`: without one); undefined = every item. */
+  readonly service?: ServiceFilter;
   readonly out?: string;
   /** Where to read: a local endpoint (dummy credentials) or AWS. */
   readonly source:
@@ -94,6 +106,11 @@ export function parseReportArgs(
     }
   }
   if (values.out !== undefined && values.out.trim() === '') throw new UsageError('--out needs a file name');
+  const service = values.service === undefined ? undefined : serviceFilterOf(values.service);
+  if (values.service !== undefined && service === undefined)
+    throw new UsageError(
+      `--service must be ${SERVICE_ID_EXPECTED}, or ${WITHOUT_SERVICE} for the users recorded without a service; got ${show(values.service)}`,
+    );
 
   const endpoint = values['dynamodb-endpoint'];
   let source: ReportCliArgs['source'];
@@ -122,6 +139,7 @@ export function parseReportArgs(
     help,
     period: values.period,
     format: format as CliFormat,
+    service,
     out: values.out,
     source,
     anchorDay,
@@ -138,6 +156,7 @@ function parseFlags(argv: readonly string[]) {
       options: {
         period: { type: 'string' },
         format: { type: 'string' },
+        service: { type: 'string' },
         out: { type: 'string' },
         'dynamodb-endpoint': { type: 'string' },
         table: { type: 'string' },
@@ -211,7 +230,11 @@ export async function runReport(args: ReportCliArgs, io: ReportCliIo): Promise<n
   out.on('error', (err: Error) => (outError ??= err));
   try {
     if (file) await once(file, 'open');
-    const accumulator = new ReportAccumulator(period, { pricePerUserYear: args.pricePerUserYear, now });
+    const accumulator = new ReportAccumulator(period, {
+      pricePerUserYear: args.pricePerUserYear,
+      now,
+      service: args.service,
+    });
     const write = async (text: string) => {
       if (outError) throw outError;
       await writeText(out, text);

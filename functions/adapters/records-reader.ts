@@ -49,6 +49,7 @@ export const PROJECTION = [
   'devices',
   'expiresAt',
   'admitted',
+  'service',
 ];
 
 /** Reads the records of a period from the sharded ledger (see functions/adapters/records-table.ts). */
@@ -262,7 +263,8 @@ export function compareCodePoints(a: string, b: string): number {
  * period to the partition read; a missing or non-numeric count reads as 0, so one damaged item cannot
  * break a report, while the user it names is still counted. `admitted` is true unless the item holds
  * `BOOL false`: items written before the flag existed were all admitted, and a flag of another type reads
- * as missing, like any other attribute of the wrong type here.
+ * as missing, like any other attribute of the wrong type here. `service` (the service Identity Plus was
+ * asked on behalf of) is absent on items recorded without one.
  */
 export function userRecordOf(item: Item, periodId: string): UserRecord {
   const text = (name: string): string | undefined => item[name]?.S;
@@ -283,5 +285,7 @@ export function userRecordOf(item: Item, periodId: string): UserRecord {
     devices: item.devices?.SS ?? [],
     expiresAt: number('expiresAt'),
     admitted: item.admitted?.BOOL ?? true,
+    // An empty or non-string `service` reads as none, like the writer's "no service".
+    service: text('service') || undefined,
   };
 }

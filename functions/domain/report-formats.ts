@@ -2,7 +2,7 @@
  * The billing report as JSON, CSV (one row per user), a self-contained HTML page with an SVG chart, and a
  * plain-text table for terminals. Pure: strings in, strings out; the user list is streamed row by row.
  */
-import { type BillingReport, type UserRecord, isAdmitted } from './report';
+import { type BillingReport, type ServiceFilter, type UserRecord, WITHOUT_SERVICE, isAdmitted } from './report';
 import { escapeHtml } from './html';
 
 /** The report formats `/report` and the CLI share (`table` is the CLI's only). */
@@ -20,8 +20,8 @@ export function reportJson(report: BillingReport): string {
 // ---------------------------------------------------------------------------------------------- CSV
 
 /**
- * CSV columns, in order. New columns go at the end (`admitted` came last), so a consumer that reads the
- * columns by position keeps working.
+ * CSV columns, in order. New columns go at the end (`admitted`, then `service`, came last), so a consumer that
+ * reads the columns by position keeps working.
  */
 export const CSV_COLUMNS = [
   'userId',
@@ -32,6 +32,7 @@ export const CSV_COLUMNS = [
   'authCount',
   'devices',
   'admitted',
+  'service',
 ] as const;
 
 /** RFC 4180 line break. */
@@ -85,7 +86,8 @@ export function csvField(value: string): string {
 
 /**
  * One user as a CSV line (devices joined with `;` inside one field; `admitted` is `true` or `false`: false
- * for a user Identity Plus confirmed, so billed, whom the role policy never let in during the period).
+ * for a user Identity Plus confirmed, so billed, whom the role policy never let in during the period;
+ * `service` is empty for a user recorded without one).
  */
 export function csvRow(record: UserRecord): string {
   return (
@@ -98,6 +100,7 @@ export function csvRow(record: UserRecord): string {
       String(record.authCount),
       csvField(record.devices.join(';')),
       csvField(String(isAdmitted(record))),
+      csvField(record.service ?? ''),
     ].join(',') + CRLF
   );
 }
@@ -131,6 +134,13 @@ export function money(amount: number, currency: string): string {
 /** The last day of the period (its end is the exclusive next midnight), `YYYY-MM-DD`. */
 function lastDay(report: BillingReport): string {
   return new Date(Date.parse(report.periodEnd) - 1).toISOString().slice(0, 10);
+}
+
+/** Which users a report filtered by service counts, in words. */
+export function serviceFilterWords(filter: ServiceFilter): string {
+  return filter === WITHOUT_SERVICE
+    ? `only users recorded without a service (service=${WITHOUT_SERVICE}: asked for the API certificate's own)`
+    : `only users recorded for service ${filter} (service=${filter})`;
 }
 
 /** How the estimate was reached, in words (from the billed users: admitted or not, Identity Plus confirmed them). */
@@ -271,7 +281,7 @@ export function reportHtml(report: BillingReport): string {
 <main>
 <h1>Billing report ${escapeHtml(report.period)}</h1>
 <p class="sub">${escapeHtml(report.periodStart.slice(0, 10))} to ${escapeHtml(lastDay(report))} (UTC, ${report.periodDays} days), ${escapeHtml(status)}.</p>
-<dl class="totals">
+${report.service === undefined ? '' : `<p class="sub">Counted: ${escapeHtml(serviceFilterWords(report.service))}.</p>\n`}<dl class="totals">
 ${totals.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('\n')}
 </dl>
 <p class="note">Estimated cost: ${escapeHtml(costExplanation(report))}, rounded to cents. Identity Plus bills each user it confirmed at least once in the period, also one the role policy then denied: ${escapeHtml(notAdmittedNote(report))}.</p>
@@ -367,6 +377,7 @@ export function tableTotals(report: BillingReport): string {
       'Period',
       `${report.period}: ${report.periodStart.slice(0, 10)} to ${lastDay(report)} (${report.periodDays} days, ${report.periodComplete ? 'complete' : 'in progress'})`,
     ),
+    ...(report.service === undefined ? [] : [line('Service', terminalSafe(serviceFilterWords(report.service)))]),
     // Billed = every identity Identity Plus confirmed; the role policy let only the admitted ones in.
     line('Billed users', `${groupDigits(report.uniqueUsers)} (confirmed by Identity Plus)`),
     line('Admitted users', groupDigits(report.admittedUsers)),

@@ -4,6 +4,7 @@
  * any size is reported in bounded memory: counters, one counter per day, and the set of device serials.
  */
 import type { BillingPeriod } from './billing-period';
+import { serviceIdOf } from './service-id';
 
 /** One ledger item of a period, as the report reads it (see functions/adapters/records-table.ts). */
 export interface UserRecord {
@@ -29,6 +30,34 @@ export interface UserRecord {
    * before the ledger recorded denied identities hold only admitted users (see {@link isAdmitted}).
    */
   readonly admitted?: boolean;
+  /**
+   * The service Identity Plus was asked on behalf of when the item was last written (`identityPlusService`, a
+   * delegated inquiry); absent = the API certificate's own service.
+   */
+  readonly service?: string;
+}
+
+/**
+ * The `service` filter's spelling for items recorded without a service (asked for the API certificate's own).
+ * Never a service id: those start with a letter or digit.
+ */
+export const WITHOUT_SERVICE = '-';
+
+/**
+ * Which items a report counts by the service they were recorded with: a service id (lower case), or
+ * {@link WITHOUT_SERVICE}. No filter = every item.
+ */
+export type ServiceFilter = string;
+
+/** The filter `raw` spells (a service id, lower-cased, or `-`); undefined when it is neither. */
+export function serviceFilterOf(raw: string): ServiceFilter | undefined {
+  return raw === WITHOUT_SERVICE ? WITHOUT_SERVICE : serviceIdOf(raw);
+}
+
+/** Whether `record` passes `filter` (every record passes no filter). */
+export function matchesService(record: Pick<UserRecord, 'service'>, filter: ServiceFilter | undefined): boolean {
+  if (filter === undefined) return true;
+  return filter === WITHOUT_SERVICE ? !record.service : record.service === filter;
 }
 
 /** One object a report export wrote. */
@@ -72,6 +101,11 @@ export interface BillingReport {
   readonly periodDays: number;
   /** False while the period is still running: the numbers can still grow. */
   readonly periodComplete: boolean;
+  /**
+   * Present only when the report was asked for one service: the filter as given (a service id, or `-` for the
+   * users recorded without a service), and every number below counts only the items recorded with it.
+   */
+  readonly service?: ServiceFilter;
   /**
    * Users Identity Plus confirmed at least once in the period: what Identity Plus bills, whether or not the
    * role policy then let them in. The cost is computed from this number.
@@ -132,10 +166,12 @@ export interface ReportAccumulatorOptions {
   readonly pricePerUserYear: number;
   /** Items with `expiresAt` at or before this instant are ignored (DynamoDB deletes expired items lazily). */
   readonly now: Date;
+  /** Count only the items recorded with this service (see {@link ServiceFilter}). @default - every item */
+  readonly service?: ServiceFilter;
 }
 
 /** Why {@link ReportAccumulator.add} left a record out (or `counted`). */
-export type RecordVerdict = 'counted' | 'expired' | 'other-period';
+export type RecordVerdict = 'counted' | 'expired' | 'other-period' | 'other-service';
 
 /**
  * Builds a {@link BillingReport} from a stream of records, one at a time. It keeps no user rows: memory is a
@@ -150,6 +186,7 @@ export class ReportAccumulator {
   readonly #period: BillingPeriod;
   readonly #price: number;
   readonly #nowSeconds: number;
+  readonly #service?: ServiceFilter;
   readonly #perDay: number[];
   readonly #devices = new Set<string>();
   #users = 0;
@@ -161,6 +198,7 @@ export class ReportAccumulator {
     this.#period = period;
     this.#price = options.pricePerUserYear;
     this.#nowSeconds = options.now.getTime() / 1000;
+    this.#service = options.service;
     this.#perDay = new Array<number>(periodDays(period)).fill(0);
     // Fail now, not after reading a whole period, on a price the estimate cannot use.
     estimatedCost(0, this.#price, period);
@@ -181,9 +219,10 @@ export class ReportAccumulator {
     return this.#expired;
   }
 
-  /** Counts one record, or says why it was left out (expired, or an item of another period). */
+  /** Counts one record, or says why it was left out (an item of another period or service, or expired). */
   add(record: UserRecord): RecordVerdict {
     if (record.period !== this.#period.id) return 'other-period';
+    if (!matchesService(record, this.#service)) return 'other-service';
     if (isExpired(record, this.#nowSeconds)) {
       this.#expired++;
       return 'expired';
@@ -218,6 +257,7 @@ export class ReportAccumulator {
       periodEnd: this.#period.end.toISOString(),
       periodDays: this.#perDay.length,
       periodComplete: generatedAt.getTime() >= this.#period.end.getTime(),
+      ...(this.#service === undefined ? {} : { service: this.#service }),
       uniqueUsers: this.#users,
       admittedUsers: this.#admitted,
       notAdmittedUsers: this.#users - this.#admitted,

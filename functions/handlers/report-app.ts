@@ -1,13 +1,22 @@
 /**
- * `GET /report?period=YYYY-MM&format=json|csv|html` on the service (IAM) API: the billing-period user
- * report. No middleware and no environment here: `report.ts` composes it for Lambda, tests call it with a
+ * `GET /report?period=YYYY-MM&format=json|csv|html[&service=NAME|-]` on the service (IAM) API: the
+ * billing-period user report, optionally of the users recorded for one service (or without one). No middleware and no environment here: `report.ts` composes it for Lambda, tests call it with a
  * ledger double or dynalite.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { singleQueryParameter } from '../adapters/api-gateway-request';
 import { type BillingPeriod, periodById, periodOf } from '../domain/billing-period';
 import { InvalidInputError } from '../domain/errors';
-import { type PeriodRecordsPort, ReportAccumulator, type UserRecord, reportExportKeys } from '../domain/report';
+import {
+  type PeriodRecordsPort,
+  ReportAccumulator,
+  type ServiceFilter,
+  type UserRecord,
+  WITHOUT_SERVICE,
+  reportExportKeys,
+  serviceFilterOf,
+} from '../domain/report';
+import { SERVICE_ID_EXPECTED } from '../domain/service-id';
 import { csvFileName, csvLines, reportHtml, reportJson } from '../domain/report-formats';
 import { SECURITY_HEADERS, errorResponse, jsonResponse } from '../http/http-responses';
 
@@ -52,9 +61,9 @@ export function createReportHandler(deps: ReportDeps): (event: APIGatewayProxyEv
           { Allow: 'GET' },
         );
       }
-      const { period, format } = reportRequest(event, deps);
+      const { period, format, service } = reportRequest(event, deps);
       const now = new Date(deps.now());
-      const accumulator = new ReportAccumulator(period, { pricePerUserYear: deps.pricePerUserYear, now });
+      const accumulator = new ReportAccumulator(period, { pricePerUserYear: deps.pricePerUserYear, now, service });
 
       let response: APIGatewayProxyResult;
       if (format === 'csv') {
@@ -78,6 +87,7 @@ export function createReportHandler(deps: ReportDeps): (event: APIGatewayProxyEv
       deps.log?.served({
         period: period.id,
         format,
+        ...(service === undefined ? {} : { service }),
         status: response.statusCode,
         users: accumulator.users,
         admittedUsers: accumulator.admitted,
@@ -91,13 +101,14 @@ export function createReportHandler(deps: ReportDeps): (event: APIGatewayProxyEv
   };
 }
 
-/** The period and format asked for; InvalidInputError (400) naming the bad parameter. */
+/** The period, format and service filter asked for; InvalidInputError (400) naming the bad parameter. */
 export function reportRequest(
   event: APIGatewayProxyEvent,
   deps: Pick<ReportDeps, 'billingAnchorDay' | 'now'>,
-): { period: BillingPeriod; format: ReportHttpFormat } {
+): { period: BillingPeriod; format: ReportHttpFormat; service?: ServiceFilter } {
   const periodParam = singleQueryParameter(event, 'period');
   const formatParam = singleQueryParameter(event, 'format');
+  const serviceParam = singleQueryParameter(event, 'service');
   const period =
     periodParam === undefined
       ? periodOf(new Date(deps.now()), deps.billingAnchorDay)
@@ -109,7 +120,15 @@ export function reportRequest(
       { field: 'format' },
     );
   }
-  return { period, format: format as ReportHttpFormat };
+  if (serviceParam === undefined) return { period, format: format as ReportHttpFormat };
+  const service = serviceFilterOf(serviceParam);
+  if (service === undefined) {
+    throw new InvalidInputError(
+      `service must be ${SERVICE_ID_EXPECTED}, or "${WITHOUT_SERVICE}" for the users recorded without a service; got ${JSON.stringify(serviceParam.slice(0, 40))}`,
+      { field: 'service' },
+    );
+  }
+  return { period, format: format as ReportHttpFormat, service };
 }
 
 /** The CSV as the body, measured as it is built; past `maxBytes` it stops reading and answers 413. */

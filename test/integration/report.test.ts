@@ -227,7 +227,7 @@ describe('the report over 10,000 users in dynalite', () => {
     const res = await app()(request('period=2026-11&format=csv'));
     expect(res.statusCode).toBe(200);
     const lines = res.body.split('\r\n');
-    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted');
+    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted,service');
     const rows = lines.slice(1, -1);
     expect(rows).toHaveLength(USERS);
     const ids = rows.map((r) => r.split(',')[0]!);
@@ -244,6 +244,7 @@ describe('the report over 10,000 users in dynalite', () => {
       '2',
       '1000003;1000004',
       'true', // no admitted attribute in the item: admitted
+      '', // no service attribute: recorded without one
     ]);
   });
 
@@ -320,11 +321,47 @@ describe('the report over 10,000 users in dynalite', () => {
       estimatedCost: 0.23, // 3 billed users × 0.9 × 31/365 = 0.229 (the 2 admitted alone would be 0.15)
     });
     const csv = (await app()(request('period=2026-08&format=csv'))).body.split('\r\n');
-    expect(csv.slice(1, -1).map((r) => [r.split(',')[0], r.split(',').at(-1)])).toEqual([
+    expect(csv.slice(1, -1).map((r) => [r.split(',')[0], r.split(',').at(-2)])).toEqual([
       ['org:ref-admitted', 'true'],
       ['org:ref-denied', 'false'],
       ['org:ref-denied-then-admitted', 'true'],
     ]);
+  });
+
+  it('counts only the users recorded for a service with ?service= (RecordsTable → RecordsReader → /report)', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE, shards: SHARDS });
+    const period = periodById('2026-07');
+    const at = new Date('2026-07-09T10:00:00Z');
+    const write = (userId: string, serial: string, service?: string) =>
+      table.recordAuthentication({ period, userId, serial, roles: ['member'], at, admitted: true, service });
+    await write('org:ref-billing-1', '1', 'billing.example.com');
+    await write('org:ref-billing-2', '2', 'billing.example.com');
+    await write('org:ref-billing-2', '3', 'billing.example.com');
+    await write('org:ref-shop', '4', 'shop.example.com');
+    await write('org:ref-own', '5');
+
+    const json = async (query: string) => JSON.parse((await app()(request(`period=2026-07&${query}`))).body);
+    expect(await json('service=billing.example.com')).toMatchObject({
+      service: 'billing.example.com',
+      uniqueUsers: 2,
+      uniqueDevices: 3,
+      authentications: 3,
+    });
+    expect(await json('service=shop.example.com')).toMatchObject({ service: 'shop.example.com', uniqueUsers: 1 });
+    expect(await json('service=-')).toMatchObject({ service: '-', uniqueUsers: 1, authentications: 1 });
+    expect(await json('service=nobody.example.com')).toMatchObject({ uniqueUsers: 0, estimatedCost: 0 });
+    const all = await json('format=json');
+    expect(all.uniqueUsers).toBe(4);
+    expect(all).not.toHaveProperty('service');
+
+    const csv = (await app()(request('period=2026-07&format=csv&service=billing.example.com'))).body.split('\r\n');
+    expect(csv.slice(1, -1).map((r) => [r.split(',')[0], r.split(',').at(-1)])).toEqual([
+      ['org:ref-billing-1', 'billing.example.com'],
+      ['org:ref-billing-2', 'billing.example.com'],
+    ]);
+    const bad = await app()(request('period=2026-07&service=billing_example'));
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(bad.body).message).toMatch(/^service must be /);
   });
 
   it('answers 503 when the table cannot be read', async () => {
@@ -394,6 +431,37 @@ describe('the report CLI against dynalite', () => {
     expect(out).toContain('Estimated cost      38.22 USD (500 billed users × 0.90 USD/year × 31/365 days)');
   });
 
+  it('with --service counts and lists only the users recorded for that service', async () => {
+    const table = new RecordsTable({ client, tableName: TABLE, shards: SHARDS });
+    const period = periodById('2026-06');
+    const at = new Date('2026-06-03T10:00:00Z');
+    await table.recordAuthentication({
+      period,
+      userId: 'org:ref-cli-billing',
+      serial: '61',
+      roles: [],
+      at,
+      admitted: true,
+      service: 'billing.example.com',
+    });
+    await table.recordAuthentication({
+      period,
+      userId: 'org:ref-cli-own',
+      serial: '62',
+      roles: [],
+      at,
+      admitted: true,
+    });
+    const source = ['--dynamodb-endpoint', dynalite.endpoint, '--table', TABLE, '--period', '2026-06'];
+    const billing = await run([...source, '--service', 'billing.example.com']);
+    expect(billing.code).toBe(0);
+    expect(billing.out).toContain('\norg:ref-cli-billing');
+    expect(billing.out).not.toContain('org:ref-cli-own');
+    expect(billing.out).toContain('Billed users        1 (confirmed by Identity Plus)\n');
+    const own = await run([...source, '--service', '-', '--format', 'json']);
+    expect(JSON.parse(own.out)).toMatchObject({ service: '-', uniqueUsers: 1 });
+  });
+
   it('says how to fix it when nothing listens at the endpoint', async () => {
     const port = await new Promise<number>((resolve) => {
       const s = createServer().listen(0, '127.0.0.1', () => {
@@ -443,6 +511,16 @@ describe('reading ledger items', () => {
       expiresAt: undefined,
       admitted: true, // no flag: written before denied identities were recorded, all admitted
     });
+  });
+
+  it('reads the service an item was recorded with; a missing, empty or non-string one reads as none', () => {
+    const service = (value?: AttributeValue) =>
+      userRecordOf({ sk: { S: 'USER#org:x' }, ...(value ? { service: value } : {}) }, '2026-11').service;
+    expect(service({ S: 'billing.example.com' })).toBe('billing.example.com');
+    expect(service()).toBeUndefined();
+    expect(service({ S: '' })).toBeUndefined();
+    expect(service({ SS: ['billing.example.com'] })).toBeUndefined();
+    expect(service({ NULL: true })).toBeUndefined();
   });
 
   it('reads the admitted flag: BOOL false is not admitted; missing, true or another type reads as admitted', () => {

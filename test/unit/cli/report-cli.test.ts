@@ -91,8 +91,16 @@ describe('report CLI arguments', () => {
       '--anchor-day',
       '--price-per-user-year',
       '--shards',
+      '--service',
     ])
       expect(REPORT_USAGE).toContain(flag);
+  });
+
+  it('takes --service NAME (lower-cased) or --service - for the users recorded without a service', () => {
+    expect(parseReportArgs(['--service', 'Billing.Example.com'], NO_ENV).service).toBe('billing.example.com');
+    expect(parseReportArgs(['--service', '-'], NO_ENV).service).toBe('-');
+    expect(parseReportArgs(['--service=-'], NO_ENV).service).toBe('-');
+    expect(parseReportArgs([], NO_ENV).service).toBeUndefined();
   });
 
   it.each([
@@ -112,6 +120,14 @@ describe('report CLI arguments', () => {
     [['--price-per-user-year=-1'], /--price-per-user-year must be a number >= 0/],
     [['--price-per-user-year', 'cheap'], /--price-per-user-year must be a number >= 0/],
     [['--out', ''], /--out needs a file name/],
+    [
+      ['--service', 'a_b'],
+      /^--service must be an Identity Plus service id: a DNS name .* or - for the users recorded without a service; got "a_b"$/,
+    ],
+    [['--service', ''], /^--service must be .*; got ""$/],
+    [['--service', 'billing.example.com.'], /^--service must be /],
+    [['--service=--'], /^--service must be /],
+    [['--service'], /argument missing/],
     [['--help', 'extra'], /Unexpected argument 'extra'/],
   ])('refuses %j with a usage error', (argv, message) => {
     expect(() => parseReportArgs(argv as string[], NO_ENV)).toThrow(UsageError);
@@ -194,13 +210,37 @@ describe('report CLI run', () => {
     const csv = io({ records: ledger(records) });
     await runReport(parseReportArgs(['--format', 'csv', '--period', '2026-11'], NO_ENV), csv.streams);
     const lines = csv.out().split('\r\n');
-    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted');
-    expect(lines.slice(1, -1).map((l) => l.split(',').at(-1))).toEqual(['false', 'true']);
+    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted,service');
+    expect(lines.slice(1, -1).map((l) => l.split(',').at(-2))).toEqual(['false', 'true']);
 
     const html = io({ records: ledger(records) });
     await runReport(parseReportArgs(['--format', 'html', '--period', '2026-11'], NO_ENV), html.streams);
     expect(html.out()).toContain('<dt>Billed users (confirmed by Identity Plus)</dt><dd>2</dd>');
     expect(html.out()).toContain('<dt>Admitted users</dt><dd>1</dd>');
+  });
+
+  it('with --service counts and lists only the users recorded for it, and says so', async () => {
+    const mixed: UserRecord[] = [
+      { ...(records[0] as UserRecord), service: 'billing.example.com' },
+      records[1] as UserRecord,
+      { ...(records[1] as UserRecord), userId: 'org:ref-bob', service: 'shop.example.com' },
+    ];
+    const json = io({ records: ledger(mixed) });
+    await runReport(parseReportArgs(['--format', 'json', '--service', 'billing.example.com'], NO_ENV), json.streams);
+    expect(JSON.parse(json.out())).toMatchObject({ service: 'billing.example.com', uniqueUsers: 1, admittedUsers: 0 });
+
+    const csv = io({ records: ledger(mixed) });
+    await runReport(parseReportArgs(['--format', 'csv', '--service', '-'], NO_ENV), csv.streams);
+    const rows = csv.out().split('\r\n').slice(1, -1);
+    expect(rows.map((l) => l.split(',')[0])).toEqual(['org:ref-alice']);
+    expect(rows.map((l) => l.split(',').at(-1))).toEqual(['']);
+
+    const table = io({ records: ledger(mixed) });
+    await runReport(parseReportArgs(['--service', 'shop.example.com'], NO_ENV), table.streams);
+    expect(table.out()).toContain('\norg:ref-bob');
+    expect(table.out()).not.toContain('org:ref-alice');
+    expect(table.out()).toContain('Service             only users recorded for service shop.example.com');
+    expect(table.out()).toContain('Billed users        1 (confirmed by Identity Plus)\n');
   });
 
   it('shows progress on a terminal only when the report takes longer than the threshold', async () => {

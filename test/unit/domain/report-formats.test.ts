@@ -54,22 +54,45 @@ beforeAll(async () => {
 
 describe('CSV', () => {
   it('has the documented header and one CRLF-terminated row per user, devices joined with ;', async () => {
-    expect(CSV_HEADER).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted\r\n');
+    expect(CSV_HEADER).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted,service\r\n');
     expect(csvRow(user())).toBe(
-      'org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222,true\r\n',
+      'org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222,true,\r\n',
     );
     expect(await collect(csvLines([user(), user({ userId: 'b' })]))).toBe(
       CSV_HEADER + csvRow(user()) + csvRow(user({ userId: 'b' })),
     );
   });
 
-  it('ends each row with admitted: true, or false for a user Identity Plus confirmed but the role policy denied', () => {
-    expect(CSV_HEADER.trimEnd().split(',').at(-1)).toBe('admitted'); // last: readers by position keep working
-    expect(csvRow(user({ admitted: true })).endsWith(',111;222,true\r\n')).toBe(true);
+  it('has admitted: true, or false for a user Identity Plus confirmed but the role policy denied', () => {
+    expect(CSV_HEADER.trimEnd().split(',').at(-2)).toBe('admitted'); // columns only added after it
+    expect(csvRow(user({ admitted: true })).endsWith(',111;222,true,\r\n')).toBe(true);
     expect(csvRow(user({ admitted: false }))).toBe(
-      'org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222,false\r\n',
+      'org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222,false,\r\n',
     );
-    expect(csvRow(user({ admitted: undefined })).endsWith(',true\r\n')).toBe(true); // an item from before the flag
+    expect(csvRow(user({ admitted: undefined })).endsWith(',true,\r\n')).toBe(true); // an item from before the flag
+  });
+
+  it('ends each row with the service the user was recorded for, empty when none (a column added last)', () => {
+    // Added after admitted: a reader that takes the first eight columns by position reads what it read before.
+    expect(CSV_HEADER.trimEnd().split(',')).toEqual([
+      'userId',
+      'name',
+      'email',
+      'firstSeenAt',
+      'lastSeenAt',
+      'authCount',
+      'devices',
+      'admitted',
+      'service',
+    ]);
+    expect(csvRow(user({ service: 'billing.example.com' }))).toBe(
+      'org:ref-alice,Alice Archer,alice@example.com,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222,true,billing.example.com\r\n',
+    );
+    expect(csvRow(user()).split(',').slice(0, 8)).toEqual(
+      csvRow(user({ service: 'billing.example.com' }))
+        .split(',')
+        .slice(0, 8),
+    );
   });
 
   it('quotes fields with commas, quotes and line breaks (RFC 4180), and leaves plain ones bare', () => {
@@ -91,7 +114,7 @@ describe('CSV', () => {
 
   it('neutralises a formula in a name, keeping the row intact', () => {
     expect(csvRow(user({ name: '=cmd|" /C calc"!A0', email: undefined }))).toBe(
-      `org:ref-alice,"'=cmd|"" /C calc""!A0",,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222,true\r\n`,
+      `org:ref-alice,"'=cmd|"" /C calc""!A0",,2026-11-03T08:00:00.000Z,2026-11-20T08:05:00.000Z,4,111;222,true,\r\n`,
     );
   });
 
@@ -215,10 +238,10 @@ describe('CSV formula injection', () => {
 
   it('neutralises hostile names, emails and user ids across the whole row', () => {
     const row = csvRow(
-      user({ userId: 'local:a;=1', name: "Carol;=cmd|' /C calc'!A0", email: 'x\t@y', admitted: false }),
+      user({ userId: 'local:a;=1', name: "Carol;=cmd|' /C calc'!A0", email: 'x\t@y', admitted: false, service: '=1' }),
     );
-    expect(parseRecord(row)).toHaveLength(8);
-    expect(parseRecord(row).at(-1)).toBe('false');
+    expect(parseRecord(row)).toHaveLength(9);
+    expect(parseRecord(row).at(-2)).toBe('false');
     expect(formulaCells(row)).toEqual([]);
   });
 
@@ -237,11 +260,15 @@ describe('CSV formula injection', () => {
 
   it('leaves no formula cell in a whole row of hostile fields (property)', () => {
     fc.assert(
-      fc.property(nasty, nasty, nasty, fc.boolean(), (userId, name, email, admitted) => {
-        const row = csvRow(user({ userId, name, email, admitted }));
-        expect(parseRecord(row)).toHaveLength(8);
-        expect(parseRecord(row).at(-1)).toBe(String(admitted));
-        expect(formulaCells(row)).toEqual([]);
+      fc.property(nasty, nasty, nasty, fc.boolean(), nasty, (userId, name, email, admitted, service) => {
+        // The service comes from our own configuration, but a damaged ledger item could hold anything.
+        const row = csvRow(user({ userId, name, email, admitted, service }));
+        expect(parseRecord(row)).toHaveLength(9);
+        expect(parseRecord(row).at(-2)).toBe(String(admitted));
+        // The row's CRLF ends the record and is in no value; left on, an empty last cell (no service recorded)
+        // would read as a cell of just that CRLF to a reader splitting on `,` alone.
+        expect(row.endsWith('\r\n')).toBe(true);
+        expect(formulaCells(row.slice(0, -2))).toEqual([]);
       }),
       { numRuns: 1000 },
     );
@@ -262,6 +289,43 @@ describe('JSON', () => {
       'notAdmittedUsers',
       'uniqueDevices',
     ]);
+  });
+});
+
+describe('a report filtered by service', () => {
+  let filtered: BillingReport;
+  let without: BillingReport;
+  beforeAll(() => {
+    const records = [
+      user({ service: 'billing.example.com' }),
+      user({ userId: 'local:erin', devices: ['333'], service: 'shop.example.com' }),
+      user({ userId: 'serial:444', devices: ['444'] }),
+    ];
+    const options = { pricePerUserYear: 0.9, now: NOW };
+    filtered = buildReport(periodById('2026-11'), records, { ...options, service: 'billing.example.com' });
+    without = buildReport(periodById('2026-11'), records, { ...options, service: '-' });
+  });
+
+  it('says in the JSON which filter applied, right after the period; an unfiltered report has no such key', () => {
+    const json = JSON.parse(reportJson(filtered));
+    expect(json).toMatchObject({ service: 'billing.example.com', uniqueUsers: 1, uniqueDevices: 2 });
+    expect(Object.keys(json).slice(4, 7)).toEqual(['periodComplete', 'service', 'uniqueUsers']);
+    expect(JSON.parse(reportJson(without))).toMatchObject({ service: '-', uniqueUsers: 1, uniqueDevices: 1 });
+    expect(Object.keys(JSON.parse(reportJson(report)))).not.toContain('service');
+  });
+
+  it('says on the HTML page and under the text table which users were counted', () => {
+    expect(reportHtml(filtered)).toContain(
+      '<p class="sub">Counted: only users recorded for service billing.example.com (service=billing.example.com).</p>',
+    );
+    expect(reportHtml(without)).toContain(
+      '<p class="sub">Counted: only users recorded without a service (service=-: asked for the API certificate&#39;s own).</p>',
+    );
+    expect(reportHtml(report)).not.toContain('Counted:');
+    expect(tableTotals(filtered)).toContain(
+      'Service             only users recorded for service billing.example.com (service=billing.example.com)\n',
+    );
+    expect(tableTotals(report)).not.toContain('Service');
   });
 });
 

@@ -4,9 +4,12 @@ import {
   type UserRecord,
   estimatedCost,
   isAdmitted,
+  matchesService,
   periodDays,
   reportExportKeys,
+  serviceFilterOf,
 } from '../../../functions/domain/report';
+import { serviceIdOf } from '../../../functions/domain/service-id';
 import { buildReport } from '../../support/build-report';
 
 const NOW = new Date('2026-11-26T12:00:00Z');
@@ -162,6 +165,81 @@ describe('the report of a period', () => {
     expect(dec.add(inDecember)).toBe('counted');
     expect(nov.result(NOW).uniqueUsers).toBe(1);
     expect(dec.result(NOW).uniqueUsers).toBe(1);
+  });
+
+  it('with a service filter counts only the items recorded with that service, in every number', () => {
+    const items = [
+      user({ userId: 'a', service: 'billing.example.com', devices: ['1', '2'], authCount: 3 }),
+      user({ userId: 'b', service: 'billing.example.com', admitted: false, devices: ['2'], authCount: 1 }),
+      user({ userId: 'c', service: 'shop.example.com', devices: ['3'], authCount: 7 }),
+      user({ userId: 'd', devices: ['4'], authCount: 5 }),
+      user({ userId: 'e', service: 'billing.example.com', expiresAt: 1 }),
+    ];
+    const billing = new ReportAccumulator(november, {
+      pricePerUserYear: 0.9,
+      now: NOW,
+      service: 'billing.example.com',
+    });
+    expect(items.map((item) => billing.add(item))).toEqual([
+      'counted',
+      'counted',
+      'other-service',
+      'other-service',
+      'expired',
+    ]);
+    expect(billing.result(NOW)).toMatchObject({
+      service: 'billing.example.com',
+      uniqueUsers: 2,
+      admittedUsers: 1,
+      notAdmittedUsers: 1,
+      uniqueDevices: 2,
+      authentications: 4,
+      estimatedCost: estimatedCost(2, 0.9, november),
+    });
+    expect(billing.expired).toBe(1);
+
+    const none = buildReport(november, items, { pricePerUserYear: 0.9, now: NOW, service: '-' });
+    expect(none).toMatchObject({ service: '-', uniqueUsers: 1, uniqueDevices: 1, authentications: 5 });
+    const all = buildReport(november, items, { pricePerUserYear: 0.9, now: NOW });
+    expect(all.uniqueUsers).toBe(4);
+    expect('service' in all).toBe(false); // without a filter the report is what it always was
+  });
+
+  it('reads a service filter: a service id, lower-cased, or - for items without one; nothing else', () => {
+    expect(serviceFilterOf('billing.example.com')).toBe('billing.example.com');
+    expect(serviceFilterOf('Billing.Example.COM')).toBe('billing.example.com');
+    expect(serviceFilterOf('-')).toBe('-');
+    expect(serviceFilterOf('a')).toBe('a');
+    expect(serviceFilterOf(`${'a'.repeat(63)}.${'b'.repeat(63)}`)).toBeDefined();
+    for (const bad of [
+      '',
+      ' ',
+      '--',
+      '-a',
+      'a-',
+      '.a',
+      'a.',
+      'a..b',
+      'a_b',
+      'a b',
+      'billing.example.com ',
+      'https://billing.example.com',
+      '\u212Aelvin.example', // the Kelvin sign lower-cases to an ASCII k
+      '\u0130.example',
+      'a'.repeat(64),
+      `${'a.'.repeat(126)}ab`, // 254 characters
+      '*',
+      'none\n',
+    ]) {
+      expect([bad, serviceFilterOf(bad)]).toEqual([bad, undefined]);
+    }
+    expect(serviceIdOf('-')).toBeUndefined(); // so `-` can never name a service
+    expect(matchesService({}, '-')).toBe(true);
+    expect(matchesService({ service: '' }, '-')).toBe(true); // an empty value names no service
+    expect(matchesService({ service: 'x' }, '-')).toBe(false);
+    expect(matchesService({ service: 'x' }, 'x')).toBe(true);
+    expect(matchesService({}, 'x')).toBe(false);
+    expect(matchesService({ service: 'x' }, undefined)).toBe(true);
   });
 
   it('ignores items whose expiresAt has passed (dynalite and DynamoDB can still return them)', async () => {

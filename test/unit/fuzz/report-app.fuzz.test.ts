@@ -1,9 +1,9 @@
 /**
- * Fuzzing the report function (createReportHandler) in-process: any method, `period` and `format` (valid,
- * out of range, hostile), over a ledger of records holding markup, formula triggers and odd values, which
- * may fail part-way. Runs and replay: test/support/fuzz-settings.ts.
+ * Fuzzing the report function (createReportHandler) in-process: any method, `period`, `format` and `service`
+ * (valid, out of range, hostile), over a ledger of records holding markup, formula triggers and odd values
+ * (services included), which may fail part-way. Runs and replay: test/support/fuzz-settings.ts.
  */
-import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import fc from 'fast-check';
 import { RecordReadError } from '../../../functions/domain/errors';
 import type { PeriodRecordsPort, UserRecord } from '../../../functions/domain/report';
@@ -35,7 +35,7 @@ class FuzzLedger implements PeriodRecordsPort {
   readonly asked: string[] = [];
   threw = false;
   constructor(
-    private readonly items: ReadonlyArray<{
+    readonly items: ReadonlyArray<{
       readonly record: Omit<UserRecord, 'period'>;
       readonly otherPeriod: boolean;
     }>,
@@ -104,6 +104,11 @@ const userRecord: fc.Arbitrary<{ record: Omit<UserRecord, 'period'>; otherPeriod
         devices: fc.array(fc.oneof(fc.bigInt({ min: 1n, max: 2n ** 160n }).map(String), cellText), { maxLength: 3 }),
         expiresAt: fc.integer({ min: 0, max: 5_000_000_000 }),
         admitted: fc.boolean(),
+        // What the ledger recorded: mostly our own services; a damaged item could hold anything.
+        service: fc.oneof(
+          { weight: 4, arbitrary: fc.constantFrom('billing.example.com', 'shop.example.com') },
+          { weight: 1, arbitrary: fc.oneof(cellText, fc.constantFrom('', '-', 'Billing.Example.com')) },
+        ),
       },
       { requiredKeys: ['userId', 'firstSeenAt', 'lastSeenAt', 'authCount', 'devices'] },
     )
@@ -152,6 +157,34 @@ const formatValue = fc.oneof(
   { weight: 1, arbitrary: tainted() },
 );
 
+/** A service filter: services the ledger holds, `-`, unknown ones, and what must be refused. */
+const serviceValue = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom('billing.example.com', 'shop.example.com', 'BILLING.example.com', '-', 'nobody.example'),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      '',
+      '--',
+      '-billing',
+      'a_b',
+      ' billing.example.com',
+      'billing.example.com.',
+      '.example.com',
+      'a..b',
+      'a'.repeat(64),
+      `${'a.'.repeat(126)}ab`,
+      '\uff42illing.example.com',
+      '\u212Aelvin.example',
+      'none\u0000',
+      '*',
+    ),
+  },
+  { weight: 1, arbitrary: tainted() },
+);
+
 const part = (key: fc.Arbitrary<string>, value: fc.Arbitrary<string>): fc.Arbitrary<QueryPart> =>
   fc.record({
     key,
@@ -160,25 +193,29 @@ const part = (key: fc.Arbitrary<string>, value: fc.Arbitrary<string>): fc.Arbitr
     bare: fc.oneof({ weight: 15, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   });
 
-/** Mostly one `period` and one `format`; now and then a repeat, a stranger or a swapped value. */
+/** Mostly one `period`, one `format` and one `service`; now and then a repeat, a stranger or a swapped value. */
 const reportQuery: fc.Arbitrary<QueryPart[]> = fc
   .tuple(
     fc.option(part(fc.constant('period'), periodValue), { nil: undefined, freq: 4 }),
     fc.option(part(fc.constant('format'), formatValue), { nil: undefined, freq: 4 }),
+    fc.option(part(fc.constant('service'), serviceValue), { nil: undefined, freq: 2 }),
     fc.oneof(
       { weight: 6, arbitrary: fc.constant([]) },
       {
         weight: 1,
         arbitrary: fc.array(
-          part(fc.oneof(fc.constantFrom('period', 'format'), tainted()), fc.oneof(periodValue, formatValue)),
-          {
-            maxLength: 2,
-          },
+          part(
+            fc.oneof(fc.constantFrom('period', 'format', 'service'), tainted()),
+            fc.oneof(periodValue, formatValue, serviceValue),
+          ),
+          { maxLength: 2 },
         ),
       },
     ),
   )
-  .map(([period, format, extra]) => [period, format, ...extra].filter((p): p is QueryPart => p !== undefined));
+  .map(([period, format, service, extra]) =>
+    [period, format, service, ...extra].filter((p): p is QueryPart => p !== undefined),
+  );
 
 const reportRequest: fc.Arbitrary<RequestSpec> = fc.record({
   method: fc.oneof(
@@ -226,6 +263,68 @@ function csvCells(body: string): string[] {
   }
   if (cell) cells.push(cell);
   return cells;
+}
+
+/**
+ * The service filter `value` spells, by the documented grammar, written here apart from the handler's: `-`,
+ * or a DNS name of ASCII letters, digits, dots and hyphens (compared lower-cased); null when it is neither.
+ */
+function expectedFilter(value: string): string | null {
+  if (value === '-') return value;
+  const label = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
+  const lower = /^[\x21-\x7e]*$/.test(value) ? value.toLowerCase() : '';
+  return lower.length <= 253 && new RegExp(`^${label}(\\.${label})*$`).test(lower) ? lower : null;
+}
+
+/** The request's one `service` value (undefined: none given; null: given more than once). */
+function serviceParam(event: APIGatewayProxyEvent): string | null | undefined {
+  const values = event.multiValueQueryStringParameters?.service;
+  if (values && values.length > 1) return null;
+  return event.queryStringParameters?.service ?? undefined;
+}
+
+/** The ledger items a report with `filter` must count: the asked period's, unexpired, recorded with the service. */
+function expectedUsers(ledger: FuzzLedger, filter: string | undefined, nowMs: number): number {
+  return ledger.items.filter(
+    ({ record, otherPeriod }) =>
+      !otherPeriod &&
+      (record.expiresAt === undefined || record.expiresAt > nowMs / 1000) &&
+      (filter === undefined ||
+        (filter === '-' ? record.service === undefined || record.service === '' : record.service === filter)),
+  ).length;
+}
+
+/**
+ * The `service` filter's rules: a 200 only for a valid filter, counting exactly the items recorded with it and
+ * saying so (JSON), listing only them (CSV); a refused filter is a 400 naming `service`; nothing read for it.
+ */
+function serviceRules(res: APIGatewayProxyResult, ledger: FuzzLedger, event: APIGatewayProxyEvent, nowMs: number) {
+  const broken: string[] = [];
+  const given = serviceParam(event);
+  if (given === undefined || given === null || event.httpMethod !== 'GET') return broken;
+  const filter = expectedFilter(given);
+  if (filter === null) {
+    if (res.statusCode === 200) broken.push(`a 200 for service=${JSON.stringify(given.slice(0, 40))}`);
+    const message = res.statusCode === 400 ? String(JSON.parse(res.body).message) : '';
+    if (res.statusCode === 400 && !/^(service|period|format) /.test(message))
+      broken.push(`a 400 that does not name the bad parameter: ${message.slice(0, 80)}`);
+    return broken;
+  }
+  if (res.statusCode !== 200) return broken;
+  const contentType = headerOf(res, 'Content-Type') ?? '';
+  if (contentType.startsWith('application/json')) {
+    const report = JSON.parse(res.body) as { service?: unknown; uniqueUsers?: unknown };
+    if (report.service !== filter) broken.push(`service ${String(report.service)} in the report of ${filter}`);
+    const expected = expectedUsers(ledger, filter, nowMs);
+    if (report.uniqueUsers !== expected) broken.push(`uniqueUsers ${String(report.uniqueUsers)}, not ${expected}`);
+  } else if (contentType.startsWith('text/csv')) {
+    const rows = res.body.split('\r\n').length - 2; // header, and the empty string after the last CRLF
+    const expected = expectedUsers(ledger, filter, nowMs);
+    if (!res.body.includes('"') && rows !== expected) broken.push(`${rows} CSV rows, not ${expected}`);
+    if (!res.body.split('\r\n')[0]?.endsWith(',admitted,service')) broken.push('a CSV header without service last');
+  } else if (!res.body.includes('Counted: only users recorded'))
+    broken.push('an HTML page that does not name the filter');
+  return broken;
 }
 
 /** The report's own rules: documented statuses, formula-safe CSV within the size limit, nothing read for a bad request. */
@@ -280,6 +379,7 @@ describe('report function under fuzzing', () => {
             broken = answerProblems(res, { ownOrigin: OWN_ORIGIN, returnOrigins: [], signonUrls: new Set() });
             if (broken.length === 0)
               broken = reportRules(res as APIGatewayProxyResult, ledger, event.httpMethod, maxCsvBytes);
+            if (broken.length === 0) broken = serviceRules(res as APIGatewayProxyResult, ledger, event, c.now);
           } catch (err) {
             broken = [`the handler threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`];
           }

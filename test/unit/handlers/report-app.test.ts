@@ -109,9 +109,10 @@ describe('GET /report', () => {
       'Content-Disposition': 'attachment; filename="plusgate-users-2026-11.csv"',
     });
     const lines = res.body.split('\r\n');
-    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted');
+    expect(lines[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted,service');
     expect(lines.slice(1, -1).map((l) => l.split(',')[0])).toEqual(['org:a', 'org:b', 'local:c']); // the expired org:x is not billed
-    expect(lines.slice(1, -1).map((l) => l.split(',').at(-1))).toEqual(['true', 'true', 'false']);
+    expect(lines.slice(1, -1).map((l) => l.split(',').at(-2))).toEqual(['true', 'true', 'false']);
+    expect(lines.slice(1, -1).map((l) => l.split(',').at(-1))).toEqual(['', '', '']); // recorded without a service
     expect(lines.at(-1)).toBe('');
   });
 
@@ -138,6 +139,17 @@ describe('GET /report', () => {
     ['format=table', /format must be one of json, csv, html/],
     ['period=2026-11&period=2026-10', /period is given 2 times; give it once/],
     ['format=json&format=csv', /format is given 2 times/],
+    [
+      'service=',
+      /^service must be an Identity Plus service id: a DNS name .* or "-" for the users recorded without a service; got ""$/,
+    ],
+    ['service=a_b', /^service must be .*; got "a_b"$/],
+    ['service=--', /^service must be .*; got "--"$/],
+    ['service=billing.example.com.', /^service must be .*; got "billing.example.com."$/],
+    ['service=%3Cscript%3E', /^service must be .*; got "<script>"$/],
+    ['service=a%0Ab', /^service must be .*; got "a\\nb"$/],
+    [`service=${'a'.repeat(300)}`, /^service must be .*; got "a{40}"$/],
+    ['service=a&service=-', /service is given 2 times; give it once/],
   ])('refuses %j with 400 and a message', async (query, message) => {
     const l = ledger();
     const res = await handler(l)(request(query));
@@ -145,6 +157,72 @@ describe('GET /report', () => {
     expect(res.headers?.['Content-Type']).toBe('application/json; charset=utf-8');
     expect(JSON.parse(res.body).message).toMatch(message);
     expect(l.asked).toEqual([]); // nothing read for a bad request
+  });
+
+  describe("?service= (a delegated inquiry's service, as the ledger recorded it)", () => {
+    const mixed = () =>
+      new FakeLedger([
+        user('org:a', '2026-11', { service: 'billing.example.com' }),
+        user('org:b', '2026-11', { service: 'shop.example.com' }),
+        user('local:c', '2026-11', { admitted: false, service: 'billing.example.com' }),
+        user('org:d'),
+        user('org:x', '2026-11', { expiresAt: 1, service: 'billing.example.com' }),
+        user('org:a', '2026-10', { service: 'billing.example.com' }),
+      ]);
+
+    it('counts only the users recorded for that service, and says so in the JSON', async () => {
+      const res = await handler(mixed())(request('service=billing.example.com'));
+      expect(res.statusCode).toBe(200);
+      const report = JSON.parse(res.body);
+      expect(report).toMatchObject({
+        period: '2026-11',
+        service: 'billing.example.com',
+        uniqueUsers: 2,
+        admittedUsers: 1,
+        notAdmittedUsers: 1,
+        authentications: 4,
+        estimatedCost: 0.15, // 2 × 0.9 × 30/365
+      });
+    });
+
+    it('reads the name case-insensitively, as service ids are, and answers it lower-cased', async () => {
+      const report = JSON.parse((await handler(mixed())(request('service=Billing.Example.COM'))).body);
+      expect(report).toMatchObject({ service: 'billing.example.com', uniqueUsers: 2 });
+    });
+
+    it('with - counts only the users recorded without a service', async () => {
+      const report = JSON.parse((await handler(mixed())(request('service=-'))).body);
+      expect(report).toMatchObject({ service: '-', uniqueUsers: 1, authentications: 2 });
+    });
+
+    it('lists only those users in the CSV, each with its service in the last column', async () => {
+      const res = await handler(mixed())(request('service=billing.example.com&format=csv'));
+      const rows = res.body.split('\r\n').slice(1, -1);
+      expect(rows.map((l) => l.split(',')[0])).toEqual(['org:a', 'local:c']);
+      expect(rows.map((l) => l.split(',').at(-1))).toEqual(['billing.example.com', 'billing.example.com']);
+    });
+
+    it('says on the HTML page which users it counted', async () => {
+      const res = await handler(mixed())(request('service=shop.example.com&format=html'));
+      expect(res.body).toContain('Counted: only users recorded for service shop.example.com');
+      expect(res.body).toContain('<dt>Billed users (confirmed by Identity Plus)</dt><dd>1</dd>');
+    });
+
+    it('changes nothing without the parameter: every user, no service key', async () => {
+      const report = JSON.parse((await handler(mixed())(request(''))).body);
+      expect(report.uniqueUsers).toBe(4);
+      expect(Object.keys(report)).not.toContain('service');
+      const html = (await handler(mixed())(request('format=html'))).body;
+      expect(html).not.toContain('Counted:');
+    });
+
+    it('logs the filter it applied', async () => {
+      const served: Array<Record<string, unknown>> = [];
+      await handler(mixed(), { log: { served: (f) => served.push({ ...f }), failure: () => undefined } })(
+        request('service=-'),
+      );
+      expect(served).toEqual([expect.objectContaining({ service: '-', users: 1 })]);
+    });
   });
 
   it('answers 405 to anything but GET', async () => {

@@ -211,10 +211,10 @@ describe('period close', () => {
     ]);
     const csv = s3.objects.get('reports/2026-11/users.csv')!.toString().split('\r\n');
     expect(csv).toHaveLength(4); // header, 2 users, final CRLF
-    expect(csv[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted');
-    expect(csv[1]).toMatch(/^local:a,.*,true$/);
+    expect(csv[0]).toBe('userId,name,email,firstSeenAt,lastSeenAt,authCount,devices,admitted,service');
+    expect(csv[1]).toMatch(/^local:a,.*,true,$/);
     expect(csv[2]).toContain(`"'=1+1"`);
-    expect(csv[2]).toMatch(/,false$/);
+    expect(csv[2]).toMatch(/,false,$/);
     const report = JSON.parse(s3.objects.get('reports/2026-11/report.json')!.toString());
     expect(report).toMatchObject({
       period: '2026-11',
