@@ -125,18 +125,21 @@ export function apiOperations(state: SimulatorState): ReadonlyMap<string, ApiOpe
     return simpleResponse(SIMULATOR_OUTCOMES.DISASSOCIATED, 'The local user is no longer bound to the identity.');
   }
 
-  /** Records an intrusion on a known certificate, one open report per certificate. */
+  /**
+   * Records an intrusion, one open report per certificate. Any certificate may be reported, known to the
+   * simulator or not: "an intrusion can be reported on any incoming offending certificate" (Java client,
+   * `Intrusion_Report.java`). A known identity counts it in `local-intrusions`.
+   */
   function report(body: Record<string, unknown>): WireAnswer {
     const checked = checkIntrusionReport(body);
     if (!checked.ok) return problemResponse(checked.problem);
     const { serial } = checked.value;
-    const identity = state.identity(serial);
-    if (!identity) return problemOf(undefined);
     if (state.intrusionsOn(serial).length > 0) {
       return simpleResponse(outcome('ER 0007'), 'Withdraw the open report on this certificate first.');
     }
     const reference = state.addIntrusion(checked.value);
-    state.setIdentity(serial, { ...identity, localIntrusions: (identity.localIntrusions ?? 0) + 1 });
+    const identity = state.identity(serial);
+    if (identity) state.setIdentity(serial, { ...identity, localIntrusions: (identity.localIntrusions ?? 0) + 1 });
     return referenceNumber(reference);
   }
 

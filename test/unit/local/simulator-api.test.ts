@@ -208,11 +208,13 @@ describe('intrusion reports', () => {
     expect(state.identity('16')?.localIntrusions).toBe(1);
   });
 
-  it('reports on any known certificate, revoked too, and answers PB 0006 for an unknown one', () => {
-    const { call } = setup();
+  it('takes a report on any certificate, revoked or unknown too (Java: "any incoming offending certificate")', () => {
+    const { state, call } = setup();
     expect(call('PUT', 'Intrusion-Report', report('18'))).toHaveProperty('Reference-Number');
+    expect(call('PUT', 'Intrusion-Report', report('99'))).toHaveProperty('Reference-Number');
+    expect(state.identity('99')).toBeUndefined();
     expect(outcomeOf(call('PUT', 'Intrusion-Report', report('99')))).toBe(
-      'PB 0006 Unknown Identity Plus anonymous certificate',
+      'ER 0007 An intrusion was already reported on this certificate',
     );
   });
 
