@@ -320,6 +320,16 @@ export class PlusgateStack extends Stack {
         value: this.forwardAuth.truststore.bucket.s3UrlForObject(this.forwardAuth.truststore.key),
       });
     }
+    new CfnOutput(this, 'BindingsInvokeArn', {
+      description:
+        'Resource for execute-api:Invoke in the IAM policy of a service that binds its user ids (PUT /bindings, DELETE /bindings/<id>)',
+      value: this.service.api.arnForExecuteApi('*', '/bindings*', this.service.api.deploymentStage.stageName),
+    });
+    new CfnOutput(this, 'IntrusionsInvokeArn', {
+      description:
+        'Resource for execute-api:Invoke in the IAM policy of a service that reports intruders (POST /intrusions, DELETE /intrusions/<ref>)',
+      value: this.service.api.arnForExecuteApi('*', '/intrusions*', this.service.api.deploymentStage.stageName),
+    });
     new CfnOutput(this, 'ReportInvokeArn', {
       description: 'Resource for execute-api:Invoke in the IAM policy of an operator who reads /report',
       value: this.service.api.arnForExecuteApi(

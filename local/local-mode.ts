@@ -8,9 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, unwatchFile, watchFile } from 'node:fs';
 import * as path from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { AUTH_ROUTES, EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
+import { AUTH_ROUTES, EDGE_ROUTES, ENV, IDENTITY_ROUTES, SERVICE_ROUTES } from '../functions/config/names';
 import { SETTINGS } from '../functions/config/settings';
-import { type DevPki, demoSeed } from './dev-pki';
+import type { DevPki } from './dev-pki';
+import { demoSimulatorSeed } from './simulator-seed';
 import { devPkiPaths, loadOrCreateDevPki } from './dev-pki-files';
 import { ensureRecordsTable, localDynamoClient, startDynalite } from './dynamodb-local';
 import { type GatewayRoute, LocalGateway, type ProxyHandler } from './gateway';
@@ -118,7 +119,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
         apiClients: await localApiCert.acceptedCertificates(),
         issuer: pki.intermediate,
         port: options.simulatorPort ?? 8444,
-        seed: demoSeed(pki),
+        seed: demoSimulatorSeed(pki),
       });
       await simulator.start();
       const started = simulator;
@@ -226,6 +227,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
         // Forward-auth by proxy dialect, any method, as the service API declares it.
         { method: 'ANY', path: AUTH_ROUTES.DIALECT, handler: (event, context) => verify(event, context) },
         { method: 'ANY', path: AUTH_ROUTES.DIALECT_PATH, handler: (event, context) => verify(event, context) },
+        // The identity operations: binding local users, reporting intruders.
+        { method: 'PUT', path: IDENTITY_ROUTES.BINDINGS, handler: (event, context) => verify(event, context) },
+        { method: 'DELETE', path: IDENTITY_ROUTES.BINDING, handler: (event, context) => verify(event, context) },
+        { method: 'POST', path: IDENTITY_ROUTES.INTRUSIONS, handler: (event, context) => verify(event, context) },
+        { method: 'DELETE', path: IDENTITY_ROUTES.INTRUSION, handler: (event, context) => verify(event, context) },
         {
           method: 'GET',
           path: '/metrics',

@@ -1,6 +1,6 @@
 /**
- * Lambda entry of the service API's verify routes (IAM-authorised): POST /verify (JSON) and GET /verify
- * (forward-auth). middy chain: logger context → metrics flush → secrets → error mapper (JSON; 503 for any
+ * Lambda entry of the service API's verify routes (IAM-authorised): POST /verify (JSON), GET /verify and
+ * /auth/{dialect} (forward-auth), and the identity operations (/bindings, /intrusions: identity-ops-app.ts). middy chain: logger context → metrics flush → secrets → error mapper (JSON; 503 for any
  * server error, since proxies take only 200/401/403/503) → the verify app.
  */
 import middy from '@middy/core';
@@ -9,6 +9,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { ENV } from '../config/names';
 import { ConfigurationError } from '../domain/errors';
 import { createVerifyHandler } from './verify-app';
+import { createIdentityOpsHandler, isIdentityRoute } from './identity-ops-app';
 import {
   type SecretContext,
   loadTruststore,
@@ -24,6 +25,10 @@ import { decisionLog, errorMapper, logger } from '../runtime/observability';
 const config = runtimeConfig();
 const truststore = loadTruststore(config.truststoreFile, __dirname);
 const edgeOrigin = config.publicOrigin;
+
+const identityOpsApp = perServices(({ client, cache }) =>
+  createIdentityOpsHandler({ identityPlus: client, truststore, cache, now: Date.now, log: decisionLog }),
+);
 
 const verifyApp = perServices(({ intents, authenticator, stateKey }) => {
   if (!edgeOrigin)
@@ -46,4 +51,6 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error,
   .use(metricsMiddleware())
   .use(secretsMiddleware(config, { stateKey: true }))
   .use(errorMapper({ json: true, serviceUnavailableOnly: true }))
-  .handler(async (event, context) => verifyApp(services(context))(event));
+  .handler(async (event, context) =>
+    isIdentityRoute(event.resource) ? identityOpsApp(services(context))(event) : verifyApp(services(context))(event),
+  );
