@@ -31,7 +31,8 @@ const USAGE = `usage: npm start -- [options]
   --allowed-return-origins o  origins /signin may send people back to, comma-separated (default: the gateway's own)
   --identity-plus-service NAME
                               ask Identity Plus on behalf of the service NAME, one the API certificate manages
-                              (delegated inquiry), and record NAME in the ledger (default: the certificate's own)
+                              (delegated inquiry), and record NAME in the ledger (default: the certificate's own;
+                              the simulator manages managed.plusgate.local, where alice has the role "org. member")
   --quiet                     no request and decision logs
 
 Against the real Identity Plus instead of the simulator (your service's API certificate):
