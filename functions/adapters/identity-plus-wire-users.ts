@@ -26,8 +26,8 @@ import {
 export const MAX_LOCAL_USER_ID = 128;
 
 /**
- * Checks a local user id: 1–128 visible characters, no control characters and no `/` (it is a path segment of
- * `DELETE /bindings/{localUserId}`). Identity Plus sees it only as an opaque name.
+ * Checks a local user id: 1–128 visible characters, no control characters, unpaired surrogates or `/` (it is a
+ * path segment of `DELETE /bindings/{localUserId}`). Identity Plus sees it only as an opaque name.
  */
 export function checkLocalUserId(value: unknown, field = 'localUserId'): string {
   if (typeof value !== 'string' || value.trim() === '' || value !== value.trim()) {
@@ -36,9 +36,12 @@ export function checkLocalUserId(value: unknown, field = 'localUserId'): string 
   if ([...value].length > MAX_LOCAL_USER_ID) {
     throw new InvalidInputError(`${field} is longer than ${MAX_LOCAL_USER_ID} characters.`, { field });
   }
+  // An unpaired surrogate (\p{Cs} under /u) could be bound but never named in DELETE /bindings/{localUserId}.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (/[\u0000-\u001f\u007f-\u009f/]/u.test(value)) {
-    throw new InvalidInputError(`${field} must not contain control characters or "/".`, { field });
+  if (/[\u0000-\u001f\u007f-\u009f/]|\p{Cs}/u.test(value)) {
+    throw new InvalidInputError(`${field} must not contain control characters, unpaired surrogates or "/".`, {
+      field,
+    });
   }
   return value;
 }
