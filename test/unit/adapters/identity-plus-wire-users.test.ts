@@ -128,9 +128,12 @@ describe('checkLocalUserId', () => {
     ['C1 control', 'a\u0085b'],
     ['slash', 'a/b'],
     ['only a slash', '/'],
+    ['lone high surrogate', 'a\ud800'],
+    ['lone low surrogate', '\udc00b'],
+    ['reversed pair', '\ude00\ud83d'],
   ])('refuses an id with a %s', (_what, value) => {
     const err = thrown(InvalidInputError, () => checkLocalUserId(value));
-    expect(err.message).toBe('localUserId must not contain control characters or "/".');
+    expect(err.message).toBe('localUserId must not contain control characters, unpaired surrogates or "/".');
     expect(err.field).toBe('localUserId');
   });
 

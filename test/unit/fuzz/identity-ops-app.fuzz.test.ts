@@ -100,6 +100,15 @@ function answeredOk(parsed: Parsed): boolean {
   return true;
 }
 
+/** Whether `text` survives being a URL path segment: percent-encoded as UTF-8 and decoded again. */
+function survivesPath(text: string): boolean {
+  try {
+    return decodeURIComponent(encodeURIComponent(text)) === text;
+  } catch {
+    return false;
+  }
+}
+
 const STATUSES = new Set([200, 201, 400, 403, 404, 405, 409, 413, 422, 503]);
 
 interface Observation {
@@ -198,6 +207,9 @@ function rulesBroken(o: Observation): string[] {
     if (call.operation === 'unbind' && !o.forgottenUsers.includes(`local:${body.localUserId}`))
       broken.push(`unbind did not forget local:${body.localUserId}`);
   }
+  // What was bound can be unbound: its id fits in the path of DELETE /bindings/{localUserId} (PlusgateClient encodes it).
+  if (ok && call?.operation === 'bind' && !survivesPath(String(body.localUserId)))
+    broken.push(`bound ${JSON.stringify(body.localUserId)}, which no DELETE /bindings/{localUserId} can name`);
   return broken;
 }
 

@@ -235,6 +235,8 @@ describe('PUT /bindings', () => {
       ['with a localUserId with a /', '{"serial":"1","localUserId":"a/b"}', 400, 'localUserId must not contain'],
       ['with a localUserId with a NUL', '{"serial":"1","localUserId":"a\\u0000"}', 400, 'localUserId must not contain'],
       ['with a long localUserId', `{"serial":"1","localUserId":"${'u'.repeat(129)}"}`, 400, 'longer than 128'],
+      // Found by the fuzz: bound, it could never be named in DELETE /bindings/{localUserId}.
+      ['with a lone surrogate in localUserId', '{"serial":"1","localUserId":"\\ud800"}', 400, 'unpaired surrogates'],
     ])('%s', async (_what, raw, status, words) => {
       const t = setup();
       const body =
@@ -334,7 +336,7 @@ describe('DELETE /bindings/{localUserId}', () => {
     ['missing', undefined, 'localUserId must be a non-empty string'],
     ['empty', '', 'localUserId must be a non-empty string'],
     ['blank', '   ', 'localUserId must be a non-empty string'],
-    ['a slash', 'a/b', 'localUserId must not contain control characters or "/"'],
+    ['a slash', 'a/b', 'localUserId must not contain control characters, unpaired surrogates or "/"'],
     ['only a slash', '/', 'localUserId must not contain'],
     ['a line break', 'alice\r\nX-Injected: 1', 'localUserId must not contain'],
     ['a NUL', 'alice\u0000', 'localUserId must not contain'],
