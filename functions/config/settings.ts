@@ -11,7 +11,7 @@
  * is the exception). Read it with the function's reader in functions/runtime/runtime-config.ts:
  * `runtimeConfig()` (edge, verify, authorizer) reads every setting, the report and renewal readers list theirs.
  */
-import type { IntentType } from '../domain/identity-plus';
+import { INTENT_TYPES } from '../domain/identity-plus';
 import { normalizeOrigin } from '../domain/return-destination';
 import {
   httpsUrl,
@@ -27,19 +27,6 @@ import {
 export type { ParseOptions, Setting } from './setting-kinds';
 export { show } from './setting-kinds';
 
-/**
- * The intent types Identity Plus documents (the Java client's `Intent_Type`), `discover` first: what every public
- * client sends to sign someone in (Go `create_intent`, the WordPress plugin, the Java client's default), and the
- * default here.
- */
-const INTENT_TYPES = [
-  'discover',
-  'validate',
-  'request',
-  'bind',
-  'assume-ownership',
-  'befriend',
-] as const satisfies readonly IntentType[];
 const HTTPS_ORIGIN =
   'an https origin: scheme and host, optional port, no path or trailing slash, e.g. "https://app.example.com"';
 

@@ -12,6 +12,7 @@ import {
   type OutcomeAnswer,
   outcomeCode,
 } from './identity-plus';
+import { terminalSafe } from './report-formats';
 
 /** Port: the Identity Plus identity operations (the client in functions/adapters/identity-plus-client.ts). */
 export interface IdentityOperationsPort {
@@ -20,7 +21,6 @@ export interface IdentityOperationsPort {
   reportIntrusion(report: IntrusionReport): Promise<IntrusionAnswer>;
   withdrawIntrusion(reference: string): Promise<OutcomeAnswer>;
 }
-import { terminalSafe } from './report-formats';
 
 /** The operations, as named in messages. */
 export type IdentityOperation = 'bind' | 'unbind' | 'report-intrusion' | 'withdraw-intrusion';
