@@ -36,7 +36,9 @@ import {
 } from '../../cli/fetch-truststore';
 import { type DevPki, type KeyPair, issueCertificate } from '../../local/dev-pki';
 import { writeDevPki } from '../../local/dev-pki-files';
+import { IdentityPlusSimulator } from '../../local/identity-plus-simulator';
 import { parseTruststore } from '../../lib/truststore-pem';
+import { freePorts } from '../support/processes';
 import { testPki } from '../support/test-pki';
 
 jest.setTimeout(60_000);
@@ -141,7 +143,10 @@ const close = (s: Server | TcpServer) =>
   });
 
 /** Runs the CLI's run half with the command line `argv`; its status and what it printed. */
-async function run(argv: string[], options: { env?: Record<string, string>; limits?: typeof FETCH_LIMITS } = {}) {
+async function run(
+  argv: string[],
+  options: { env?: Record<string, string>; limits?: typeof FETCH_LIMITS; localUrl?: string } = {},
+) {
   const env = options.env ?? {};
   const args: FetchTruststoreArgs = parseFetchTruststoreArgs(argv, env);
   let stdout = '';
@@ -156,6 +161,7 @@ async function run(argv: string[], options: { env?: Record<string, string>; limi
     },
     cwd: dir,
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.localUrl ? { localUrl: options.localUrl } : {}),
   });
   return { code, stdout, stderr };
 }
@@ -466,6 +472,64 @@ describe('npm run fetch-truststore against a mutual-TLS trust-chain server', () 
     const none = await run(['--data-dir', path.join(dir, 'empty'), '--url', `${origin}${CHAIN}`]);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no local mode in .*empty \(no dev PKI\): run npm start once first/);
+  });
+});
+
+describe('npm run fetch-truststore against the Identity Plus simulator (local mode)', () => {
+  let simulator: IdentityPlusSimulator;
+  let dataDir: string;
+  const fingerprints = (pem: string) =>
+    (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [])
+      .map((block) => new X509Certificate(block).fingerprint256)
+      .sort();
+
+  beforeAll(async () => {
+    simulator = new IdentityPlusSimulator({
+      tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+      apiClients: [pki.api.cert],
+    });
+    await simulator.start();
+  });
+  afterAll(() => simulator.stop());
+  beforeEach(async () => {
+    dataDir = path.join(dir, 'data');
+    await writeDevPki(dataDir, pki);
+  });
+
+  it('downloads the dev CA chain with the data folder API certificate into <data dir>/identity-plus-truststore.pem', async () => {
+    const result = await run(['--data-dir', dataDir, '--url', `${simulator.signonUrl}${CHAIN}`]);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const written = readFileSync(path.join(dataDir, 'identity-plus-truststore.pem'), 'utf8');
+    expect(fingerprints(written)).toEqual(fingerprints(pki.caChain));
+    expect(parseTruststore(written, 'x').ok).toBe(true);
+    expect(mode(path.join(dataDir, 'identity-plus-truststore.pem'))).toBe('644');
+  });
+
+  it('starts a simulator for the call when nothing listens at the local URL', async () => {
+    const [port] = await freePorts(1);
+    const result = await run(['--data-dir', dataDir], { localUrl: `https://localhost:${port}${CHAIN}` });
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(
+      /Identity Plus CA chain from https:\/\/(localhost|127\.0\.0\.1):\d+\/download\/trust-chain\?format=pem: 2 CA certificates/,
+    );
+    expect(fingerprints(readFileSync(path.join(dataDir, 'identity-plus-truststore.pem'), 'utf8'))).toEqual(
+      fingerprints(pki.caChain),
+    );
+  });
+
+  it("is refused with the simulator's 403 for a device certificate and its 400 for another format", async () => {
+    const f = files();
+    writeFileSync(f.cert, pki.devices.alice.cert);
+    writeFileSync(f.key, pki.devices.alice.key);
+    const url = `${simulator.signonUrl}${CHAIN}`;
+    const device = await run(['--cert', f.cert, '--key', f.key, '--extra-ca', f.ca, '--url', url, '--out', f.out]);
+    expect(device.code).toBe(1);
+    expect(device.stderr).toMatch(/answered HTTP 403/);
+    const der = await run(['--data-dir', dataDir, '--url', url.replace('format=pem', 'format=der')]);
+    expect(der.code).toBe(1);
+    expect(der.stderr).toMatch(/answered HTTP 400/);
+    nothingWritten();
+    expect(existsSync(path.join(dataDir, 'identity-plus-truststore.pem'))).toBe(false);
   });
 });
 
