@@ -7,6 +7,7 @@
 import { IdentityPlusRefusalError } from './errors';
 import {
   type BindAnswer,
+  type InquiryAnswer,
   type IntrusionAnswer,
   type IntrusionReport,
   type OutcomeAnswer,
@@ -16,10 +17,24 @@ import { terminalSafe } from './report-formats';
 
 /** Port: the Identity Plus identity operations (the client in functions/adapters/identity-plus-client.ts). */
 export interface IdentityOperationsPort {
+  /** The inquiry, to learn who a certificate is after an unbinding (the ledger's move). */
+  inquire(serial: string, options?: { service?: string }): Promise<InquiryAnswer>;
   bind(serial: string, localUserId: string): Promise<BindAnswer>;
   unbind(localUserId: string): Promise<OutcomeAnswer>;
   reportIntrusion(report: IntrusionReport): Promise<IntrusionAnswer>;
   withdrawIntrusion(reference: string): Promise<OutcomeAnswer>;
+}
+
+/**
+ * Port: moves a person's ledger item of a period to another user key when a binding changes the key
+ * (functions/adapters/records-move.ts). `target` is the new key, or works it out from the old item's devices.
+ */
+export interface LedgerMovesPort {
+  move(
+    periodId: string,
+    from: string,
+    target: string | ((old: { readonly devices: readonly string[] }) => Promise<string | undefined>),
+  ): Promise<{ readonly moved: boolean }>;
 }
 
 /** The operations, as named in messages. */

@@ -19,7 +19,8 @@ import type { DecisionCache } from '../domain/decision-cache';
 import { userKey } from '../domain/decision';
 import { InvalidInputError } from '../domain/errors';
 import { INTRUSION_SEVERITIES, type IntrusionSeverity } from '../domain/identity-plus';
-import { type IdentityOperationsPort, isOk, refusal } from '../domain/identity-operations';
+import { type IdentityOperationsPort, type LedgerMovesPort, isOk, refusal } from '../domain/identity-operations';
+import { periodOf } from '../domain/billing-period';
 import { checkLocalUserId, checkReference } from '../adapters/identity-plus-wire-users';
 import type { DecisionLog } from '../http/decision-log';
 import { describeError, errorResponse, jsonResponse } from '../http/http-responses';
@@ -33,6 +34,15 @@ export interface IdentityOpsDeps {
   readonly cache: Pick<DecisionCache, 'forget' | 'forgetUser'>;
   readonly now: () => number;
   readonly log?: DecisionLog;
+  /**
+   * Where a binding moves the person's ledger item of the current period to their new key, so the period
+   * bills them once. Absent: no move (the person may then count under both keys in that period).
+   */
+  readonly ledger?: LedgerMovesPort;
+  /** The billing anchor day, for the current period. @default 1 */
+  readonly billingAnchorDay?: number;
+  /** `identityPlusService`: asked on behalf of when an unbinding looks up the person's new key. */
+  readonly service?: string;
 }
 
 const BIND_FIELDS = new Set(['certificate', 'serial', 'localUserId']);
@@ -98,6 +108,7 @@ async function bind(deps: IdentityOpsDeps, event: APIGatewayProxyEvent): Promise
   const userId = userKey({ ...profile, localUserId: profile.localUserId ?? localUserId }, serial);
   deps.cache.forget(serial);
   deps.cache.forgetUser(before);
+  await moveLedgerItem(deps, before, userId);
   deps.log?.decision({ route: `PUT ${IDENTITY_ROUTES.BINDINGS}`, operation: 'bind', serial, userId, outcome });
   return jsonResponse(200, { localUserId, userId, serial, outcome });
 }
@@ -107,6 +118,13 @@ async function unbind(deps: IdentityOpsDeps, event: APIGatewayProxyEvent): Promi
   const answer = await deps.identityPlus.unbind(localUserId);
   if (!isOk(answer.outcome)) throw refusal('unbind', answer.outcome, answer.message);
   deps.cache.forgetUser(`local:${localUserId}`);
+  // Who the person is now: Identity Plus's answer for one of the devices recorded under the bound key.
+  await moveLedgerItem(deps, `local:${localUserId}`, async (old) => {
+    const serial = old.devices[0];
+    if (serial === undefined) return undefined;
+    const answer = await deps.identityPlus.inquire(serial, deps.service ? { service: deps.service } : {});
+    return answer.kind === 'profile' && isOk(answer.profile.outcome) ? userKey(answer.profile, serial) : undefined;
+  });
   deps.log?.decision({
     route: `DELETE ${IDENTITY_ROUTES.BINDING}`,
     operation: 'unbind',
@@ -168,6 +186,24 @@ async function withdrawIntrusion(deps: IdentityOpsDeps, event: APIGatewayProxyEv
     outcome: answer.outcome,
   });
   return jsonResponse(200, { reference, withdrawn: true, outcome: answer.outcome });
+}
+
+/**
+ * Moves this period's ledger item to the person's new key. The binding is done at Identity Plus whatever
+ * happens here, so a failure is logged, not answered: the period then shows the person under both keys.
+ */
+async function moveLedgerItem(
+  deps: IdentityOpsDeps,
+  from: string,
+  target: Parameters<LedgerMovesPort['move']>[2],
+): Promise<void> {
+  if (!deps.ledger) return;
+  const period = periodOf(new Date(deps.now()), deps.billingAnchorDay ?? 1).id;
+  try {
+    await deps.ledger.move(period, from, target);
+  } catch (err) {
+    deps.log?.failure(`moving the ledger item of ${from} in ${period} failed; the period counts both keys`, err);
+  }
 }
 
 /** The serial of the body's `certificate` (checked against the truststore) or `serial`. */

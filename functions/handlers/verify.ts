@@ -26,8 +26,17 @@ const config = runtimeConfig();
 const truststore = loadTruststore(config.truststoreFile, __dirname);
 const edgeOrigin = config.publicOrigin;
 
-const identityOpsApp = perServices(({ client, cache }) =>
-  createIdentityOpsHandler({ identityPlus: client, truststore, cache, now: Date.now, log: decisionLog }),
+const identityOpsApp = perServices(({ client, cache, ledgerMoves }) =>
+  createIdentityOpsHandler({
+    identityPlus: client,
+    truststore,
+    cache,
+    ledger: ledgerMoves,
+    billingAnchorDay: config.billingAnchorDay,
+    service: config.identityPlusService,
+    now: Date.now,
+    log: decisionLog,
+  }),
 );
 
 const verifyApp = perServices(({ intents, authenticator, stateKey }) => {

@@ -29,6 +29,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { IdentityPlusClient } from '../adapters/identity-plus-client';
 import { RecordsTable } from '../adapters/records-table';
+import { RecordsMover } from '../adapters/records-move';
 import { apiCredentialsFromSecret, secretFingerprint, stateKeyFromSecret } from '../adapters/secrets';
 import { type RuntimeConfig, readRuntimeConfig } from './runtime-config';
 import { ConfigurationError } from '../domain/errors';
@@ -52,6 +53,8 @@ let built:
       authenticator: Authenticator;
       /** This container's decision cache (the identity operations drop what a binding changes). */
       cache: DecisionCache;
+      /** Moves a person's ledger item when a binding changes their key (the identity operations). */
+      ledgerMoves: RecordsMover;
       /** Where the edge claims used state tokens: the ledger table. */
       usedStates: UsedStatesPort;
       stateKey?: Buffer;
@@ -133,6 +136,7 @@ export function services(secrets: SecretContext) {
     intents: new IntentLimiter(measured, { intervalMs: cfg.intentIntervalSeconds * 1000, now: Date.now }),
     authenticator,
     cache,
+    ledgerMoves: new RecordsMover({ client: dynamo(), tableName: cfg.tableName, shards: cfg.shards }),
     usedStates: records,
     stateKey: secrets.stateKey === undefined ? undefined : stateKeyFromSecret(secrets.stateKey),
   };

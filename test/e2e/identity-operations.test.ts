@@ -73,6 +73,17 @@ async function ledgerUsers(): Promise<string[]> {
   return users.sort();
 }
 
+/** The user ids of this period's report (CSV, first column). */
+async function reportedUsers(): Promise<string[]> {
+  const res = await service('GET', '/report?format=csv');
+  expect(res.status).toBe(200);
+  return res.body
+    .split('\r\n')
+    .slice(1)
+    .filter((line) => line !== '')
+    .map((line) => line.split(',')[0] as string);
+}
+
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'plusgate-identity-ops-'));
   const [gatewayPort, simulatorPort, dynamodbPort, servicePort] = await freePorts(4);
@@ -104,10 +115,17 @@ describe('binding a local user', () => {
     expect(await ledgerUsers()).toContain('local:alice-local');
     expect(recordKey(periodOf(new Date()).id, 'local:alice-local', 16).sk).toBe('USER#local:alice-local');
 
+    // The period bills alice once: her org: item of before the binding moved to local:alice-local.
+    expect(await reportedUsers()).toContain('local:alice-local');
+    expect(await reportedUsers()).not.toContain('org:org-ref-alice-0001');
+
     const unbound = await service('DELETE', '/bindings/alice-local');
     expect(unbound.status).toBe(200);
     expect(JSON.parse(unbound.body)).toMatchObject({ localUserId: 'alice-local', unbound: true });
     expect((await whoami('alice')).user.id).toBe('org:org-ref-alice-0001');
+    // And back: still once.
+    expect(await reportedUsers()).toContain('org:org-ref-alice-0001');
+    expect(await reportedUsers()).not.toContain('local:alice-local');
   });
 
   it('refuses what Identity Plus refuses, with a specific 4xx that quotes the outcome', async () => {

@@ -18,7 +18,13 @@ import {
 import { parseInquiryAnswer } from '../../functions/adapters/identity-plus-wire';
 import { DecisionCache } from '../../functions/domain/decision-cache';
 import type { IdentityOperation, IdentityOperationsPort } from '../../functions/domain/identity-operations';
-import type { BindAnswer, IntrusionAnswer, IntrusionReport, OutcomeAnswer } from '../../functions/domain/identity-plus';
+import type {
+  BindAnswer,
+  InquiryAnswer,
+  IntrusionAnswer,
+  IntrusionReport,
+  OutcomeAnswer,
+} from '../../functions/domain/identity-plus';
 import type { DecisionLog } from '../../functions/http/decision-log';
 
 /** What Identity Plus does with the next call: answer this body (HTTP 200), or fail with this error. */
@@ -86,6 +92,24 @@ export class WireIdentityOperations implements IdentityOperationsPort {
   /** The reply when nothing is queued: OK by default. */
   reply: (operation: IdentityOperation, sent: SentRequest) => ScriptedReply = (operation, sent) =>
     okReply(operation, localUserOf(sent.envelope));
+
+  /** Inquiries made (an unbinding asks who a device is now, for the ledger's move), with their options. */
+  readonly inquiries: Array<{ serial: string; service?: string }> = [];
+  /** What an inquiry answers: cleared, as `org:org-ref-1`, unless changed. */
+  inquiryAnswer: InquiryAnswer = {
+    kind: 'profile',
+    profile: {
+      outcome: 'OK 0001 Subject anonymous certificate valid',
+      serviceRoles: [],
+      organizationalReference: 'org-ref-1',
+      customFields: {},
+    },
+  };
+
+  async inquire(serial: string, options: { service?: string } = {}): Promise<InquiryAnswer> {
+    this.inquiries.push({ serial, ...options });
+    return this.inquiryAnswer;
+  }
 
   async bind(serial: string, localUserId: string): Promise<BindAnswer> {
     return parseInquiryAnswer(this.#exchange('bind', 'PUT', buildBindRequest(serial, localUserId)));

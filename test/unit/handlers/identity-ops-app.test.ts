@@ -753,3 +753,90 @@ describe('routing', () => {
     }
   });
 });
+
+describe('the ledger follows a binding (the period bills the person once)', () => {
+  /** A ledger that records the moves asked for and resolves a target worked out from devices. */
+  class MovesDouble {
+    readonly moves: Array<{ periodId: string; from: string; to: string | undefined }> = [];
+    fail?: Error;
+    devices: readonly string[] = ['4242'];
+    async move(
+      periodId: string,
+      from: string,
+      target: string | ((old: { devices: readonly string[] }) => Promise<string | undefined>),
+    ): Promise<{ moved: boolean }> {
+      if (this.fail) throw this.fail;
+      const to = typeof target === 'string' ? target : await target({ devices: this.devices });
+      this.moves.push({ periodId, from, to });
+      return { moved: to !== undefined };
+    }
+  }
+
+  function withLedger() {
+    const clock = new TestClock();
+    clock.value = Date.UTC(2026, 10, 20, 12); // 2026-11-20: period 2026-11 (anchor 1), 2026-10 (anchor 25)
+    const identityPlus = new WireIdentityOperations();
+    const ledger = new MovesDouble();
+    const log = new RecordingLog();
+    const make = (billingAnchorDay?: number, service?: string) =>
+      createIdentityOpsHandler({
+        identityPlus,
+        truststore: Truststore.fromPem(pki.caChain),
+        cache: new ForgetfulCache(),
+        now: clock.now,
+        log,
+        ledger,
+        ...(billingAnchorDay === undefined ? {} : { billingAnchorDay }),
+        ...(service === undefined ? {} : { service }),
+      });
+    return { identityPlus, ledger, log, make };
+  }
+
+  it('a binding moves the period item from the key before it to local:<id>', async () => {
+    const { identityPlus, ledger, make } = withLedger();
+    identityPlus.queue.push({
+      body: JSON.stringify({
+        'Identity-Profile': {
+          outcome: 'OK 0100 Subject user successfully associated to Identity Plus identity',
+          'organizational-reference': 'org-ref-9',
+          'local-user-id': 'u-9',
+        },
+      }),
+    });
+    const res = await make()(bindEvent({ serial: '77', localUserId: 'u-9' }));
+    expect(res.statusCode).toBe(200);
+    expect(ledger.moves).toEqual([{ periodId: '2026-11', from: 'org:org-ref-9', to: 'local:u-9' }]);
+  });
+
+  it('an unbinding asks Identity Plus who a recorded device is now (for the configured service) and moves there', async () => {
+    const { identityPlus, ledger, make } = withLedger();
+    const res = await make(25, 'managed.example')(unbindEvent('u-9'));
+    expect(res.statusCode).toBe(200);
+    expect(identityPlus.inquiries).toEqual([{ serial: '4242', service: 'managed.example' }]);
+    expect(ledger.moves).toEqual([{ periodId: '2026-10', from: 'local:u-9', to: 'org:org-ref-1' }]);
+  });
+
+  it('an unbinding keeps the item where it is when the device is no longer cleared', async () => {
+    const { identityPlus, ledger, make } = withLedger();
+    identityPlus.inquiryAnswer = { kind: 'problem', outcome: 'PB 0004 Revoked Identity Plus anonymous certificate' };
+    expect((await make()(unbindEvent('u-9'))).statusCode).toBe(200);
+    expect(ledger.moves).toEqual([{ periodId: '2026-11', from: 'local:u-9', to: undefined }]);
+  });
+
+  it('a failed move is logged, not answered: the binding is done at Identity Plus either way', async () => {
+    const { ledger, log, make } = withLedger();
+    ledger.fail = new Error('ProvisionedThroughputExceededException');
+    const res = await make()(bindEvent({ serial: '77', localUserId: 'u-9' }));
+    expect(res.statusCode).toBe(200);
+    expect(log.failures.map((f) => f.message)).toEqual([
+      expect.stringMatching(/moving the ledger item of org:|moving the ledger item of serial:/),
+    ]);
+  });
+
+  it('a refused binding moves nothing', async () => {
+    const { identityPlus, ledger, make } = withLedger();
+    identityPlus.queue.push({ body: identityAnswers.simple('ER 0003 Subject user name is already associated') });
+    expect((await make()(bindEvent({ serial: '77', localUserId: 'u-9' }))).statusCode).toBe(409);
+    expect(ledger.moves).toEqual([]);
+  });
+});
