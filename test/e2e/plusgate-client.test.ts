@@ -174,4 +174,27 @@ describe('against local mode', () => {
       message: expect.stringMatching(/truststore/),
     });
   });
+
+  it('binds alice to a local user id and unbinds her; a conflict is a PlusgateClientError with status 409', async () => {
+    const bound = await client.bind({ certificate: pki.devices.alice.cert }, 'alice-client');
+    expect(bound).toMatchObject({ localUserId: 'alice-client', userId: 'local:alice-client' });
+    expect((await client.verify({ serial: pki.devices.alice.serial })).user.id).toBe('local:alice-client');
+    await expect(client.bind({ serial: pki.devices.erin.serial }, 'alice-client')).rejects.toMatchObject({
+      status: 409,
+    });
+    expect(await client.unbind('alice-client')).toMatchObject({ localUserId: 'alice-client', unbound: true });
+    await expect(client.unbind('alice-client')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('reports an intruder and withdraws the report by its reference', async () => {
+    const report = await client.reportIntrusion(
+      { serial: pki.devices.dave.serial },
+      { severity: 'intrusive', message: 'probing', ip: '198.51.100.4' },
+    );
+    expect(report.reference.length).toBeGreaterThan(0);
+    expect(await client.withdrawIntrusion(report.reference)).toMatchObject({
+      reference: report.reference,
+      withdrawn: true,
+    });
+  });
 });
