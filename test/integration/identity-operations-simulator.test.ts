@@ -71,12 +71,15 @@ describe('binding local users', () => {
     ['an unknown certificate (dave)', 'dave', 'dave-local', 'PB 0006', 404],
     ['a revoked certificate (carol)', 'carol', 'carol-local', 'PB 0004', 409],
     ['a certificate that needs validation (bob)', 'bob', 'bob-local', 'PB 0003', 409],
-  ] as const)('refuses %s: binding %s as %s is %s, plusgate answers %d', async (_what, person, name, expected, status) => {
-    const answer = await ip.bind(serial(person), name);
-    const outcome = answer.kind === 'profile' ? answer.profile.outcome : answer.outcome;
-    expect(code(outcome)).toBe(expected);
-    expect(refusal('bind', outcome).status).toBe(status);
-  });
+  ] as const)(
+    'refuses %s: binding %s as %s is %s, plusgate answers %d',
+    async (_what, person, name, expected, status) => {
+      const answer = await ip.bind(serial(person), name);
+      const outcome = answer.kind === 'profile' ? answer.profile.outcome : answer.outcome;
+      expect(code(outcome)).toBe(expected);
+      expect(refusal('bind', outcome).status).toBe(status);
+    },
+  );
 
   it('binding the same pair twice is ER 0003 (the simulator follows "this can only be done once")', async () => {
     await ip.bind(serial('alice'), 'alice-local');
