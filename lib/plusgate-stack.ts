@@ -19,7 +19,7 @@ import { PlusgateSecrets } from './plusgate-secrets';
 import { LedgerTable } from './ledger-table';
 import { ServiceApi } from './service-api';
 
-import { decisionEnvironment, reportEnvironment } from './runtime-environment';
+import { decisionEnvironment, edgeEnvironment, reportEnvironment } from './runtime-environment';
 import { PeriodClose } from './period-close';
 import { ApiCertRenewal } from './api-cert-renewal';
 import { BillableUsersGauge } from './billable-users-gauge';
@@ -79,7 +79,7 @@ export class PlusgateStack extends Stack {
     this.edgeFunction = new PlusgateFunction(this, 'EdgeFunction', {
       handler: 'edge',
       description: 'plusgate edge: GET /signin, /return, /whoami behind mutual TLS',
-      environment: decisionEnvironment(config),
+      environment: edgeEnvironment(config),
     });
     // The edge function records sign-ins and reads both secrets: nothing else.
     this.edgeFunction.bindTable(this.records.table, 'dynamodb:UpdateItem');

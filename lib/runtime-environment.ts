@@ -8,15 +8,20 @@
  * a setting stays "its entry in the table plus its use".
  */
 import { ENV } from '../functions/config/names';
-import { type ContextSettingName, type SettingValues, settingsEnvironment } from '../functions/config/settings';
+import {
+  type ContextSettingName,
+  SETTINGS,
+  type SettingValues,
+  settingsEnvironment,
+} from '../functions/config/settings';
 import type { PlusgateConfig } from './config';
 
 /**
  * The groups of functions that read settings: `decision` (edge, verify, authorizer: they ask Identity Plus
- * and record allows), `report` (GET /report, period close), `renewal` (the daily API certificate renewal),
+ * and record allows), `edge` (the edge function alone: what fronts it, its page for visitors without a certificate), `report` (GET /report, period close), `renewal` (the daily API certificate renewal),
  * `billableUsers` (the hourly billable-users gauge).
  */
-export type SettingsReader = 'decision' | 'report' | 'renewal' | 'billableUsers';
+export type SettingsReader = 'decision' | 'edge' | 'report' | 'renewal' | 'billableUsers';
 
 /** Which functions read each context setting (every context setting reaches at least one). */
 export const READ_BY = {
@@ -29,6 +34,9 @@ export const READ_BY = {
   staleIfErrorSeconds: ['decision'],
   negativeCacheSeconds: ['decision'],
   intentIntervalSeconds: ['decision'],
+  edge: ['edge'],
+  noCertificateHelpUrl: ['edge'],
+  noCertificateHelpText: ['edge'],
   identityPlusApiUrl: ['decision'],
   identityPlusSignonUrl: ['decision'],
   // Every inquiry asks on behalf of it, and the ledger write records it.
@@ -64,6 +72,24 @@ export function decisionEnvironment(config: PlusgateConfig): Record<string, stri
     ...environmentOf('decision', config),
     [ENV.PUBLIC_ORIGIN]: `https://${config.domainName}`,
   };
+}
+
+/**
+ * Settings of the edge function: those of every deciding function, and its own (what fronts it, its landing
+ * page). Its own are written only when they differ from their defaults (which the function applies to a
+ * missing variable), so a deployment that does not use them synthesises exactly as before they existed.
+ */
+export function edgeEnvironment(config: PlusgateConfig): Record<string, string> {
+  const own = environmentOf('edge', config);
+  const defaults = settingsEnvironment(
+    Object.fromEntries(settingsReadBy('edge').map((name) => [name, SETTINGS[name].default])) as Pick<
+      SettingValues,
+      SettingsReadBy<'edge'>
+    >,
+    settingsReadBy('edge'),
+  );
+  const changed = Object.entries(own).filter(([variable, value]) => defaults[variable] !== value);
+  return { ...decisionEnvironment(config), ...Object.fromEntries(changed) };
 }
 
 /** Settings of the functions that read the ledger for reports (GET /report, period close). */

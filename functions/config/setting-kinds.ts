@@ -1,6 +1,6 @@
 /**
  * The kinds of deployment setting (functions/config/settings.ts): the `Setting` shape and the builders of its
- * entries (whole numbers, numbers, https URLs, one of a few words, string lists, optional service ids), each
+ * entries (whole numbers, numbers, https URLs, one of a few words, string lists, optional service ids, optional text), each
  * with its parser and how it writes the value as an environment variable. Pure TypeScript, like settings.ts.
  */
 import { SERVICE_ID_EXPECTED, serviceIdOf } from '../domain/service-id';
@@ -177,6 +177,32 @@ export function optionalServiceId<E extends string, C extends boolean>(
     },
     format: (id) => id ?? '',
   };
+}
+
+/**
+ * Optional plain text shown to people (a page paragraph): 1 to `max` characters, no control characters
+ * (line breaks included); pages escape it. Unset or empty = the page's own words.
+ */
+export function optionalText<E extends string, C extends boolean>(
+  spec: Common<E, C> & { max: number },
+): Setting<string | undefined, E, C> {
+  const { max, ...common } = spec;
+  return {
+    ...common,
+    default: undefined,
+    parse(raw, { problem }) {
+      if (typeof raw === 'string' && raw.trim() !== '' && [...raw].length <= max && !hasControlCharacter(raw))
+        return raw.trim();
+      problem(raw, `plain text of 1 to ${max} characters on one line`);
+      return undefined;
+    },
+    format: (text) => text ?? '',
+  };
+}
+
+function hasControlCharacter(text: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  return /[\u0000-\u001f\u007f-\u009f]/.test(text);
 }
 
 /** A value as it appears in a message: JSON, shortened. */

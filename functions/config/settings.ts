@@ -17,6 +17,7 @@ import {
   httpsUrl,
   number,
   oneOf,
+  optionalText,
   optionalServiceId,
   type Setting,
   show,
@@ -31,6 +32,10 @@ const HTTPS_ORIGIN =
   'an https origin: scheme and host, optional port, no path or trailing slash, e.g. "https://app.example.com"';
 
 /** The settings, in the order their problems are reported. */
+/** What can terminate mutual TLS in front of the edge function (`edge`). */
+export const EDGE_KINDS = ['api-gateway', 'cloudfront'] as const;
+export type EdgeKind = (typeof EDGE_KINDS)[number];
+
 export const SETTINGS = {
   allowedRoles: stringList({
     context: true,
@@ -121,6 +126,27 @@ export const SETTINGS = {
     max: 86_400,
     unit: 'of seconds',
     note: '0 = fail closed',
+  }),
+  edge: oneOf({
+    context: true,
+    env: 'PLUSGATE_EDGE',
+    description:
+      'What terminates mutual TLS in front of the edge function: API Gateway (a certificate is required) or CloudFront (optional viewer mTLS: visitors without one get a landing page).',
+    default: 'api-gateway',
+    values: EDGE_KINDS,
+  }),
+  noCertificateHelpUrl: httpsUrl({
+    context: true,
+    env: 'PLUSGATE_NO_CERTIFICATE_HELP_URL',
+    description: 'Where the page for visitors without a certificate sends them to get one.',
+    default: 'https://identity.plus',
+  }),
+  noCertificateHelpText: optionalText({
+    context: true,
+    env: 'PLUSGATE_NO_CERTIFICATE_HELP_TEXT',
+    description:
+      "Replaces the explanation on the page for visitors without a certificate (plain text); unset = plusgate's own words.",
+    max: 1000,
   }),
   identityPlusApiUrl: httpsUrl({
     context: true,

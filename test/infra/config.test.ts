@@ -18,6 +18,7 @@ import { ConfigError, loadConfig } from '../../lib/config';
 import {
   billableUsersEnvironment,
   decisionEnvironment,
+  edgeEnvironment,
   READ_BY,
   renewalEnvironment,
   reportEnvironment,
@@ -460,12 +461,19 @@ describe('from the CDK context to the functions', () => {
     identityPlusSignonUrl: 'https://signon.example.net',
     intentType: 'validate',
     identityPlusService: 'billing.example.com',
+    edge: 'cloudfront',
+    noCertificateHelpUrl: 'https://help.example.com/certificates',
+    noCertificateHelpText: 'Ask the IT desk for your device certificate.',
     identityPlusSelfAuthorityUrl: 'https://selfauthority.example.net/',
     apiCertRenewAtFraction: '0.5',
   });
   const resources = { [ENV.TABLE_NAME]: 'records', [ENV.API_CERT_SECRET]: 'api-cert' };
   const environments: Record<SettingsReader, Record<string, string>> = {
     decision: decisionEnvironment(config),
+    // The edge function's own settings (it gets the decision settings too).
+    edge: Object.fromEntries(
+      Object.entries(edgeEnvironment(config)).filter(([name]) => !(name in decisionEnvironment(config))),
+    ),
     report: reportEnvironment(config),
     renewal: renewalEnvironment(config),
     billableUsers: billableUsersEnvironment(config),
