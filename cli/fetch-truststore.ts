@@ -8,7 +8,6 @@
 import { X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { type ApiCredentials, buildSecureContext } from '../functions/adapters/identity-plus-credentials';
 import { apiCredentialsFromSecret } from '../functions/adapters/secrets';
 import { ConfigurationError } from '../functions/domain/errors';
@@ -26,7 +25,7 @@ import {
   downloadTrustChain,
   writeAtomically,
 } from './fetch-truststore-io';
-import { UsageError } from './usage-error';
+import { UsageError, parseFlags } from './usage-error';
 
 export { FETCH_LIMITS, FetchTruststoreError, downloadTrustChain, readPasswordLine } from './fetch-truststore-io';
 
@@ -85,12 +84,7 @@ export function parseFetchTruststoreArgs(
       '--password is not taken (it would show in the process list): use --password-env VAR or the prompt',
     );
   }
-  let values: ReturnType<typeof parseFlags>['values'];
-  try {
-    ({ values } = parseFlags(argv));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseFlags(argv, FLAGS);
   const help = values.help ?? false;
   if (help) return { help, force: false, credentials: { kind: 'local', dataDir: '.plusgate' } };
   const problems: string[] = [];
@@ -136,25 +130,19 @@ export function parseFetchTruststoreArgs(
   };
 }
 
-function parseFlags(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: false,
-    options: {
-      p12: { type: 'string' },
-      'password-env': { type: 'string' },
-      cert: { type: 'string' },
-      key: { type: 'string' },
-      out: { type: 'string' },
-      url: { type: 'string' },
-      'extra-ca': { type: 'string' },
-      'data-dir': { type: 'string' },
-      force: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-}
+/** The flags of this CLI (read by parseFlags, cli/usage-error.ts: a bad one is a UsageError). */
+const FLAGS = {
+  p12: { type: 'string' },
+  'password-env': { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  out: { type: 'string' },
+  url: { type: 'string' },
+  'extra-ca': { type: 'string' },
+  'data-dir': { type: 'string' },
+  force: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 function urlProblem(raw: string): string | undefined {
   let url: URL;

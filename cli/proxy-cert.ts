@@ -6,7 +6,6 @@
  * the entry. Files and checks: local/proxy-ca.ts.
  */
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   DEFAULT_PROXY_CERT_DAYS,
   MAX_PROXY_CERT_DAYS,
@@ -16,7 +15,7 @@ import {
   proxyCaPaths,
   proxyNameProblem,
 } from '../local/proxy-ca';
-import { UsageError } from './usage-error';
+import { UsageError, parseFlags } from './usage-error';
 
 /** The folder used without `--out`: local mode's proxy CA (its door trusts what this issues there). */
 export const DEFAULT_PROXY_CA_DIR = path.join('.plusgate', 'proxy-ca');
@@ -49,12 +48,7 @@ export interface ProxyCertArgs {
 
 /** Parses `argv` (without node and the script); throws UsageError naming each bad flag. */
 export function parseProxyCertArgs(argv: readonly string[]): ProxyCertArgs {
-  let values: ReturnType<typeof parseFlags>['values'];
-  try {
-    ({ values } = parseFlags(argv));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseFlags(argv, FLAGS);
   const help = values.help ?? false;
   if (help) return { help, name: '', out: DEFAULT_PROXY_CA_DIR, days: DEFAULT_PROXY_CERT_DAYS, force: false };
   const problems: string[] = [];
@@ -79,20 +73,14 @@ export function parseProxyCertArgs(argv: readonly string[]): ProxyCertArgs {
   return { help, name: name as string, out, days, force: values.force ?? false };
 }
 
-function parseFlags(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: false,
-    options: {
-      name: { type: 'string' },
-      out: { type: 'string' },
-      days: { type: 'string' },
-      force: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-}
+/** The flags of this CLI (read by parseFlags, cli/usage-error.ts: a bad one is a UsageError). */
+const FLAGS = {
+  name: { type: 'string' },
+  out: { type: 'string' },
+  days: { type: 'string' },
+  force: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 /** Where the CLI writes. */
 export interface ProxyCertIo {

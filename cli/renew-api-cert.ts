@@ -7,7 +7,6 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { connect } from 'node:net';
-import { parseArgs } from 'node:util';
 import { SecretsManagerApiCertSecret } from '../functions/adapters/api-cert-secret-store';
 import { SelfAuthorityClient } from '../functions/adapters/self-authority-client';
 import { SETTINGS, show } from '../functions/config/settings';
@@ -17,7 +16,7 @@ import { renewApiCertificate } from '../functions/handlers/renew-api-cert-app';
 import { devPkiPaths, loadDevPki } from '../local/dev-pki-files';
 import { IdentityPlusSimulator } from '../local/identity-plus-simulator';
 import { LocalApiCertSecret } from '../local/local-api-cert';
-import { UsageError } from './usage-error';
+import { UsageError, parseFlags } from './usage-error';
 
 export const RENEW_USAGE = `usage: npm run renew-api-cert -- [options]
   --force                     renew now, even before ${Math.round(SETTINGS.apiCertRenewAtFraction.default * 100)}% of the lifetime has passed
@@ -53,12 +52,7 @@ export function parseRenewArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): RenewCliArgs {
-  let values: ReturnType<typeof parseFlags>['values'];
-  try {
-    ({ values } = parseFlags(argv));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseFlags(argv, FLAGS);
   const problems: string[] = [];
   const fraction = SETTINGS.apiCertRenewAtFraction.parse(
     values['renew-at-fraction'] ?? String(SETTINGS.apiCertRenewAtFraction.default),
@@ -104,24 +98,18 @@ export function parseRenewArgs(
   };
 }
 
-function parseFlags(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: false,
-    options: {
-      force: { type: 'boolean' },
-      json: { type: 'boolean' },
-      'renew-at-fraction': { type: 'string' },
-      'data-dir': { type: 'string' },
-      'simulator-port': { type: 'string' },
-      'secret-name': { type: 'string' },
-      region: { type: 'string' },
-      'self-authority-url': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-}
+/** The flags of this CLI (read by parseFlags, cli/usage-error.ts: a bad one is a UsageError). */
+const FLAGS = {
+  force: { type: 'boolean' },
+  json: { type: 'boolean' },
+  'renew-at-fraction': { type: 'string' },
+  'data-dir': { type: 'string' },
+  'simulator-port': { type: 'string' },
+  'secret-name': { type: 'string' },
+  region: { type: 'string' },
+  'self-authority-url': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 /** Where the CLI writes. */
 export interface RenewCliIo {

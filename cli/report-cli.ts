@@ -6,7 +6,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { once } from 'node:events';
 import { type WriteStream, createWriteStream, promises as fs } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { RecordsReader } from '../functions/adapters/records-reader';
 import { SETTINGS, type Setting, show } from '../functions/config/settings';
 import { type BillingPeriod, checkAnchorDay, periodById, periodOf } from '../functions/domain/billing-period';
@@ -30,7 +29,7 @@ import {
 } from '../functions/domain/report-formats';
 import { localDynamoClient } from '../local/dynamodb-local';
 import { LOCAL_TABLE_NAME } from '../local/local-mode';
-import { UsageError } from './usage-error';
+import { UsageError, parseFlags } from './usage-error';
 
 /** Where local mode's dynalite listens by default. */
 export const LOCAL_DYNAMODB_ENDPOINT = 'http://127.0.0.1:8000';
@@ -86,7 +85,7 @@ export function parseReportArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): ReportCliArgs {
-  const { values } = parseFlags(argv);
+  const values = parseFlags(argv, FLAGS);
   const help = values.help ?? false;
 
   const format = values.format ?? 'table';
@@ -148,31 +147,20 @@ export function parseReportArgs(
   };
 }
 
-/** The flags, as node:util parseArgs reads them; a bad flag is a UsageError. */
-function parseFlags(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      options: {
-        period: { type: 'string' },
-        format: { type: 'string' },
-        service: { type: 'string' },
-        out: { type: 'string' },
-        'dynamodb-endpoint': { type: 'string' },
-        table: { type: 'string' },
-        region: { type: 'string' },
-        'anchor-day': { type: 'string' },
-        'price-per-user-year': { type: 'string' },
-        shards: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
+/** The flags of this CLI (read by parseFlags, cli/usage-error.ts: a bad one is a UsageError). */
+const FLAGS = {
+  period: { type: 'string' },
+  format: { type: 'string' },
+  service: { type: 'string' },
+  out: { type: 'string' },
+  'dynamodb-endpoint': { type: 'string' },
+  table: { type: 'string' },
+  region: { type: 'string' },
+  'anchor-day': { type: 'string' },
+  'price-per-user-year': { type: 'string' },
+  shards: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 /**
  * A flag that gives a deployment setting: the setting's default, checked with the deployment's own parser

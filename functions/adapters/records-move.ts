@@ -11,14 +11,9 @@
  * A failure after step 1 or 2 leaves both items counted (the report errs on the billed side); nothing is
  * deleted, so every authentication ever recorded stays in the table.
  */
-import {
-  type AttributeValue,
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { RecordWriteError } from '../domain/errors';
-import { recordKey } from './records-table';
+import { isConditionalCheckFailed, recordKey } from './records-table';
 
 type Item = Record<string, AttributeValue>;
 
@@ -176,11 +171,7 @@ export class RecordsMover {
       );
       return written.Attributes ?? {};
     } catch (cause) {
-      if (
-        cause instanceof ConditionalCheckFailedException ||
-        (cause as Error).name === 'ConditionalCheckFailedException'
-      )
-        return undefined;
+      if (isConditionalCheckFailed(cause)) return undefined;
       const name = cause instanceof Error ? cause.name : 'Error';
       throw new RecordWriteError(`could not move the ledger item of ${userId} in ${periodId} (${name})`, { cause });
     }

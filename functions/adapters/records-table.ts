@@ -41,6 +41,13 @@ export function recordKey(periodId: string, userId: string, shards: number): { p
   return { pk: periodPartitionKey(periodId, shardOf(userId, shards)), sk: `USER#${userId}` };
 }
 
+/** A write refused by its condition. By name too: the class is not the same object when two copies of the SDK are loaded. */
+export function isConditionalCheckFailed(cause: unknown): boolean {
+  return (
+    cause instanceof ConditionalCheckFailedException || (cause as Error)?.name === 'ConditionalCheckFailedException'
+  );
+}
+
 export class RecordsTable implements RecordsPort, UsedStatesPort {
   readonly #client: DynamoDBClient;
   readonly #tableName: string;
@@ -158,12 +165,7 @@ export class RecordsTable implements RecordsPort, UsedStatesPort {
       );
       return true;
     } catch (cause) {
-      // By name too: the class is not the same object when two copies of the SDK are loaded.
-      if (
-        cause instanceof ConditionalCheckFailedException ||
-        (cause as Error).name === 'ConditionalCheckFailedException'
-      )
-        return false;
+      if (isConditionalCheckFailed(cause)) return false;
       const name = cause instanceof Error ? cause.name : 'Error';
       throw new RecordWriteError(`could not check whether the sign-in link was used (${name})`, { cause });
     }
