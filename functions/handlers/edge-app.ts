@@ -38,6 +38,10 @@ export interface EdgeDeps {
   readonly allowedReturnOrigins: readonly string[];
   /** Public origin (https://auth.example.com); default: the custom domain in the request context. */
   readonly publicOrigin?: string;
+  /** Where the page for visitors without a certificate sends them to get one. @default https://identity.plus */
+  readonly noCertificateHelpUrl?: string;
+  /** Replaces that page's explanation (plain text, escaped). @default plusgate's own words */
+  readonly noCertificateHelpText?: string;
   readonly now: () => number;
   readonly log?: DecisionLog;
 }
