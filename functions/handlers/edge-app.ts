@@ -25,7 +25,7 @@ import {
   jsonResponse,
   redirectResponse,
 } from '../http/http-responses';
-import { GET_CERTIFICATE_URL } from '../http/pages';
+import { GET_CERTIFICATE_URL, NO_CERTIFICATE_MESSAGE, noCertificatePage } from '../http/pages';
 import { identityJson } from '../http/identity-json';
 import { type DecisionLog, logDecision } from '../http/decision-log';
 
@@ -65,7 +65,7 @@ export function createEdgeHandler(deps: EdgeDeps): (event: APIGatewayProxyEvent)
           : htmlResponse(404, { title: 'Not found', paragraphs: [`There is nothing at ${event.path}.`] });
       }
       const cert = clientCertificateOf(event);
-      if (!cert) return denied(event, 'no-certificate', undefined);
+      if (!cert) return noCertificate(deps, event);
       return await route(event, cert);
     } catch (err) {
       const response = errorResponse(err, json);
@@ -235,6 +235,39 @@ function denied(
     ],
     links: [{ href: GET_CERTIFICATE_URL, text: 'Get an Identity Plus certificate' }],
   });
+}
+
+/**
+ * No certificate reached plusgate (CloudFront's optional mutual TLS; API Gateway refuses such a visitor in the
+ * handshake): the landing page (200), or 401 JSON. Nothing is asked, claimed or recorded.
+ */
+function noCertificate(deps: EdgeDeps, event: APIGatewayProxyEvent): APIGatewayProxyResult {
+  const help = deps.noCertificateHelpUrl ?? GET_CERTIFICATE_URL;
+  if (wantsJson(event))
+    return jsonResponse(401, { decision: 'deny', reason: 'no-certificate', message: NO_CERTIFICATE_MESSAGE, help });
+  return htmlResponse(
+    200,
+    noCertificatePage({ helpUrl: help, helpText: deps.noCertificateHelpText, retryHref: retryOf(deps, event) }),
+  );
+}
+
+/**
+ * "Try again": the same route; for /signin with its `return` when the allow-list accepts it (else without),
+ * for /return a fresh /signin (its state is bound to a certificate this request did not show).
+ */
+function retryOf(deps: EdgeDeps, event: APIGatewayProxyEvent): string {
+  const route = event.resource ?? event.path;
+  if (route !== EDGE_ROUTES.SIGNIN) return route === EDGE_ROUTES.RETURN ? EDGE_ROUTES.SIGNIN : route;
+  try {
+    const destination = resolveReturnDestination(
+      singleQueryParameter(event, 'return'),
+      ownOriginOf(event, deps.publicOrigin),
+      deps.allowedReturnOrigins,
+    );
+    return destination ? `${route}?return=${encodeURIComponent(destination)}` : route;
+  } catch {
+    return route;
+  }
 }
 
 function unavailable(event: APIGatewayProxyEvent, result: AuthenticationResult): APIGatewayProxyResult {

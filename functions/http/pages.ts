@@ -9,6 +9,8 @@ export const GET_CERTIFICATE_URL = 'https://identity.plus';
 export interface Page {
   readonly title: string;
   readonly paragraphs: readonly string[];
+  /** Steps shown as a numbered list after the paragraphs. */
+  readonly steps?: readonly string[];
   /** Key/value facts shown as a definition list (e.g. user, device, roles). */
   readonly facts?: ReadonlyArray<readonly [string, string]>;
   readonly links?: ReadonlyArray<{ readonly href: string; readonly text: string }>;
@@ -16,6 +18,9 @@ export interface Page {
 
 export function renderPage(page: Page): string {
   const paragraphs = page.paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n');
+  const steps = page.steps?.length
+    ? `<ol>\n${page.steps.map((step) => `<li>${escapeHtml(step)}</li>`).join('\n')}\n</ol>\n`
+    : '';
   const facts = page.facts?.length
     ? `<dl>\n${page.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('\n')}\n</dl>`
     : '';
@@ -33,9 +38,48 @@ export function renderPage(page: Page): string {
 <body>
 <h1>${escapeHtml(page.title)}</h1>
 ${paragraphs}
-${facts}
+${steps}${facts}
 ${links}
 </body>
 </html>
 `;
+}
+
+/** The short answer for a visitor without a certificate (the page's first words, the 401 JSON's message). */
+export const NO_CERTIFICATE_MESSAGE =
+  'Sign-in here uses an Identity Plus device certificate installed in your browser, and no certificate came from this browser.';
+
+/** What the page for visitors without a certificate shows, and where its links go. */
+export interface NoCertificatePageOptions {
+  /** Where to get a certificate (the `noCertificateHelpUrl` setting). */
+  readonly helpUrl: string;
+  /** The operator's words (`noCertificateHelpText`), replacing the explanation; plain text, escaped like all text. */
+  readonly helpText?: string;
+  /** The same sign-in again (a path on this origin). */
+  readonly retryHref: string;
+}
+
+/**
+ * The landing page for a visitor whose browser sent no certificate (CloudFront's optional mutual TLS): what
+ * signs people in here, where to get a certificate, and why a browser that has one may not have offered it.
+ */
+export function noCertificatePage(options: NoCertificatePageOptions): Page {
+  return {
+    title: 'Sign in with your device certificate',
+    paragraphs: options.helpText
+      ? [options.helpText]
+      : [
+          `${NO_CERTIFICATE_MESSAGE} There is no password to type: the certificate is what identifies you.`,
+          'No certificate yet? Get one free from Identity Plus, install it in this browser, then try again.',
+        ],
+    steps: [
+      'Already have a certificate? Restart the browser: browsers remember a "no certificate" choice until they restart.',
+      "Make sure it is installed: import your .p12 file into this browser or into your operating system's certificate store.",
+      'Try again, and choose the certificate when the browser asks which one to use.',
+    ],
+    links: [
+      { href: options.helpUrl, text: 'Get an Identity Plus certificate' },
+      { href: options.retryHref, text: 'Try again' },
+    ],
+  };
 }

@@ -131,15 +131,36 @@ export function answerProblems(res: unknown, rules: AnswerRules): string[] {
   return broken;
 }
 
+/** The title of the edge's page for a visitor without a certificate (functions/http/pages.ts). */
+export const NO_CERTIFICATE_TITLE = 'Sign in with your device certificate';
+
+/**
+ * True for the edge's answer to a visitor without a certificate: the landing page (200 HTML with its title)
+ * or 401 JSON `{decision: "deny", reason: "no-certificate", help}`.
+ */
+export function isNoCertificateAnswer(res: APIGatewayProxyResult): boolean {
+  const contentType = (headerOf(res, 'Content-Type') ?? '').toLowerCase();
+  if (res.statusCode === 200 && contentType.startsWith('text/html'))
+    return typeof res.body === 'string' && res.body.includes(`<h1>${NO_CERTIFICATE_TITLE}</h1>`);
+  if (res.statusCode !== 401 || !contentType.startsWith('application/json')) return false;
+  try {
+    const body = JSON.parse(res.body) as { decision?: unknown; reason?: unknown; help?: unknown } | null;
+    return body?.decision === 'deny' && body.reason === 'no-certificate' && typeof body.help === 'string';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * True when the answer lets the caller in: a redirect that is not to Identity Plus's sign-on (an edge allow
- * sent on), any 200 page (the signed-in page), or JSON whose decision is allow.
+ * sent on), any 200 page but the page for visitors without a certificate (the signed-in page), or JSON whose
+ * decision is allow.
  */
 export function answeredAllow(res: APIGatewayProxyResult, signonUrls: ReadonlySet<string>): boolean {
   if (res.statusCode >= 300 && res.statusCode < 400) return !signonUrls.has(headerOf(res, 'Location') ?? '');
   if (res.statusCode !== 200) return false;
   const contentType = (headerOf(res, 'Content-Type') ?? '').toLowerCase();
-  if (contentType.startsWith('text/html')) return true;
+  if (contentType.startsWith('text/html')) return !isNoCertificateAnswer(res);
   if (!contentType.startsWith('application/json')) return false;
   try {
     return (JSON.parse(res.body) as { decision?: unknown } | null)?.decision === 'allow';

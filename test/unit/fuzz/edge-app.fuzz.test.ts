@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createEdgeHandler } from '../../../functions/handlers/edge-app';
-import { headerOf } from '../../support/fuzz-answers';
+import { wantsJson } from '../../../functions/adapters/api-gateway-request';
+import { headerOf, isNoCertificateAnswer } from '../../support/fuzz-answers';
 import { type FuzzPki, STATE_KEY, edgeRequest, fuzzPki, roundTripRequest } from '../../support/fuzz-inputs';
 import {
   AuthenticationModel,
@@ -66,6 +67,11 @@ function world(settings: Deployment): World {
   };
 }
 
+const EDGE_ROUTE_PATHS: ReadonlySet<string> = new Set(['/signin', '/return', '/whoami']);
+
+/** Edge requests whose handshake passed on no certificate (CloudFront's optional mode lets them through). */
+const noCertificateRequest = edgeRequest.map((request) => ({ ...request, clientCert: null }));
+
 /** The edge's own rules (docs/design.md, "What each entry point answers"). */
 function edgeRules(
   settings: Deployment,
@@ -89,8 +95,22 @@ function edgeRules(
     broken.push(`sent to the sign-on URL from ${route} on ${decided ?? 'a cached decision'}`);
   if (route === '/return' && decided === 'validate' && redirect) broken.push('/return redirected on validate (a loop)');
   if (route === '/whoami' && redirect) broken.push('/whoami redirected');
-  if (route === '/return' && res.statusCode === 200)
+  const landing = isNoCertificateAnswer(res);
+  if (route === '/return' && res.statusCode === 200 && !landing)
     broken.push('/return answered a page (the used state stays in the address bar)');
+  // A visitor without a certificate (CloudFront's optional mutual TLS) gets the landing page or 401 JSON, and
+  // nothing is asked or written for them; nobody with a certificate gets that answer.
+  const certified = Boolean(event.requestContext?.identity?.clientCert);
+  if (landing && certified) broken.push('answered "no certificate" to a request with one');
+  if (!certified && EDGE_ROUTE_PATHS.has(route) && event.httpMethod === 'GET') {
+    if (!landing) broken.push(`no certificate, but answered ${res.statusCode}, not the landing page or 401 JSON`);
+    else if ((res.statusCode === 401) !== wantsJson(event))
+      broken.push(
+        `no certificate: ${res.statusCode} where the Accept header asked for ${wantsJson(event) ? 'JSON' : 'a page'}`,
+      );
+    if (seen.asked.length || seen.written.length)
+      broken.push('asked Identity Plus or wrote the ledger without a certificate');
+  }
   if (event.httpMethod !== 'GET' && seen.asked.length > 0) broken.push(`asked Identity Plus for a ${event.httpMethod}`);
   return broken;
 }
@@ -102,6 +122,24 @@ describe('edge function under fuzzing', () => {
       await fc.assert(
         fc.asyncProperty(deployment, steps(edgeRequest), async (settings, run) => {
           await runSteps(world(settings), run, fp);
+        }),
+        fuzzParameters(),
+      );
+    },
+    fuzzTimeoutMs(10),
+  );
+
+  it(
+    'answers visitors without a certificate with the landing page or 401 JSON, never a 5xx, never asking or writing anything',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(deployment, steps(noCertificateRequest), async (settings, run) => {
+          const w = world(settings);
+          await runSteps(w, run, fp);
+          expect(w.identityPlus.asked).toEqual([]);
+          expect(w.records.records).toEqual([]);
+          expect(w.intents.attempts).toBe(0);
+          expect(w.usedStates?.attempts).toBe(0);
         }),
         fuzzParameters(),
       );

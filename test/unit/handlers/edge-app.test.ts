@@ -28,7 +28,7 @@ beforeAll(async () => {
   pki = await testPki();
 });
 
-function setup() {
+function setup(options: { noCertificateHelpUrl?: string; noCertificateHelpText?: string } = {}) {
   const clock = new TestClock();
   const identityPlus = new FakeIdentityPlus();
   const recordsPort = new MemoryRecords();
@@ -41,6 +41,7 @@ function setup() {
     stateKey: KEY,
     allowedReturnOrigins: [APP],
     publicOrigin: ORIGIN,
+    ...options,
     now: clock.now,
   });
   return {
@@ -231,13 +232,6 @@ describe('GET /signin', () => {
     expect(body.device.serial).toBe(pki.devices.alice.serial);
   });
 
-  it('denies a request that carries no client certificate', async () => {
-    const t = setup();
-    const res = await t.handler(event('/signin', { person: null }));
-    expect(res.statusCode).toBe(403);
-    expect(t.identityPlus.calls).toBe(0);
-  });
-
   it('escapes everything Identity Plus says before putting it on a page', async () => {
     const t = setup();
     t.identityPlus.answers.set(pki.devices.alice.serial, OK({ organizationalName: '<script>alert(1)</script>' }));
@@ -412,4 +406,97 @@ it('answers 404 for an unknown route or method', async () => {
   const t = setup();
   expect((await t.handler(event('/admin'))).statusCode).toBe(404);
   expect((await t.handler(event('/signin', { method: 'POST' }))).statusCode).toBe(404);
+});
+
+describe('visitors without a certificate (CloudFront optional mutual TLS)', () => {
+  const paths = ['/signin', '/return', '/whoami'] as const;
+
+  it.each(paths)('%s answers the landing page (200 HTML), asking, claiming and recording nothing', async (path) => {
+    const t = setup();
+    const res = await t.handler(event(path, { person: null, query: path === '/return' ? 'state=v2.x.y' : '' }));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers?.['Content-Type']).toMatch(/^text\/html/);
+    expect(res.headers?.['Content-Security-Policy']).toMatch(/default-src 'none'/);
+    expect(res.headers?.['Cache-Control']).toBe('no-store');
+    expect(res.body).toContain('<title>Sign in with your device certificate · plusgate</title>');
+    expect(res.body).toContain('Identity Plus device certificate');
+    expect(res.body).toContain('<a href="https://identity.plus">Get an Identity Plus certificate</a>');
+    expect(res.body).toMatch(/Restart the browser/);
+    expect(res.body).toMatch(/import your \.p12 file into this browser or into your operating system/);
+    expect(res.body).toMatch(/choose the certificate when the browser asks/);
+    expect(res.body).not.toMatch(/<script|<form|<input/i);
+    expect(t.identityPlus.calls).toBe(0);
+    expect(t.intents).toHaveLength(0);
+    expect(t.usedStates.used.size).toBe(0);
+    expect(t.records).toHaveLength(0);
+  });
+
+  it.each(paths)('%s answers JSON callers 401 with the reason and where to get a certificate', async (path) => {
+    const t = setup({ noCertificateHelpUrl: 'https://help.example.com/certificates' });
+    const res = await t.handler(event(path, { person: null, accept: 'application/json' }));
+    expect(res.statusCode).toBe(401);
+    expect(JSON.parse(res.body)).toEqual({
+      decision: 'deny',
+      reason: 'no-certificate',
+      message: expect.stringMatching(/Identity Plus device certificate/),
+      help: 'https://help.example.com/certificates',
+    });
+    expect(t.identityPlus.calls).toBe(0);
+  });
+
+  it('links to the configured help URL, escaped', async () => {
+    const t = setup({ noCertificateHelpUrl: 'https://help.example.com/get?a=1&b="2"' });
+    const res = await t.handler(event('/signin', { person: null }));
+    expect(res.body).toContain('<a href="https://help.example.com/get?a=1&#38;b=&#34;2&#34;">');
+  });
+
+  it("replaces the explanation with the operator's text, escaped, and keeps the advice and the links", async () => {
+    const text = 'Ask <b>IT</b> for a device certificate & "install" it.';
+    const t = setup({ noCertificateHelpText: text });
+    const res = await t.handler(event('/signin', { person: null }));
+    expect(res.body).toContain(
+      '<p>Ask &#60;b&#62;IT&#60;/b&#62; for a device certificate &#38; &#34;install&#34; it.</p>',
+    );
+    expect(res.body).not.toContain('<b>IT</b>');
+    expect(res.body).not.toMatch(/There is no password to type/);
+    expect(res.body).toMatch(/Restart the browser/);
+    expect(res.body).toContain('Get an Identity Plus certificate');
+  });
+
+  it('offers "Try again" to the same sign-in, keeping an allowed return', async () => {
+    const t = setup();
+    const ret = `${APP}/home?x=1`;
+    const res = await t.handler(event('/signin', { person: null, query: `return=${encodeURIComponent(ret)}` }));
+    expect(res.body).toContain(
+      `<a href="/signin?return=${encodeURIComponent(ret).replace(/&/g, '&#38;')}">Try again</a>`,
+    );
+  });
+
+  it.each([
+    ['off the allow-list', 'return=https%3A%2F%2Fevil.example%2F'],
+    ['not https', 'return=http%3A%2F%2Fapp.example.com%2F'],
+    ['repeated', 'return=%2Fa&return=%2Fb'],
+    ['with a line break', 'return=%2Fa%0D%0ASet-Cookie%3A%20x'],
+  ])('drops a return that is %s from "Try again" (and answers the page, not a 400)', async (_c, query) => {
+    const t = setup();
+    const res = await t.handler(event('/signin', { person: null, query }));
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('<a href="/signin">Try again</a>');
+    expect(res.body).not.toMatch(/evil|Set-Cookie/);
+  });
+
+  it('sends "Try again" from /return to a fresh /signin, and from /whoami to /whoami', async () => {
+    const t = setup();
+    const fromReturn = await t.handler(event('/return', { person: null, query: 'state=v2.x.y' }));
+    expect(fromReturn.body).toContain('<a href="/signin">Try again</a>');
+    expect(fromReturn.body).not.toContain('state=');
+    const fromWhoami = await t.handler(event('/whoami', { person: null }));
+    expect(fromWhoami.body).toContain('<a href="/whoami">Try again</a>');
+  });
+
+  it('still answers 404 off the routes and for other methods, before looking for a certificate', async () => {
+    const t = setup();
+    expect((await t.handler(event('/elsewhere', { person: null }))).statusCode).toBe(404);
+    expect((await t.handler(event('/signin', { person: null, method: 'POST' }))).statusCode).toBe(404);
+  });
 });
