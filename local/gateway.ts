@@ -8,6 +8,10 @@
  * Before anything else it answers 421 to a request whose Host is not a loopback name (`localhost`,
  * `127.0.0.1`, `[::1]`, any port) or its own `publicHostname`: that is what a web page sends after
  * rebinding its own DNS name to 127.0.0.1 (DNS rebinding), and the service API has no IAM check here.
+ *
+ * With `cloudFront` it stands in for CloudFront's optional viewer mTLS in front of a function URL instead
+ * (local/cloudfront-viewer.ts): no client certificate is served, a bad one is refused, and every GET/HEAD
+ * path reaches the one handler as a function URL event.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -16,6 +20,13 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildProxyEvent, LOCAL_ACCOUNT_ID } from './api-gateway-event';
+import {
+  CloudFrontOrigin,
+  type FunctionUrlHandler,
+  newCfId,
+  refusedConnection,
+  refuseUnverifiedCertificates,
+} from './cloudfront-viewer';
 import { RouteTable, TOKEN } from './gateway-routes';
 import { close, headerValues, isLoopbackHost, listen, readBody } from './server-lifecycle';
 
@@ -57,6 +68,11 @@ export interface LocalGatewayOptions {
   readonly timeoutMs?: number;
   /** One line per request (method, path, status, ms) and per refused handshake; never certificates or keys. */
   readonly log?: (line: string) => void;
+  /**
+   * Be CloudFront (optional viewer mTLS) in front of this function URL handler, not API Gateway: needs `tls`;
+   * `routes` are unused, every GET/HEAD path goes to the handler. @default API Gateway
+   */
+  readonly cloudFront?: { readonly handler: FunctionUrlHandler };
 }
 
 /** API Gateway's payload limit. */
@@ -88,6 +104,7 @@ export class LocalGateway {
   private readonly maxBodyBytes: number;
   private readonly timeoutMs: number;
   private readonly log: (line: string) => void;
+  private readonly origin?: CloudFrontOrigin;
   private server?: http.Server;
 
   constructor(private readonly options: LocalGatewayOptions) {
@@ -98,6 +115,10 @@ export class LocalGateway {
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.log = options.log ?? (() => undefined);
+    if (options.cloudFront) {
+      if (!options.tls) throw new Error('LocalGateway: cloudFront needs tls (viewer mutual TLS)');
+      this.origin = new CloudFrontOrigin(options.cloudFront.handler);
+    }
   }
 
   /** Starts listening; resolves once the port is bound. */
@@ -112,7 +133,8 @@ export class LocalGateway {
             key: tls.key,
             ca: tls.truststore,
             requestCert: true,
-            rejectUnauthorized: true,
+            // CloudFront's optional mode: Node lets every handshake finish, refuseUnverifiedCertificates ends bad ones.
+            rejectUnauthorized: !this.origin,
             minVersion: 'TLSv1.2',
           },
           listener,
@@ -125,6 +147,8 @@ export class LocalGateway {
         const reason = socket.authorizationError ? String(socket.authorizationError) : (err.code ?? err.message);
         this.log(`TLS handshake refused from ${clientIp(socket.remoteAddress)}: ${reason}`);
       });
+      if (this.origin)
+        refuseUnverifiedCertificates(server as https.Server, this.log, (socket) => clientIp(socket.remoteAddress));
     }
     await listen(server, this.options.port ?? 0, this.host);
     this.server = server;
@@ -155,15 +179,18 @@ export class LocalGateway {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const requestId = randomUUID();
-    const extendedId = randomBytes(11).toString('base64');
+    const extendedId = this.origin ? newCfId() : randomBytes(11).toString('base64');
     const method = req.method ?? 'GET';
     const [path, rawQuery] = splitTarget(req.url ?? '/');
     res.on('finish', () =>
       this.log(`${method} ${path} ${res.statusCode} ${Math.round(performance.now() - started)}ms`),
     );
     res.setHeader('x-amzn-RequestId', requestId);
-    res.setHeader('x-amz-apigw-id', extendedId);
+    if (this.origin) res.setHeader('X-Amz-Cf-Id', extendedId);
+    else res.setHeader('x-amz-apigw-id', extendedId);
     try {
+      // Never serve a connection whose certificate did not verify (closed at 'secureConnection' already).
+      if (this.origin && refusedConnection(req.socket as TLSSocket)) return void req.socket.destroy();
       const hosts = headerValues(req, 'host');
       if (hosts.length !== 1) {
         const problem = hosts.length ? 'more than one Host header' : 'a Host header is required';
@@ -176,6 +203,11 @@ export class LocalGateway {
       const body = await readBody(req, this.maxBodyBytes);
       if (body === 'aborted') return;
       if (body === 'too-large') return gatewayAnswer(res, 413, 'Request Too Long', 'RequestTooLong');
+      if (this.origin) {
+        const viewerIp = clientIp(req.socket.remoteAddress);
+        const forwarded = { path, rawQuery, body, requestId, cfId: extendedId, viewerIp };
+        return await this.origin.serve(req, res, forwarded, (call, now) => this.invoke(call, now, `${method} ${path}`));
+      }
 
       const matched = this.routes.match(path);
       const handler = matched?.methods.get(method) ?? matched?.methods.get('ANY');
@@ -203,12 +235,9 @@ export class LocalGateway {
         extendedRequestId: extendedId,
         forwarded: { proto: this.options.tls ? 'https' : 'http', port: req.socket.localPort ?? 0 },
       });
-      const outcome = await this.invoke(handler, event, now);
-      if (outcome === TIMED_OUT) {
-        this.log(`${method} ${path}: handler did not answer within ${this.timeoutMs}ms`);
-        return gatewayAnswer(res, 504, 'Endpoint request timed out', 'IntegrationTimeout');
-      }
-      writeResult(res, outcome);
+      const outcome = await this.invoke((context) => handler(event, context), now, `${method} ${path}`);
+      if (!outcome) return gatewayAnswer(res, 504, 'Endpoint request timed out', 'IntegrationTimeout');
+      writeResult(res, outcome.result);
     } catch (err) {
       const what = err instanceof MalformedResultError ? 'malformed Lambda proxy response' : 'handler failed';
       this.log(`${method} ${path}: ${what}: ${oneLine(err)}`);
@@ -217,14 +246,22 @@ export class LocalGateway {
     }
   }
 
-  private async invoke(handler: ProxyHandler, event: APIGatewayProxyEvent, now: Date): Promise<unknown> {
+  /** Calls a handler with a Lambda context; undefined (and a log line) when it did not answer in time. */
+  private async invoke(
+    call: (context: Context) => Promise<unknown>,
+    now: Date,
+    label: string,
+  ): Promise<{ result: unknown } | undefined> {
     const deadline = now.getTime() + this.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
       timer = setTimeout(() => resolve(TIMED_OUT), this.timeoutMs);
     });
     try {
-      return await Promise.race([Promise.resolve().then(() => handler(event, lambdaContext(now, deadline))), timeout]);
+      const outcome = await Promise.race([Promise.resolve().then(() => call(lambdaContext(now, deadline))), timeout]);
+      if (outcome !== TIMED_OUT) return { result: outcome };
+      this.log(`${label}: handler did not answer within ${this.timeoutMs}ms`);
+      return undefined;
     } finally {
       clearTimeout(timer);
     }

@@ -1,4 +1,4 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -16,7 +16,7 @@ import {
   MemoryRecords,
   TestClock,
 } from '../support/handler-doubles';
-import { only } from '../support/only';
+import { defined, only } from '../support/only';
 import { testPki } from '../support/test-pki';
 
 interface Reply {
@@ -622,5 +622,161 @@ describe('LocalGateway in front of the edge handler, in one process', () => {
     expect(parses).toEqual([1, 0, 0]);
     // The repeats were decision-cache hits too: Identity Plus was asked once.
     expect(identityPlus.calls).toBe(1);
+  });
+});
+
+describe('LocalGateway as CloudFront with optional viewer mTLS, in front of a function URL', () => {
+  let pki: DevPki;
+  let gateway: LocalGateway;
+  const logs: string[] = [];
+  const seen: LambdaFunctionURLEvent[] = [];
+  let answer: (event: LambdaFunctionURLEvent) => Promise<unknown> = async () => undefined;
+  const origin = jest.fn(async (event: LambdaFunctionURLEvent, _context: Context) => {
+    seen.push(event);
+    return answer(event);
+  });
+
+  beforeAll(async () => {
+    pki = await testPki();
+    gateway = new LocalGateway({
+      routes: [],
+      tls: { cert: pki.server.cert, key: pki.server.key, truststore: pki.caChain },
+      cloudFront: { handler: origin },
+      timeoutMs: 300,
+      log: (line) => logs.push(line),
+    });
+    await gateway.start();
+  });
+  afterAll(() => gateway.stop());
+  beforeEach(() => {
+    origin.mockClear();
+    seen.length = 0;
+    answer = async (event) => ({
+      statusCode: 200,
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(event),
+    });
+  });
+
+  const as = (person?: keyof DevPki['devices']) =>
+    person ? { ca: pki.caChain, cert: pki.devices[person].cert, key: pki.devices[person].key } : { ca: pki.caChain };
+  const certHeaders = (event: LambdaFunctionURLEvent) =>
+    Object.fromEntries(Object.entries(event.headers).filter(([name]) => name.startsWith('cloudfront-viewer-')));
+
+  it('serves a connection without a client certificate: Present 0, no certificate headers', async () => {
+    const reply = await send(gateway.url, '/signin?return=%2Fwhoami', { tls: as() });
+    expect(reply.status).toBe(200);
+    const event = only(seen, 'event seen by the function');
+    expect(certHeaders(event)).toEqual({
+      'cloudfront-viewer-cert-present': '0',
+      'cloudfront-viewer-address': expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+    });
+    expect(event).toMatchObject({
+      version: '2.0',
+      rawPath: '/signin',
+      rawQueryString: 'return=%2Fwhoami',
+      requestContext: { http: { method: 'GET', sourceIp: '127.0.0.1' }, stage: '$default' },
+    });
+    expect(event.headers.host).toBe(event.requestContext.domainName);
+    expect(reply.headers['x-amz-cf-id']).toEqual(expect.any(String));
+    expect(reply.headers['x-cache']).toBe('Miss from cloudfront');
+  });
+
+  it("sets the certificate headers from a trusted device's verified certificate", async () => {
+    const reply = await send(gateway.url, '/whoami', { tls: as('alice') });
+    expect(reply.status).toBe(200);
+    const headers = certHeaders(only(seen, 'event seen by the function'));
+    const alice = new X509Certificate(pki.devices.alice.cert);
+    expect(headers['cloudfront-viewer-cert-present']).toBe('1');
+    expect(new X509Certificate(decodeURIComponent(headers['cloudfront-viewer-cert-pem'] ?? '')).fingerprint256).toBe(
+      alice.fingerprint256,
+    );
+    expect(headers['cloudfront-viewer-cert-subject']).toMatch(/^CN=Alice's Laptop,/);
+    expect(headers['cloudfront-viewer-cert-serial-number']?.replace(/:/g, '').replace(/^00/, '')).toBe(
+      BigInt(pki.devices.alice.serial).toString(16).padStart(2, '0'),
+    );
+  });
+
+  it.each([
+    ['a certificate from a foreign CA (mallory)', 'mallory', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+    ['an expired certificate (frank)', 'frank', 'CERT_HAS_EXPIRED'],
+  ] as const)(
+    'refuses %s at the end of the handshake: no answer, no function call, a log line',
+    async (_case, person, reason) => {
+      await expect(send(gateway.url, '/whoami', { tls: as(person) })).rejects.toThrow();
+      expect(origin).not.toHaveBeenCalled();
+      expect(logs).toContain(`TLS handshake refused from 127.0.0.1: ${reason}`);
+    },
+  );
+
+  it('replaces forged certificate headers: without a certificate they say Present 0, with bob they are his', async () => {
+    const alicePem = encodeURIComponent(pki.devices.alice.cert);
+    const forged = {
+      'CloudFront-Viewer-Cert-Present': '1',
+      'CloudFront-Viewer-Cert-Pem': alicePem,
+      'CloudFront-Viewer-Address': '203.0.113.1:1',
+    };
+    await send(gateway.url, '/whoami', { tls: as(), headers: forged });
+    await send(gateway.url, '/whoami', { tls: as('bob'), headers: forged });
+    const nobody = certHeaders(defined(seen[0], 'the event without a certificate'));
+    const bob = certHeaders(defined(seen[1], "the event with bob's certificate"));
+    expect(nobody).toEqual({
+      'cloudfront-viewer-cert-present': '0',
+      'cloudfront-viewer-address': expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+    });
+    const bobPem = decodeURIComponent(bob['cloudfront-viewer-cert-pem'] ?? '');
+    expect(new X509Certificate(bobPem).fingerprint256).toBe(new X509Certificate(pki.devices.bob.cert).fingerprint256);
+    expect(bob['cloudfront-viewer-address']).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('answers 421 to a Host that is not loopback before the function runs', async () => {
+    const reply = await send(gateway.url, '/whoami', { tls: as('alice'), headers: { host: 'evil.example' } });
+    expect(reply.status).toBe(421);
+    expect(origin).not.toHaveBeenCalled();
+  });
+
+  it('sends every path to the function, GET and HEAD only (another method is CloudFront 403)', async () => {
+    expect((await send(gateway.url, '/', { tls: as() })).status).toBe(200);
+    expect((await send(gateway.url, '/any/path', { tls: as(), method: 'HEAD' })).status).toBe(200);
+    expect(seen.map((e) => [e.requestContext.http.method, e.rawPath])).toEqual([
+      ['GET', '/'],
+      ['HEAD', '/any/path'],
+    ]);
+    const post = await send(gateway.url, '/signin', { tls: as('alice'), method: 'POST', body: 'x' });
+    expect(post.status).toBe(403);
+    expect(post.body.toString()).toMatch(/not configured to allow the HTTP request method/);
+    expect(origin).toHaveBeenCalledTimes(2);
+  });
+
+  it('writes the function URL result back: status, headers, one Set-Cookie per cookie, base64 body', async () => {
+    answer = async () => ({
+      statusCode: 302,
+      headers: { Location: '/home', 'Content-Type': 'text/plain' },
+      cookies: ['a=1; Secure', 'b=2; Secure'],
+      body: Buffer.from('moved').toString('base64'),
+      isBase64Encoded: true,
+    });
+    const reply = await send(gateway.url, '/signin', { tls: as('alice') });
+    expect(reply.status).toBe(302);
+    expect(reply.headers.location).toBe('/home');
+    expect(reply.headers['set-cookie']).toEqual(['a=1; Secure', 'b=2; Secure']);
+    expect(reply.body.toString()).toBe('moved');
+  });
+
+  it('answers 502 to a malformed result and 504 to a function that does not answer in time', async () => {
+    answer = async () => ({ statusCode: 200, headers: { 'X-Evil': 'a\r\nSet-Cookie: pwned=1' } });
+    const malformed = await send(gateway.url, '/whoami', { tls: as('alice') });
+    expect(malformed.status).toBe(502);
+    expect(malformed.headers['set-cookie']).toBeUndefined();
+    answer = () => new Promise((resolve) => setTimeout(() => resolve({ statusCode: 200 }), 1000));
+    expect((await send(gateway.url, '/whoami', { tls: as('alice') })).status).toBe(504);
+  });
+
+  it('logs no certificate or key', () => {
+    expect(logs.join('\n')).not.toMatch(/BEGIN|PRIVATE|%0A/);
+  });
+
+  it('needs TLS', () => {
+    expect(() => new LocalGateway({ routes: [], cloudFront: { handler: origin } })).toThrow(/needs tls/);
   });
 });
