@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ENV } from '../functions/config/names';
-import { SETTINGS } from '../functions/config/settings';
+import { type EdgeKind, SETTINGS } from '../functions/config/settings';
 
 // Local mode runs on Node 20 by design; the AWS SDK's notice about its future Node 22 floor is noise here.
 // Set before the SDK is loaded (local-mode is imported below, after this line runs).
@@ -15,6 +15,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const USAGE = `usage: npm start -- [options]
   --data-dir DIR              dev PKI, DynamoDB data and state key (default .plusgate)
   --gateway-port N            mTLS gateway on https://localhost:N (default 8443)
+  --edge KIND                 what the gateway stands in for: api-gateway (default; a client certificate is
+                              required, REST proxy events) or cloudfront (CloudFront's optional viewer mTLS:
+                              no certificate gets the landing page, an untrusted or expired one is refused in
+                              the handshake; the edge function gets function URL events)
   --simulator-port N          Identity Plus simulator (default 8444)
   --service-port N            service API (verify, report) on http://127.0.0.1:N, no IAM check (default 8445)
   --forward-auth-port N       also serve the mutual-TLS forward-auth door for proxies (/auth/{dialect}) on
@@ -71,6 +75,15 @@ function serviceId(value: string): string {
   return id;
 }
 
+/** The edge of --edge, checked by the deployment setting's own parser. */
+function edgeKind(value: string | undefined): EdgeKind | undefined {
+  if (value === undefined) return undefined;
+  const expected: string[] = [];
+  const kind = SETTINGS.edge.parse(value, { strict: false, problem: (_, what) => expected.push(what) });
+  if (kind === undefined) fail(`--edge must be ${expected.join('; ')}, got "${value}"`);
+  return kind;
+}
+
 /** The command line, as node:util parseArgs reads it; a bad flag ends the process with the usage. */
 function parseFlags() {
   try {
@@ -78,6 +91,7 @@ function parseFlags() {
       options: {
         'data-dir': { type: 'string' },
         'gateway-port': { type: 'string' },
+        edge: { type: 'string' },
         'simulator-port': { type: 'string' },
         'service-port': { type: 'string' },
         'forward-auth-port': { type: 'string' },
@@ -154,12 +168,14 @@ async function main(): Promise<void> {
     );
   if (v.truststore !== undefined) readableFile('--truststore', v.truststore);
 
+  const edge = edgeKind(v.edge);
   const dataDir = v['data-dir'] ?? '.plusgate';
   const quiet = v.quiet ?? false;
   const { LOCAL_TABLE_NAME, startLocalMode } = await import('../local/local-mode');
   const running = await startLocalMode({
     dataDir,
     gatewayPort: port('gateway-port', v['gateway-port'], 8443),
+    edge,
     simulatorPort: port('simulator-port', v['simulator-port'], 8444),
     servicePort: port('service-port', v['service-port'], 8445),
     forwardAuthPort:
@@ -177,6 +193,7 @@ async function main(): Promise<void> {
   const curl = (person: string, route = '/signin', extra = '') =>
     `curl ${extra}--cacert ${pki}/ca.pem --cert ${pki}/${person}.pem --key ${pki}/${person}.key ${running.gatewayUrl}${route}`;
   const door = running.forwardAuth;
+  const cloudFront = running.edge === 'cloudfront';
   const shown = (file: string) => {
     const relative = path.relative(process.cwd(), file);
     return relative.startsWith('..') ? file : relative;
@@ -186,7 +203,9 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       'plusgate local ready',
-      `  gateway (mutual TLS)   ${running.gatewayUrl}   routes: /signin?return=URL  /return?state=…  /whoami`,
+      cloudFront
+        ? `  gateway (CloudFront)   ${running.gatewayUrl}   routes: /signin?return=URL  /return?state=…  /whoami   (optional mutual TLS, as CloudFront's: no certificate gets the landing page; every path reaches the edge function)`
+        : `  gateway (mutual TLS)   ${running.gatewayUrl}   routes: /signin?return=URL  /return?state=…  /whoami`,
       `  service API            ${running.serviceUrl}   routes: POST/GET /verify, ANY /auth/{dialect}, GET /report, GET /metrics   (loopback only; no IAM signature check here)`,
       ...(door
         ? [
@@ -211,6 +230,12 @@ async function main(): Promise<void> {
             `  carol (revoked, 403):       ${curl('carol')}`,
             `  dave (unknown, 403):        ${curl('dave')}`,
             `  frank (expired: refused in the TLS handshake): ${curl('frank')}`,
+            ...(cloudFront
+              ? [
+                  `  no certificate (landing page): curl --cacert ${pki}/ca.pem ${running.gatewayUrl}/signin`,
+                  `  mallory (foreign CA: refused in the TLS handshake): ${curl('mallory')}`,
+                ]
+              : []),
             `  verify alice from a service: curl -H 'content-type: application/json' --data '{"serial":"${running.pki.devices.alice.serial}"}' ${running.serviceUrl}/verify`,
             ...(door
               ? [

@@ -9,11 +9,12 @@ import { promises as fs, unwatchFile, watchFile } from 'node:fs';
 import * as path from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { AUTH_ROUTES, EDGE_ROUTES, ENV, IDENTITY_ROUTES, SERVICE_ROUTES } from '../functions/config/names';
-import { SETTINGS } from '../functions/config/settings';
+import { type EdgeKind, SETTINGS } from '../functions/config/settings';
 import type { DevPki } from './dev-pki';
 import { demoSimulatorSeed } from './simulator-seed';
 import { devPkiPaths, loadOrCreateDevPki } from './dev-pki-files';
 import { ensureRecordsTable, localDynamoClient, startDynalite } from './dynamodb-local';
+import type { FunctionUrlHandler } from './cloudfront-viewer';
 import { type GatewayRoute, LocalGateway, type ProxyHandler } from './gateway';
 import { IdentityPlusSimulator } from './identity-plus-simulator';
 import { LocalApiCertSecret, describeApiCertificate, localApiCertFiles } from './local-api-cert';
@@ -30,6 +31,12 @@ export interface LocalModeOptions {
   readonly dataDir: string;
   /** @default 8443 */
   readonly gatewayPort?: number;
+  /**
+   * What stands in front of the edge function on `gatewayPort`: API Gateway (mutual TLS required, REST
+   * proxy events) or CloudFront (optional viewer mTLS, function URL events; local/cloudfront-viewer.ts).
+   * Sets the edge function's `edge` setting to match. @default 'api-gateway'
+   */
+  readonly edge?: EdgeKind;
   /** @default 8444 */
   readonly simulatorPort?: number;
   /** Service API (verify, report) on plain HTTP, loopback only, no IAM check. @default 8445 */
@@ -65,6 +72,8 @@ export interface RunningLocalMode {
   readonly pki: DevPki;
   readonly pkiDir: string;
   readonly gatewayUrl: string;
+  /** What the gateway stands in for (see {@link LocalModeOptions.edge}). */
+  readonly edge: EdgeKind;
   readonly serviceUrl: string;
   /** The simulator, unless an external Identity Plus was configured. */
   readonly simulator?: IdentityPlusSimulator;
@@ -174,6 +183,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     }
 
     const gatewayPort = options.gatewayPort ?? 8443;
+    const edgeKind = options.edge ?? 'api-gateway';
     // The in-process handlers sign with this run's random key pair, the only one the emulator accepts; never
     // with the developer's own AWS credentials: a profile would win over these (the SDK skips the
     // environment's keys when AWS_PROFILE is set), and a session token does not belong to them.
@@ -197,16 +207,20 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       // No EMF on stdout here: local mode serves the same numbers at the service API's GET /metrics.
       POWERTOOLS_METRICS_DISABLED: 'true',
       ...options.environment,
+      // The edge function must expect the events this gateway sends, whatever the shell has set.
+      [SETTINGS.edge.env]: edgeKind,
     });
     const edge = (await import('../functions/handlers/edge')).handler as unknown as (
-      event: APIGatewayProxyEvent,
+      event: unknown,
       context: Context,
-    ) => Promise<APIGatewayProxyResult>;
-    const handler: ProxyHandler = (event, context) => edge(event, context);
+    ) => Promise<unknown>;
+    const handler: ProxyHandler = (event, context) => edge(event, context) as Promise<APIGatewayProxyResult>;
     const routes: GatewayRoute[] = Object.values(EDGE_ROUTES).map((route) => ({ method: 'GET', path: route, handler }));
+    // CloudFront sends every path to its one origin, the edge function's URL.
+    const functionUrl: FunctionUrlHandler = (event, context) => edge(event, context);
 
     const gateway = new LocalGateway({
-      routes,
+      ...(edgeKind === 'cloudfront' ? { routes: [], cloudFront: { handler: functionUrl } } : { routes }),
       port: gatewayPort,
       tls: { cert: pki.server.cert, key: pki.server.key, truststore },
       publicHostname: 'localhost',
@@ -283,6 +297,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       serviceUrl: service.url,
       pkiDir: devPkiPaths(options.dataDir).dir,
       gatewayUrl: gateway.url,
+      edge: edgeKind,
       simulator,
       identityPlusApiUrl: identityPlus.apiUrl,
       truststoreFile,
