@@ -9,7 +9,8 @@ import { addPlusgate } from '../lib/plusgate-app';
 
 const app = new App();
 try {
-  addPlusgate(app);
+  // With edge cloudfront and no -c region, the stack deploys to the CDK CLI's region (your AWS profile's).
+  addPlusgate(app, { defaultRegion: process.env.CDK_DEFAULT_REGION });
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   // The problems are the whole message; a stack trace would only bury them.

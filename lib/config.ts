@@ -18,6 +18,7 @@ import {
 import { WAF_RATE_LIMIT_MAX, WAF_RATE_LIMIT_MIN } from './edge-waf';
 import { DEFAULT_API_CERT_EXPIRY_ALARM_DAYS } from './monitoring';
 import { type ForwardAuthConfig, readForwardAuth } from './config-forward-auth';
+import { checkCloudFrontKeys, type EdgeDeployment, readEdgeTarget } from './config-edge';
 import { readTruststore, type TruststorePem } from './truststore-pem';
 
 /** A Route 53 public hosted zone that gets an alias record for the domain. */
@@ -28,15 +29,16 @@ export interface HostedZoneConfig {
 }
 
 /**
- * The validated configuration of one plusgate deployment: the deployment-only keys below, and every
- * function setting that is a context key (functions/config/settings.ts, where each is described).
+ * The validated configuration of one plusgate deployment: the deployment-only keys below, the edge's certificate
+ * keys (lib/config-edge.ts), and every function setting that is a context key (functions/config/settings.ts).
  */
-export interface PlusgateConfig extends ContextSettingValues {
+export type PlusgateConfig = PlusgateConfigKeys & EdgeDeployment;
+
+/** {@link PlusgateConfig} but for the edge's certificate keys. */
+export interface PlusgateConfigKeys extends ContextSettingValues {
   /** Custom domain of the edge API, e.g. `auth.example.com`. */
   readonly domainName: string;
-  /** ACM certificate for `domainName`, in the account and region the stack deploys to. */
-  readonly certificateArn: string;
-  /** Account and region of `certificateArn`: where the stack deploys (a REGIONAL domain needs both to match). */
+  /** Where the stack deploys (see lib/config-edge.ts: from certificateArn, or cloudFrontCertificateArn and region). */
   readonly account: string;
   readonly region: string;
   /** @default - no DNS record is created; point DNS at the `RegionalDomainName` output yourself */
@@ -47,6 +49,8 @@ export interface PlusgateConfig extends ContextSettingValues {
   readonly truststore: TruststorePem;
   /** Warnings about the truststores (devices', and the door's) that don't stop the synth (e.g. an expired CA). */
   readonly truststoreWarnings: readonly string[];
+  /** Warnings about the edge's keys that don't stop the synth (e.g. a certificateArn CloudFront does not use). */
+  readonly edgeWarnings: readonly string[];
   /** Secrets Manager name of the Identity Plus API certificate secret (created with `npm run put-api-cert`). */
   readonly apiCertSecretName: string;
   /** The API certificate alarm fires when it has fewer days left than this (1–365). @default 21 */
@@ -109,6 +113,8 @@ export interface LoadConfigOptions {
   readonly baseDir?: string;
   /** Clock for the truststore expiry check. @default new Date() */
   readonly now?: Date;
+  /** The CDK CLI's default region (CDK_DEFAULT_REGION): the region with edge cloudfront and no -c region. @default - none */
+  readonly defaultRegion?: string;
 }
 
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
@@ -165,12 +171,9 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     HOSTNAME,
     'a lower-case DNS name such as "auth.example.com" (no scheme, no wildcard, no trailing dot)',
   );
-  const certificateArn = requiredString(
-    'certificateArn',
-    ACM_ARN,
-    'an ACM certificate ARN such as "arn:aws:acm:eu-west-1:123456789012:certificate/<id>" for domainName, in the region you deploy to',
-  );
-  const [, , region, account] = ACM_ARN.exec(certificateArn) ?? [];
+  const edgeReader = { raw, problems, requiredString, optionalString, bad };
+  const edge = readEdgeTarget(edgeReader, ACM_ARN, options.defaultRegion);
+  const { account, region } = edge;
 
   const hostedZoneId = optionalString(
     'hostedZoneId',
@@ -271,7 +274,7 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     bad(
       'alarmTopicArn',
       alarmTopicArn,
-      `a topic in ${region}, the region of certificateArn where the stack deploys (CloudWatch alarms notify topics in their own region only)`,
+      `a topic in ${region}, ${edge.regionOrigin} (CloudWatch alarms notify topics in their own region only)`,
     );
   }
   if (alarmEmail !== undefined && alarmTopicArn !== undefined) {
@@ -316,7 +319,7 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     );
   }
 
-  const certificatePartition = ACM_ARN.exec(certificateArn)?.[1];
+  const certificatePartition = edge.partition;
   /** A list of IAM principal ARNs; undefined when unset or empty. */
   const principalArns = (key: string, routes: string): readonly string[] | undefined => {
     const value = raw(key);
@@ -342,7 +345,7 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
         bad(`${key}[${i}]`, arn, expected);
       } else if (certificatePartition !== undefined && partition !== certificatePartition) {
         ok = false;
-        bad(`${key}[${i}]`, arn, `a principal in the partition of certificateArn ("${certificatePartition}")`);
+        bad(`${key}[${i}]`, arn, `a principal in the partition of ${edge.partitionKey} ("${certificatePartition}")`);
       }
     });
     return ok && list.length > 0 ? [...new Set(list as string[])] : undefined;
@@ -360,18 +363,20 @@ export function loadConfig(get: (key: string) => unknown, options: LoadConfigOpt
     patterns: { hostname: HOSTNAME, acmArn: ACM_ARN },
   });
 
-  // A certificateArn without account and region has been reported above.
+  checkCloudFrontKeys(edgeReader, { ownershipVerificationCertificateArn, wafRateLimitPer5Min, truststore });
+  // A certificate ARN without account and region, or a missing region, has been reported above.
   if (problems.length > 0 || !truststore || !account || !region) throw new ConfigError(problems);
   return {
     ...settings,
+    ...edge.deployment,
     domainName,
-    certificateArn,
     account,
     region,
     hostedZone,
     ownershipVerificationCertificateArn,
     truststore,
     truststoreWarnings,
+    edgeWarnings: edge.warnings,
     apiCertSecretName,
     apiCertExpiryAlarmDays,
     billableUsersAlarmThreshold,

@@ -64,6 +64,19 @@ export interface WatchedApi {
   readonly accessLogs: ILogGroup;
 }
 
+/**
+ * A function URL behind CloudFront (the CloudFront edge), watched for 5xx answers. CloudFront's own metrics
+ * (5xxErrorRate) are published in us-east-1 only and an alarm watches metrics of its own region, so a stack
+ * elsewhere watches what the function URL answered CloudFront instead.
+ */
+export interface WatchedFunctionUrl {
+  /** Short PascalCase name, e.g. `Edge` (the alarm is `<name>Url5xx`). */
+  readonly name: string;
+  readonly lambda: IFunction;
+  /** Where the function logs: named in the alarm's description. */
+  readonly logGroup: ILogGroup;
+}
+
 /** Props of {@link Monitoring}. */
 export interface MonitoringProps {
   /** The functions that decide on certificates (edge, verify, authorizer): they emit the decision metrics. */
@@ -74,6 +87,8 @@ export interface MonitoringProps {
   readonly otherFunctions?: readonly WatchedFunction[];
   /** The APIs, watched for 5xx answers. */
   readonly apis: readonly WatchedApi[];
+  /** The function URLs, watched for 5xx answers. @default - none */
+  readonly functionUrls?: readonly WatchedFunctionUrl[];
   /** The records table, watched for throttling. */
   readonly table: ITableV2;
   /** The API certificate secret: named in the descriptions (how to renew by hand). */
@@ -293,6 +308,26 @@ export class Monitoring extends Construct {
           `The ${api.name} API answered ${api5xx} or more 5xx in 5 minutes (API Gateway 5XXError). plusgate's own ` +
           '503s count too: check the Identity Plus, ledger and function alarms first. Access logs (status, ' +
           `integrationStatus, errorMessage): ${api.accessLogs.logGroupName}. ${RUNBOOK}, API 5xx.`,
+      });
+    }
+
+    for (const url of props.functionUrls ?? []) {
+      this.alarm(`${url.name}Url5xx`, {
+        metric: new Metric({
+          namespace: 'AWS/Lambda',
+          metricName: 'Url5xxCount',
+          dimensionsMap: { FunctionName: url.lambda.functionName },
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: api5xx,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        page: true,
+        description:
+          `The ${url.name} function URL answered CloudFront ${api5xx} or more 5xx in 5 minutes (Lambda Url5xxCount): ` +
+          "plusgate's own 503s, function errors and timeouts. Check the Identity Plus, ledger and function alarms first. " +
+          `Logs: ${url.logGroup.logGroupName}. CloudFront's own 5xxErrorRate is in us-east-1 (CloudFront console, Monitoring). ${RUNBOOK}, API 5xx.`,
       });
     }
 

@@ -12,6 +12,8 @@ import { EDGE_ROUTES, ENV, SERVICE_ROUTES } from '../functions/config/names';
 import { type PlusgateConfig, zoneHolds } from './config';
 import { checkTruststoreFile, writeTruststoreFile } from './truststore-pem';
 import { EdgeApi } from './edge-api';
+import { addCloudFrontEdgeOutputs, CloudFrontEdge } from './cloudfront-edge';
+import { ApiGatewayAccount } from './api-gateway-account';
 import { EdgeWaf } from './edge-waf';
 import { ForwardAuthApi } from './forward-auth-api';
 import { PlusgateFunction } from './plusgate-function';
@@ -36,7 +38,8 @@ export interface PlusgateStackProps extends StackProps {
 }
 
 /**
- * Edge API (mutual TLS) and its function, the IAM service API (verify, report), optionally the mutual-TLS
+ * The edge (the mutual-TLS API Gateway edge API, or with `edge: "cloudfront"` a CloudFront distribution with
+ * optional viewer mutual TLS in front of the function's URL) and its function, the IAM service API (verify, report), optionally the mutual-TLS
  * door for proxies (forward-auth with the proxy's own certificate), the authorizer function,
  * the records table, period close, the secrets, and day-2 operations: the daily API certificate renewal, the
  * hourly billable-users gauge, the alarms with their topic, and the dashboard.
@@ -45,7 +48,10 @@ export class PlusgateStack extends Stack {
   public readonly records: LedgerTable;
   public readonly secrets: PlusgateSecrets;
   public readonly edgeFunction: PlusgateFunction;
-  public readonly edge: EdgeApi;
+  /** The API Gateway edge (`edge: "api-gateway"`, the default). */
+  public readonly edge?: EdgeApi;
+  /** The CloudFront edge (`edge: "cloudfront"`). */
+  public readonly cloudFrontEdge?: CloudFrontEdge;
   /** The edge API's rate-limiting web ACL, when `wafRateLimitPer5Min` is set. */
   public readonly edgeWaf?: EdgeWaf;
   public readonly verifyFunction: PlusgateFunction;
@@ -64,6 +70,7 @@ export class PlusgateStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     for (const warning of config.truststoreWarnings) Annotations.of(this).addWarningV2('plusgate:truststore', warning);
+    for (const warning of config.edgeWarnings) Annotations.of(this).addWarningV2('plusgate:edge', warning);
     // Identity Plus issues API certificates for about a year: renewal must be due well before the expiry alarm.
     const daysLeftAtRenewal = Math.floor((1 - config.apiCertRenewAtFraction) * 365);
     if (daysLeftAtRenewal <= config.apiCertExpiryAlarmDays) {
@@ -78,7 +85,7 @@ export class PlusgateStack extends Stack {
 
     this.edgeFunction = new PlusgateFunction(this, 'EdgeFunction', {
       handler: 'edge',
-      description: 'plusgate edge: GET /signin, /return, /whoami behind mutual TLS',
+      description: `plusgate edge: GET /signin, /return, /whoami behind ${config.edge === 'cloudfront' ? 'CloudFront viewer ' : ''}mutual TLS`,
       environment: edgeEnvironment(config),
     });
     // The edge function records sign-ins and reads both secrets: nothing else.
@@ -86,28 +93,39 @@ export class PlusgateStack extends Stack {
     this.edgeFunction.bindSecret(ENV.API_CERT_SECRET, this.secrets.apiCertificate);
     this.edgeFunction.bindSecret(ENV.STATE_KEY_SECRET, this.secrets.stateKey);
 
-    this.edge = new EdgeApi(this, 'Edge', {
-      handler: this.edgeFunction.lambda,
-      domainName: config.domainName,
-      certificate: Certificate.fromCertificateArn(this, 'Certificate', config.certificateArn),
-      truststore: config.truststore,
-      hostedZone:
-        config.hostedZone &&
-        HostedZone.fromHostedZoneAttributes(this, 'Zone', {
-          hostedZoneId: config.hostedZone.id,
-          zoneName: config.hostedZone.name,
-        }),
-      ownershipVerificationCertificate:
-        config.ownershipVerificationCertificateArn === undefined
-          ? undefined
-          : Certificate.fromCertificateArn(this, 'OwnershipCertificate', config.ownershipVerificationCertificateArn),
-    });
-
-    if (config.wafRateLimitPer5Min !== undefined) {
-      this.edgeWaf = new EdgeWaf(this, 'EdgeWaf', {
-        stage: this.edge.api.deploymentStage,
-        rateLimitPer5Min: config.wafRateLimitPer5Min,
+    const zone = () =>
+      config.hostedZone &&
+      HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+        hostedZoneId: config.hostedZone.id,
+        zoneName: config.hostedZone.name,
       });
+    if (config.edge === 'cloudfront') {
+      // Instead of the edge API: CloudFront (optional viewer mTLS) → the function URL (OAC), lib/cloudfront-edge.ts.
+      this.cloudFrontEdge = new CloudFrontEdge(this, 'CloudFrontEdge', {
+        handler: this.edgeFunction.lambda,
+        domainName: config.domainName,
+        certificate: Certificate.fromCertificateArn(this, 'CloudFrontCertificate', config.cloudFrontCertificateArn),
+        truststore: config.truststore,
+        hostedZone: zone(),
+      });
+    } else {
+      this.edge = new EdgeApi(this, 'Edge', {
+        handler: this.edgeFunction.lambda,
+        domainName: config.domainName,
+        certificate: Certificate.fromCertificateArn(this, 'Certificate', config.certificateArn),
+        truststore: config.truststore,
+        hostedZone: zone(),
+        ownershipVerificationCertificate:
+          config.ownershipVerificationCertificateArn === undefined
+            ? undefined
+            : Certificate.fromCertificateArn(this, 'OwnershipCertificate', config.ownershipVerificationCertificateArn),
+      });
+      if (config.wafRateLimitPer5Min !== undefined) {
+        this.edgeWaf = new EdgeWaf(this, 'EdgeWaf', {
+          stage: this.edge.api.deploymentStage,
+          rateLimitPer5Min: config.wafRateLimitPer5Min,
+        });
+      }
     }
 
     // The checked, normalised truststore (exactly what the edge domain trusts), for the functions that
@@ -190,8 +208,10 @@ export class PlusgateStack extends Stack {
             : undefined,
       });
     }
-    // Stage logging needs the account-level CloudWatch role the edge API sets up.
-    const account = this.edge.api.node.tryFindChild('Account');
+    // Stage logging needs the account-level CloudWatch role the edge API sets up (without it, the stack's own).
+    const account = this.edge
+      ? this.edge.api.node.tryFindChild('Account')
+      : new ApiGatewayAccount(this, 'ApiGatewayAccount').account;
     if (account) {
       this.service.api.deploymentStage.node.addDependency(account);
       this.forwardAuth?.api.deploymentStage.node.addDependency(account);
@@ -231,7 +251,9 @@ export class PlusgateStack extends Stack {
       renewalFunction,
       otherFunctions,
       apis: [
-        { name: 'Edge', stage: this.edge.api.deploymentStage, accessLogs: this.edge.accessLogs },
+        ...(this.edge
+          ? [{ name: 'Edge', stage: this.edge.api.deploymentStage, accessLogs: this.edge.accessLogs }]
+          : []),
         { name: 'Service', stage: this.service.api.deploymentStage, accessLogs: this.service.accessLogs },
         ...(this.forwardAuth
           ? [
@@ -243,6 +265,7 @@ export class PlusgateStack extends Stack {
             ]
           : []),
       ],
+      functionUrls: this.cloudFrontEdge ? [watched('Edge', this.edgeFunction)] : [],
       table: this.records.table,
       apiCertSecret: this.secrets.apiCertificate,
       apiCertExpiryAlarmDays: config.apiCertExpiryAlarmDays,
@@ -260,20 +283,27 @@ export class PlusgateStack extends Stack {
       description: 'Where browsers with an Identity Plus certificate sign in',
       value: `https://${config.domainName}${EDGE_ROUTES.SIGNIN}`,
     });
-    new CfnOutput(this, 'RegionalDomainName', {
-      description: config.hostedZone
-        ? `Target of the A alias record created in ${config.hostedZone.name}`
-        : `Point DNS for ${config.domainName} here (CNAME, or a Route 53 alias with RegionalHostedZoneId)`,
-      value: this.edge.domain.domainNameAliasDomainName,
-    });
-    new CfnOutput(this, 'RegionalHostedZoneId', {
-      description: 'Route 53 hosted zone ID of the regional domain name, for an alias record',
-      value: this.edge.domain.domainNameAliasHostedZoneId,
-    });
-    new CfnOutput(this, 'TruststoreUri', {
-      description: `mTLS truststore: ${config.truststore.subjects.join(' | ')}`.slice(0, 1000),
-      value: this.edge.truststore.bucket.s3UrlForObject(this.edge.truststore.key),
-    });
+    if (this.edge) {
+      new CfnOutput(this, 'RegionalDomainName', {
+        description: config.hostedZone
+          ? `Target of the A alias record created in ${config.hostedZone.name}`
+          : `Point DNS for ${config.domainName} here (CNAME, or a Route 53 alias with RegionalHostedZoneId)`,
+        value: this.edge.domain.domainNameAliasDomainName,
+      });
+      new CfnOutput(this, 'RegionalHostedZoneId', {
+        description: 'Route 53 hosted zone ID of the regional domain name, for an alias record',
+        value: this.edge.domain.domainNameAliasHostedZoneId,
+      });
+    } else if (this.cloudFrontEdge) {
+      addCloudFrontEdgeOutputs(this, this.cloudFrontEdge, config.hostedZone?.name);
+    }
+    const truststore = (this.edge ?? this.cloudFrontEdge)?.truststore;
+    if (truststore) {
+      new CfnOutput(this, 'TruststoreUri', {
+        description: `mTLS truststore: ${config.truststore.subjects.join(' | ')}`.slice(0, 1000),
+        value: truststore.bucket.s3UrlForObject(truststore.key),
+      });
+    }
     new CfnOutput(this, 'RecordsTableName', { value: this.records.table.tableName });
     new CfnOutput(this, 'StateKeySecretArn', { value: this.secrets.stateKey.secretArn });
     new CfnOutput(this, 'ApiCertSecretName', {
@@ -281,7 +311,7 @@ export class PlusgateStack extends Stack {
       value: config.apiCertSecretName,
     });
     new CfnOutput(this, 'EdgeFunctionName', { value: this.edgeFunction.lambda.functionName });
-    new CfnOutput(this, 'AccessLogGroupName', { value: this.edge.accessLogs.logGroupName });
+    if (this.edge) new CfnOutput(this, 'AccessLogGroupName', { value: this.edge.accessLogs.logGroupName });
     new CfnOutput(this, 'ReportsBucketName', {
       description: 'Closed billing periods: reports/<period>/report.json and users.csv',
       value: this.periodClose.bucket.bucketName,

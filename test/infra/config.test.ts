@@ -462,6 +462,9 @@ describe('from the CDK context to the functions', () => {
     intentType: 'validate',
     identityPlusService: 'billing.example.com',
     edge: 'cloudfront',
+    // What the CloudFront edge needs besides (lib/config-edge.ts).
+    cloudFrontCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
+    region: 'eu-west-1',
     noCertificateHelpUrl: 'https://help.example.com/certificates',
     noCertificateHelpText: 'Ask the IT desk for your device certificate.',
     identityPlusSelfAuthorityUrl: 'https://selfauthority.example.net/',
