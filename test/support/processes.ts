@@ -62,9 +62,17 @@ export interface RunningProcess {
   interrupt(): Promise<number | null>;
 }
 
-/** Starts `npm start -- <args>` and resolves once it prints `readyLine`. */
-export function startNpm(args: readonly string[], readyLine: string, timeoutMs = 60_000): Promise<RunningProcess> {
-  return startProcess('npm', ['start', '--silent', '--', ...args], readyLine, timeoutMs);
+/**
+ * Starts `npm start -- <args>` and resolves once it prints `readyLine`; `env` adds environment variables
+ * (e.g. a deployment setting the handlers read) to the child's.
+ */
+export function startNpm(
+  args: readonly string[],
+  readyLine: string,
+  timeoutMs = 60_000,
+  env: Readonly<Record<string, string>> = {},
+): Promise<RunningProcess> {
+  return startProcess('npm', ['start', '--silent', '--', ...args], readyLine, timeoutMs, env);
 }
 
 /** Starts `command args` in its own process group and resolves once it prints `readyLine`. */
@@ -73,11 +81,12 @@ export async function startProcess(
   args: readonly string[],
   readyLine: string,
   timeoutMs = 60_000,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<RunningProcess> {
   const child = spawn(command, args, {
     cwd: REPO_ROOT,
     detached: true,
-    env: { ...process.env, FORCE_COLOR: '0' },
+    env: { ...process.env, FORCE_COLOR: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
