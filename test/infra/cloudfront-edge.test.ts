@@ -19,6 +19,7 @@ import { ConfigError, loadConfig } from '../../lib/config';
 import { cloudFrontTruststoreProblems } from '../../lib/config-edge';
 import { parseTruststore, readTruststore } from '../../lib/truststore-pem';
 import { defined, only } from '../support/only';
+import { testPki } from '../support/test-pki';
 import { CDK_JSON_CONTEXT, REPO_ROOT, synthPlusgate } from './plusgate-fixture';
 
 type Resource = { Type: string; Properties: any; DependsOn?: string[] };
@@ -296,6 +297,41 @@ describe('edge cloudfront: instead of the API Gateway edge', () => {
           },
         },
       });
+    }
+  });
+});
+
+describe('edge cloudfront with the forward-auth door', () => {
+  test("the door's REST API keeps its mutual TLS domain, its stage waits for the stack's logging role, cdk-nag is clean", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'plusgate-cf-door-'));
+    try {
+      const proxyCa = path.join(dir, 'proxy-ca.pem');
+      writeFileSync(proxyCa, (await testPki()).foreignCa.cert);
+      const { app: withDoor, template: doorTemplate } = synthPlusgate({
+        ...CLOUDFRONT,
+        forwardAuthDomainName: 'forward-auth.example.com',
+        forwardAuthCertificateArn:
+          'arn:aws:acm:eu-west-1:123456789012:certificate/11111111-1111-1111-1111-111111111111',
+        forwardAuthTruststorePath: proxyCa,
+      });
+      const all = Object.entries(doorTemplate.toJSON().Resources as Resources);
+      const [accountId] = only(
+        all.filter(([, r]) => r.Type === 'AWS::ApiGateway::Account'),
+        'API Gateway account',
+      );
+      const domain = only(
+        all.filter(([, r]) => r.Type === 'AWS::ApiGateway::DomainName'),
+        'door domain',
+      )[1];
+      expect(domain.Properties.DomainName).toBe('forward-auth.example.com');
+      const stages = all.filter(([, r]) => r.Type === 'AWS::ApiGateway::Stage');
+      expect(stages).toHaveLength(2);
+      for (const [, stage] of stages) expect(stage.DependsOn).toContain(accountId);
+      const assembly = withDoor.synth();
+      const report = JSON.parse(readFileSync(path.join(assembly.directory, 'validation-report.json'), 'utf8'));
+      expect(JSON.stringify(report.pluginReports ?? [])).not.toMatch(/AwsSolutions-/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
