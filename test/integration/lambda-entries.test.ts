@@ -17,6 +17,10 @@ import { RecordsTable } from '../../functions/adapters/records-table';
 import { periodOf, previousPeriod } from '../../functions/domain/billing-period';
 import { type RunningDynalite, ensureRecordsTable, localDynamoClient, startDynalite } from '../../local/dynamodb-local';
 import { defined } from '../support/only';
+import { IdentityPlusSimulator } from '../../local/identity-plus-simulator';
+import { demoSimulatorSeed } from '../../local/simulator-seed';
+import { SETTINGS } from '../../functions/config/settings';
+import { cloudFrontPem, functionUrlEvent } from '../support/fuzz-function-url';
 import { testPki } from '../support/test-pki';
 
 type Entry = (event: unknown, context: Context) => Promise<unknown>;
@@ -99,6 +103,22 @@ describe('with Secrets Manager unreachable', () => {
     expect(res.body).not.toMatch(/ECONNREFUSED|stack|at /);
   });
 
+  it('the edge behind CloudFront answers a 503 page as a function-URL result', async () => {
+    process.env[SETTINGS.edge.env] = 'cloudfront';
+    try {
+      const res = (await entry('edge')(
+        functionUrlEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }),
+        context,
+      )) as Record<string, unknown>;
+      expect(res).toMatchObject({ statusCode: 503, isBase64Encoded: false });
+      expect(res).not.toHaveProperty('multiValueHeaders');
+      expect((res.headers as Record<string, string>)['Retry-After']).toBe('30');
+      expect(res.body).toContain('Temporarily unavailable');
+    } finally {
+      delete process.env[SETTINGS.edge.env];
+    }
+  });
+
   it('the authorizer denies (fail closed) instead of erroring', async () => {
     const event = {
       ...proxyEvent({ path: '/orders', clientCertPem: pki.devices.alice.cert }),
@@ -142,6 +162,196 @@ describe('with a malformed API certificate secret (a configuration error)', () =
     expect(res.body).not.toContain('not pem');
   });
 });
+
+/**
+ * The edge entry under `edge: "cloudfront"`, invoked as the function URL behind CloudFront invokes it, with
+ * the real middy chain, the Secrets Manager emulator, the Identity Plus simulator and dynalite.
+ */
+describe('the edge entry behind CloudFront (function-URL events)', () => {
+  let emulator: SecretsManagerEmulator;
+  let sim: IdentityPlusSimulator;
+  let dynalite: RunningDynalite;
+  const before: Record<string, string | undefined> = {};
+  const set = (values: Record<string, string>) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (!(name in before)) before[name] = process.env[name];
+      process.env[name] = value;
+    }
+  };
+
+  beforeAll(async () => {
+    sim = new IdentityPlusSimulator({
+      tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.caChain },
+      apiClients: [pki.api.cert],
+      port: 0,
+      seed: demoSimulatorSeed(pki),
+    });
+    await sim.start();
+    emulator = new SecretsManagerEmulator({
+      secrets: {
+        'plusgate/api-cert': JSON.stringify({ certificate: pki.api.cert, privateKey: pki.api.key }),
+        'plusgate/state-key': 's'.repeat(48),
+      },
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    await emulator.start();
+    dynalite = await startDynalite({ port: 0 });
+    const client = localDynamoClient(dynalite.endpoint);
+    try {
+      await ensureRecordsTable(client, 'records');
+    } finally {
+      client.destroy();
+    }
+    set({
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: emulator.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+      [ENV.IDENTITY_PLUS_API_URL]: sim.apiUrl,
+      [ENV.IDENTITY_PLUS_SIGNON_URL]: sim.signonUrl,
+      [ENV.IDENTITY_PLUS_EXTRA_CA]: pki.caChain,
+      [SETTINGS.edge.env]: 'cloudfront',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    });
+    clearCache();
+  });
+  afterAll(async () => {
+    for (const [name, value] of Object.entries(before)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    clearCache();
+    await Promise.all([emulator.stop(), sim.stop(), dynalite.stop()]);
+  });
+  afterEach(() => sim.reset());
+
+  type Result = { statusCode: number; headers: Record<string, string>; body: string; cookies?: string[] };
+  const invoke = async (event: unknown) => (await entry('edge')(event, context)) as Result;
+
+  it("signs alice in from the PEM in CloudFront's header (Present 1), answering a function-URL result", async () => {
+    const res = await invoke(functionUrlEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }));
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('Signed in');
+    expect(res.body).toContain(pki.devices.alice.serial);
+    expect(res).not.toHaveProperty('multiValueHeaders');
+    expect(res.headers['Content-Security-Policy']).toMatch(/default-src 'none'/);
+    expect(sim.stats().inquiries).toBe(1);
+
+    const whoami = await invoke(
+      functionUrlEvent({
+        path: '/whoami',
+        clientCertPem: pki.devices.alice.cert,
+        headers: { accept: 'application/json' },
+        viewerAddress: '[2001:db8::1]:443',
+      }),
+    );
+    expect(JSON.parse(whoami.body)).toMatchObject({ decision: 'allow', device: { serial: pki.devices.alice.serial } });
+  });
+
+  it('sends bob to Identity Plus to validate', async () => {
+    const res = await invoke(functionUrlEvent({ path: '/signin', clientCertPem: pki.devices.bob.cert }));
+    expect(res.statusCode).toBe(302);
+    expect(res.headers.Location?.startsWith(sim.signonUrl)).toBe(true);
+  });
+
+  it('answers a visitor without a certificate with the landing page, asking Identity Plus nothing', async () => {
+    const res = await invoke(functionUrlEvent({ path: '/signin' }));
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('Sign in with your device certificate');
+    expect(res.body).toContain('href="https://identity.plus"');
+    const json = await invoke(functionUrlEvent({ path: '/whoami', headers: { accept: 'application/json' } }));
+    expect(json.statusCode).toBe(401);
+    expect(JSON.parse(json.body)).toMatchObject({
+      decision: 'deny',
+      reason: 'no-certificate',
+      help: 'https://identity.plus',
+    });
+    expect(sim.stats().inquiries).toBe(0);
+  });
+
+  it.each([
+    ['Present 0', { 'cloudfront-viewer-cert-present': '0' }],
+    ['Present 0,1 (a second, viewer-sent Present joined to it)', { 'cloudfront-viewer-cert-present': '0,1' }],
+    ['a mixed-case Present 1', { 'CloudFront-Viewer-Cert-Present': '1' }],
+  ])('does not sign in a forged PEM of alice with %s: the landing page, no inquiry', async (_c, present) => {
+    const res = await invoke(
+      functionUrlEvent({
+        path: '/signin',
+        headers: { 'cloudfront-viewer-cert-pem': cloudFrontPem(pki.devices.alice.cert), ...present },
+      }),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('Sign in with your device certificate');
+    expect(res.body).not.toContain('Signed in');
+    expect(sim.stats().inquiries).toBe(0);
+  });
+
+  it('answers a PEM header that does not decode with a 400 naming the client certificate', async () => {
+    const res = await invoke(
+      functionUrlEvent({
+        path: '/signin',
+        headers: {
+          'cloudfront-viewer-cert-present': '1',
+          'cloudfront-viewer-cert-pem': '-----BEGIN%20CERTIFICATE-----%0A%ZZ',
+        },
+      }),
+    );
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toMatch(/client certificate/i);
+    expect(sim.stats().inquiries).toBe(0);
+  });
+
+  it('answers an API Gateway event 500 "not configured correctly" without running the app, and logs it once', async () => {
+    set({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
+    try {
+      const handler = entry('edge');
+      let results: Result[] = [];
+      const lines = await stderrOf(async () => {
+        results = [];
+        for (let i = 0; i < 3; i++)
+          results.push(
+            (await handler(proxyEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }), context)) as Result,
+          );
+      });
+      for (const res of results) {
+        expect(res.statusCode).toBe(500);
+        expect(JSON.parse(res.body)).toEqual({ message: 'plusgate is not configured correctly' });
+      }
+      const logged = lines.filter((line) => line.includes('does not match the edge setting'));
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toContain('"edge":"cloudfront"');
+      expect(logged[0]).not.toContain('BEGIN CERTIFICATE');
+      expect(sim.stats().inquiries).toBe(0);
+    } finally {
+      set({ POWERTOOLS_LOG_LEVEL: 'SILENT' });
+    }
+  });
+
+  it('under api-gateway, answers a function-URL event 500 the same way, even with a forged certificate header', async () => {
+    set({ [SETTINGS.edge.env]: 'api-gateway' });
+    try {
+      const res = await invoke(functionUrlEvent({ path: '/signin', clientCertPem: pki.devices.alice.cert }));
+      expect(res.statusCode).toBe(500);
+      expect(JSON.parse(res.body)).toEqual({ message: 'plusgate is not configured correctly' });
+      expect(sim.stats().inquiries).toBe(0);
+    } finally {
+      set({ [SETTINGS.edge.env]: 'cloudfront' });
+    }
+  });
+});
+
+/** What `run` wrote to stderr (where the logger writes errors), as lines. */
+async function stderrOf(run: () => Promise<unknown>): Promise<string[]> {
+  const written: string[] = [];
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  });
+  try {
+    await run();
+  } finally {
+    spy.mockRestore();
+  }
+  return written.join('').split('\n').filter(Boolean);
+}
 
 /** What `run` wrote to stdout, as lines (EMF documents are JSON lines with `_aws`). */
 async function stdoutOf(run: () => Promise<unknown>): Promise<string[]> {
