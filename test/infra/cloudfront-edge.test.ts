@@ -14,7 +14,10 @@ import * as path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { SETTINGS } from '../../functions/config/settings';
-import { FORWARDED_HEADERS } from '../../lib/cloudfront-edge';
+import { App, Stack } from 'aws-cdk-lib';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { CloudFrontEdge, FORWARDED_HEADERS } from '../../lib/cloudfront-edge';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { cloudFrontTruststoreProblems } from '../../lib/config-edge';
 import { parseTruststore, readTruststore } from '../../lib/truststore-pem';
@@ -298,6 +301,27 @@ describe('edge cloudfront: instead of the API Gateway edge', () => {
         },
       });
     }
+  });
+});
+
+describe('the CloudFrontEdge construct on its own', () => {
+  test('refuses a certificate outside us-east-1, naming where it is', () => {
+    const bare = new Stack(new App(), 'Bare', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const handler = new LambdaFunction(bare, 'Fn', {
+      runtime: Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: Code.fromInline('exports.handler = async () => ({ statusCode: 200 })'),
+    });
+    const certificate = (arn: string) => Certificate.fromCertificateArn(bare, `Cert${arn.length}`, arn);
+    expect(
+      () =>
+        new CloudFrontEdge(bare, 'Edge', {
+          handler,
+          domainName: 'auth.example.com',
+          certificate: certificate('arn:aws:acm:eu-west-1:123456789012:certificate/x'),
+          truststore: truststore.truststore,
+        }),
+    ).toThrow(/is in eu-west-1; CloudFront takes viewer certificates from ACM in us-east-1 only/);
   });
 });
 
