@@ -37,27 +37,13 @@ import { FunctionUrl, FunctionUrlAuthType, type IFunction, InvokeMode } from 'aw
 import { AaaaRecord, ARecord, type IHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { CloudFrontTarget } from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
+import { CLOUDFRONT_ORIGIN_HEADERS } from '../functions/config/names';
 import { CLOUDFRONT_CERTIFICATE_REGION } from './config-edge';
 import { MtlsTruststore } from './mtls-truststore';
 import type { TruststorePem } from './truststore-pem';
 
-/**
- * What the origin request policy forwards to the edge function, besides every query string: the certificate
- * headers CloudFront sets (only an allow-list reaches the origin; the managed policies predate viewer mTLS),
- * the viewer's address (the function URL's `sourceIp` is CloudFront's), and `Accept` (HTML or JSON answers).
- * Never `Host`: OAC signs the request for the function URL's host. 9 of the 10 headers a policy may name.
- */
-export const FORWARDED_HEADERS = [
-  'CloudFront-Viewer-Cert-Present',
-  'CloudFront-Viewer-Cert-Pem',
-  'CloudFront-Viewer-Cert-Serial-Number',
-  'CloudFront-Viewer-Cert-Issuer',
-  'CloudFront-Viewer-Cert-Subject',
-  'CloudFront-Viewer-Cert-Sha256',
-  'CloudFront-Viewer-Cert-Validity',
-  'CloudFront-Viewer-Address',
-  'Accept',
-] as const;
+/** What the origin request policy forwards to the edge function, besides every query string (see the list's comment). */
+export const FORWARDED_HEADERS = CLOUDFRONT_ORIGIN_HEADERS;
 
 /** Headers an origin request policy may name (CloudFront's default quota). */
 const MAX_FORWARDED_HEADERS = 10;

@@ -18,8 +18,9 @@
  *   then closes the socket without a TLS alert. Under TLS 1.3 the client has finished its side of the
  *   handshake by then, so curl reports a closed connection (exit 52 or 56) rather than a handshake failure
  *   (35, as under TLS 1.2); CloudFront refuses inside the handshake. Either way no HTTP answer comes.
- * - the origin request policy is not applied: every other viewer header (Cookie, User-Agent, …) reaches
- *   the function; in AWS only the allow-listed ones do. Nor is the OAC signature added or checked.
+ * - the origin request policy is applied from the same list as the CDK's (CLOUDFRONT_ORIGIN_HEADERS): only
+ *   those viewer headers reach the function, no cookies, and User-Agent is CloudFront's; the OAC signature is
+ *   neither added nor checked.
  * - `requestContext.http.sourceIp` is the viewer's address (in AWS: a CloudFront address).
  * - the PEM header is `encodeURIComponent` of the PEM with `+`, `/` and `=` left as they are: what
  *   CloudFront's example shows (`%20`, `%0A`) and what a form decoder (`+` → space) would break.
@@ -29,6 +30,7 @@ import { createHash, randomBytes, type X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { rfc2253 } from '../functions/domain/certificate';
+import { CLOUDFRONT_ORIGIN_HEADERS } from '../functions/config/names';
 import { buildFunctionUrlEvent, functionUrlDomain, LOCAL_FUNCTION_URL_ID } from './function-url-event';
 
 /** The edge function's handler as a function URL invokes it. */
@@ -88,6 +90,9 @@ export function viewerAddressHeader(ip: string, port: number): string {
   return `${ip}:${port}`;
 }
 
+/** The viewer headers the edge's origin request policy forwards, lower-cased (functions/config/names.ts). */
+const POLICY_HEADERS = new Set<string>(CLOUDFRONT_ORIGIN_HEADERS.map((name) => name.toLowerCase()));
+
 /** What {@link originRequestHeaders} needs: the viewer's request and connection. */
 export interface ViewerRequest {
   /** The viewer's headers as Node's `rawHeaders` (alternating names and values). */
@@ -113,10 +118,13 @@ export function originRequestHeaders(viewer: ViewerRequest): Array<[string, stri
     if (isCloudFrontViewerHeader(lower) || HOP_BY_HOP.has(lower) || lower === 'host' || lower === 'via') continue;
     if (lower === 'x-amz-cf-id') continue;
     if (lower === 'x-forwarded-for') forwardedFor.push(value);
-    else kept.push([name, value]);
+    // The origin request policy: only the viewer headers it names reach the function (no cookies either).
+    else if (POLICY_HEADERS.has(lower)) kept.push([name, value]);
   }
   return [
     ['Host', viewer.originHost],
+    // What CloudFront sends as User-Agent when the policy does not forward the viewer's.
+    ['User-Agent', 'Amazon CloudFront'],
     ...kept,
     ['X-Forwarded-For', [...forwardedFor, viewer.viewerIp].join(', ')],
     ['Via', `2.0 ${createHash('sha256').update(viewer.cfId).digest('hex').slice(0, 32)}.cloudfront.net (CloudFront)`],

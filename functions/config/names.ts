@@ -68,3 +68,23 @@ export const IDENTITY_ROUTES = {
   INTRUSIONS: '/intrusions',
   INTRUSION: '/intrusions/{reference}',
 } as const;
+
+/**
+ * The viewer request headers the CloudFront edge's origin request policy forwards to the edge function
+ * (lib/cloudfront-edge.ts; local mode's stand-in applies the same list, local/cloudfront-viewer.ts): the
+ * certificate headers CloudFront sets (only an allow-list reaches the origin; the managed policies predate
+ * viewer mTLS), the viewer's address (the function URL's `sourceIp` is CloudFront's), and `Accept` (HTML or
+ * JSON answers). Never `Host`: OAC signs the request for the function URL's host. 9 of the 10 headers a
+ * policy may name.
+ */
+export const CLOUDFRONT_ORIGIN_HEADERS = [
+  'CloudFront-Viewer-Cert-Present',
+  'CloudFront-Viewer-Cert-Pem',
+  'CloudFront-Viewer-Cert-Serial-Number',
+  'CloudFront-Viewer-Cert-Issuer',
+  'CloudFront-Viewer-Cert-Subject',
+  'CloudFront-Viewer-Cert-Sha256',
+  'CloudFront-Viewer-Cert-Validity',
+  'CloudFront-Viewer-Address',
+  'Accept',
+] as const;
