@@ -19,6 +19,7 @@ import {
   serialToColonHex,
 } from '../functions/domain/certificate';
 import { InvalidInputError } from '../functions/domain/errors';
+import { queryPairsOf } from '../functions/adapters/api-gateway-request';
 
 /**
  * Request headers: Node's `rawHeaders` (alternating names and values, names as the client sent them,
@@ -176,31 +177,7 @@ export function requestTimeOf(now: Date): string {
   );
 }
 
-/**
- * Query pairs, form-decoded. API Gateway REST decodes `+` to a space and percent-escapes to characters
- * (aws/aws-cdk#19827 shows `?sort=-+createdAt` arriving as `"- createdAt"`). Empty segments (`a=1&&b=2`)
- * are skipped; a key without `=` gets the empty string; a malformed escape is kept as sent.
- */
-export function queryPairsOf(rawQuery: string): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  for (const segment of rawQuery.replace(/^\?/, '').split('&')) {
-    if (segment === '') continue;
-    const eq = segment.indexOf('=');
-    const key = formDecode(eq < 0 ? segment : segment.slice(0, eq));
-    const value = eq < 0 ? '' : formDecode(segment.slice(eq + 1));
-    pairs.push([key, value]);
-  }
-  return pairs;
-}
-
-function formDecode(text: string): string {
-  const spaced = text.replace(/\+/g, ' ');
-  try {
-    return decodeURIComponent(spaced);
-  } catch {
-    return spaced;
-  }
-}
+export { queryPairsOf };
 
 function headerPairsOf(headers: RequestHeaders): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];

@@ -15,6 +15,7 @@ import type {
   LambdaFunctionURLEvent,
 } from 'aws-lambda';
 import { isIP } from 'node:net';
+import { queryPairsOf } from './api-gateway-request';
 import { MAX_CERTIFICATE_PEM_LENGTH } from '../domain/certificate';
 
 /** What the edge function hands a function URL: the payload 2.0 structured result. */
@@ -226,11 +227,7 @@ interface Query {
 export function queryOf(rawQuery: string): Query {
   const values = new Map<string, string[]>();
   let count = 0;
-  for (const segment of rawQuery.split('&')) {
-    if (segment === '') continue;
-    const eq = segment.indexOf('=');
-    const key = formDecode(eq < 0 ? segment : segment.slice(0, eq));
-    const value = eq < 0 ? '' : formDecode(segment.slice(eq + 1));
+  for (const [key, value] of queryPairsOf(rawQuery)) {
     const list = values.get(key);
     if (list) list.push(value);
     else values.set(key, [value]);
@@ -240,13 +237,4 @@ export function queryOf(rawQuery: string): Query {
   const multi = Object.fromEntries(values);
   const single = Object.fromEntries([...values].map(([key, list]) => [key, list.at(-1) ?? '']));
   return { single, multi, count };
-}
-
-function formDecode(text: string): string {
-  const spaced = text.replace(/\+/g, ' ');
-  try {
-    return decodeURIComponent(spaced);
-  } catch {
-    return spaced;
-  }
 }
