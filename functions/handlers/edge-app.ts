@@ -59,10 +59,18 @@ export function createEdgeHandler(deps: EdgeDeps): (event: APIGatewayProxyEvent)
     const json = wantsJson(event);
     try {
       const route = routes[event.resource ?? event.path];
-      if (!route || event.httpMethod !== 'GET') {
+      if (!route) {
         return json
           ? jsonResponse(404, { message: `no route for ${event.httpMethod} ${event.path}` })
           : htmlResponse(404, { title: 'Not found', paragraphs: [`There is nothing at ${event.path}.`] });
+      }
+      // Only GET: a HEAD (link previews; the CloudFront edge lets GET and HEAD through) must not create an
+      // intent or use up a validation state, so it is told which method to use instead.
+      if (event.httpMethod !== 'GET') {
+        const message = `${event.httpMethod.slice(0, 20)} is not supported on ${event.path}: use GET`;
+        return json
+          ? jsonResponse(405, { message }, { Allow: 'GET' })
+          : htmlResponse(405, { title: 'Method not allowed', paragraphs: [`${message}.`] }, { Allow: 'GET' });
       }
       const cert = clientCertificateOf(event);
       if (!cert) return noCertificate(deps, event);

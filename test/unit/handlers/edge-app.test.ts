@@ -402,10 +402,13 @@ describe('GET /whoami', () => {
   });
 });
 
-it('answers 404 for an unknown route or method', async () => {
+it('answers 404 for an unknown route and 405 (Allow: GET) for another method on a route', async () => {
   const t = setup();
   expect((await t.handler(event('/admin'))).statusCode).toBe(404);
-  expect((await t.handler(event('/signin', { method: 'POST' }))).statusCode).toBe(404);
+  const post = await t.handler(event('/signin', { method: 'POST' }));
+  expect([post.statusCode, post.headers?.Allow]).toEqual([405, 'GET']);
+  const head = await t.handler(event('/return', { method: 'HEAD' }));
+  expect([head.statusCode, head.headers?.Allow]).toEqual([405, 'GET']);
 });
 
 describe('visitors without a certificate (CloudFront optional mutual TLS)', () => {
@@ -494,9 +497,9 @@ describe('visitors without a certificate (CloudFront optional mutual TLS)', () =
     expect(fromWhoami.body).toContain('<a href="/whoami">Try again</a>');
   });
 
-  it('still answers 404 off the routes and for other methods, before looking for a certificate', async () => {
+  it('still answers 404 off the routes and 405 for other methods, before looking for a certificate', async () => {
     const t = setup();
     expect((await t.handler(event('/elsewhere', { person: null }))).statusCode).toBe(404);
-    expect((await t.handler(event('/signin', { person: null, method: 'POST' }))).statusCode).toBe(404);
+    expect((await t.handler(event('/signin', { person: null, method: 'POST' }))).statusCode).toBe(405);
   });
 });
