@@ -2,25 +2,13 @@
  * The Identity Plus simulator over real mutual TLS on loopback: the wire API, the sign-on page, the
  * admin API and fault injection. Talks node:https directly so the simulator is tested on its own.
  */
-import https from 'node:https';
-import type { IncomingHttpHeaders } from 'node:http';
 import { type DevPki, demoSeed } from '../../local/dev-pki';
+import { type Answer, type ClientCert, mtlsRequest } from '../support/mtls-request';
 import { testPki } from '../support/test-pki';
 import { IdentityPlusSimulator } from '../../local/identity-plus-simulator';
 
-interface Answer {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly text: string;
-}
-
 /** A wire answer: one envelope name → its fields. */
 type Envelope = Record<string, Record<string, unknown>>;
-
-interface ClientCert {
-  readonly cert: string;
-  readonly key: string;
-}
 
 let pki: DevPki;
 let sim: IdentityPlusSimulator;
@@ -56,32 +44,7 @@ function request(
   options: { body?: string; client?: ClientCert | null } = {},
 ): Promise<Answer> {
   const client = options.client === undefined ? pki.api : options.client;
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        method,
-        agent: false,
-        ca: pki.caChain,
-        ...(client ? { cert: client.cert, key: client.key } : {}),
-        // Explicit length: Node frames no body on GET otherwise (no chunked encoding by default for GET).
-        headers:
-          options.body === undefined
-            ? {}
-            : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(options.body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
+  return mtlsRequest(method, url, { body: options.body, client, ca: pki.caChain });
 }
 
 async function api(method: string, envelope: unknown, client?: ClientCert | null): Promise<Envelope> {

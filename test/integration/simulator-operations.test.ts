@@ -6,25 +6,13 @@
  * clients send them, so the simulator is tested on its own.
  */
 import { X509Certificate } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import https from 'node:https';
 import type { DevPki } from '../../local/dev-pki';
 import { IdentityPlusSimulator } from '../../local/identity-plus-simulator';
 import { demoSimulatorSeed } from '../../local/simulator-seed';
+import { type Answer, type ClientCert, mtlsRequest } from '../support/mtls-request';
 import { testPki } from '../support/test-pki';
 
-interface Answer {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly text: string;
-}
-
 type Envelope = Record<string, Record<string, unknown>>;
-
-interface ClientCert {
-  readonly cert: string;
-  readonly key: string;
-}
 
 const OK_0001 = 'OK 0001 Subject anonymous certificate valid';
 const OK_0002 = 'OK 0002 Subject anonymous certificate valid and user uid associated';
@@ -59,31 +47,7 @@ function request(
   options: { body?: string; client?: ClientCert | null; ca?: string } = {},
 ): Promise<Answer> {
   const client = options.client === undefined ? pki.api : options.client;
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        method,
-        agent: false,
-        ca: options.ca ?? pki.caChain,
-        ...(client ? { cert: client.cert, key: client.key } : {}),
-        headers:
-          options.body === undefined
-            ? {}
-            : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(options.body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
+  return mtlsRequest(method, url, { body: options.body, client, ca: options.ca ?? pki.caChain });
 }
 
 /** An API call; the body is sent as written (a string) or as JSON. */
