@@ -7,19 +7,17 @@
  * default edge checks that it still refuses a visitor without a certificate.
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   type CurlResult,
   type LocalModePorts,
+  type LocalModeRun,
   type RunningProcess,
   curl,
   curlAs,
-  freePorts,
-  localModeArgs,
   simulatorAdmin,
-  startNpm,
+  startLocalMode,
 } from '../support/processes';
 
 jest.setTimeout(120_000);
@@ -31,7 +29,6 @@ let defaultDataDir: string;
 let ports: LocalModePorts;
 let defaultPorts: LocalModePorts;
 let running: RunningProcess | undefined;
-let defaultEdge: RunningProcess | undefined;
 const pki = () => path.join(dataDir, 'pki');
 const gateway = () => `https://localhost:${ports.gateway}`;
 
@@ -66,25 +63,21 @@ async function settledOutput(): Promise<void> {
   }
 }
 
+let cloudFront: LocalModeRun | undefined;
+let defaultRun: LocalModeRun | undefined;
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'plusgate-cloudfront-'));
-  defaultDataDir = mkdtempSync(path.join(tmpdir(), 'plusgate-default-edge-'));
-  const [g, s, d, v, g2, s2, d2, v2] = await freePorts(8);
-  ports = { gateway: g, simulator: s, dynamodb: d, service: v };
-  defaultPorts = { gateway: g2, simulator: s2, dynamodb: d2, service: v2 };
-  [running, defaultEdge] = await Promise.all([
-    startNpm([...localModeArgs(dataDir, ports), '--edge', 'cloudfront'], 'plusgate local ready', 90_000, {
-      PLUSGATE_NO_CERTIFICATE_HELP_URL: HELP_URL,
+  [cloudFront, defaultRun] = await Promise.all([
+    startLocalMode('plusgate-cloudfront-', ['--edge', 'cloudfront'], {
+      timeoutMs: 90_000,
+      env: { PLUSGATE_NO_CERTIFICATE_HELP_URL: HELP_URL },
     }),
-    startNpm([...localModeArgs(defaultDataDir, defaultPorts), '--quiet'], 'plusgate local ready', 90_000),
+    startLocalMode('plusgate-default-edge-', ['--quiet'], { timeoutMs: 90_000 }),
   ]);
+  ({ dataDir, ports, process: running } = cloudFront);
+  ({ dataDir: defaultDataDir, ports: defaultPorts } = defaultRun);
 });
 
-afterAll(async () => {
-  await Promise.all([running?.interrupt(), defaultEdge?.interrupt()]);
-  rmSync(dataDir, { recursive: true, force: true });
-  rmSync(defaultDataDir, { recursive: true, force: true });
-});
+afterAll(() => Promise.all([cloudFront?.stop(), defaultRun?.stop()]));
 
 describe('local mode with --edge cloudfront, driven by curl', () => {
   it('says which edge runs, and its no-certificate command gets the landing page', async () => {

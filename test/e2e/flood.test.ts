@@ -4,8 +4,6 @@
  * "Identity Plus". Defaults only: negativeCacheSeconds 15, intentIntervalSeconds 10.
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { recordKey } from '../../functions/adapters/records-table';
 import { periodOf } from '../../functions/domain/billing-period';
@@ -14,19 +12,16 @@ import { LOCAL_TABLE_NAME } from '../../local/local-mode';
 import {
   type CurlResult,
   type LocalModePorts,
-  type RunningProcess,
+  type LocalModeRun,
   curlAs,
-  freePorts,
-  localModeArgs,
   simulatorAdmin,
-  startNpm,
+  startLocalMode,
 } from '../support/processes';
 
 jest.setTimeout(120_000);
 
 let dataDir: string;
 let ports: LocalModePorts;
-let running: RunningProcess | undefined;
 const pki = () => path.join(dataDir, 'pki');
 
 /** curl as a person to the gateway (or to an absolute URL). */
@@ -43,17 +38,13 @@ async function stats(): Promise<{ inquiries: number; intents: number }> {
   return JSON.parse(res.body);
 }
 
+let local: LocalModeRun | undefined;
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'plusgate-flood-'));
-  const [gatewayPort, simulatorPort, dynamodbPort, servicePort] = await freePorts(4);
-  ports = { gateway: gatewayPort, simulator: simulatorPort, dynamodb: dynamodbPort, service: servicePort };
-  running = await startNpm([...localModeArgs(dataDir, ports), '--quiet'], 'plusgate local ready');
+  local = await startLocalMode('plusgate-flood-');
+  ({ dataDir, ports } = local);
 });
 
-afterAll(async () => {
-  await running?.interrupt();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => local?.stop());
 
 describe('floods do not reach Identity Plus', () => {
   it('32 concurrent /whoami for alice right after the start make exactly 1 inquiry and 1 ledger write', async () => {

@@ -6,8 +6,7 @@
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { recordKey } from '../../functions/adapters/records-table';
 import { periodOf } from '../../functions/domain/billing-period';
@@ -16,20 +15,17 @@ import { LOCAL_TABLE_NAME } from '../../local/local-mode';
 import {
   type CurlResult,
   type LocalModePorts,
-  type RunningProcess,
+  type LocalModeRun,
   curl,
   curlAs,
-  freePorts,
-  localModeArgs,
   simulatorAdmin,
-  startNpm,
+  startLocalMode,
 } from '../support/processes';
 
 jest.setTimeout(120_000);
 
 let dataDir: string;
 let ports: LocalModePorts;
-let running: RunningProcess | undefined;
 const pki = () => path.join(dataDir, 'pki');
 
 const serialOf = (person: string) =>
@@ -84,17 +80,13 @@ async function reportedUsers(): Promise<string[]> {
     .map((line) => line.split(',')[0] as string);
 }
 
+let local: LocalModeRun | undefined;
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'plusgate-identity-ops-'));
-  const [gatewayPort, simulatorPort, dynamodbPort, servicePort] = await freePorts(4);
-  ports = { gateway: gatewayPort, simulator: simulatorPort, dynamodb: dynamodbPort, service: servicePort };
-  running = await startNpm([...localModeArgs(dataDir, ports), '--quiet'], 'plusgate local ready');
+  local = await startLocalMode('plusgate-identity-ops-');
+  ({ dataDir, ports } = local);
 });
 
-afterAll(async () => {
-  await running?.interrupt();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => local?.stop());
 
 describe('binding a local user', () => {
   it('alice is org: until bound, local:alice-local once bound (whoami and ledger), org: again once unbound', async () => {

@@ -1,6 +1,7 @@
 /** Helpers for tests that drive real processes: free ports, `npm start` as a child, the real curl. */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 
@@ -73,6 +74,44 @@ export function startNpm(
   env: Readonly<Record<string, string>> = {},
 ): Promise<RunningProcess> {
   return startProcess('npm', ['start', '--silent', '--', ...args], readyLine, timeoutMs, env);
+}
+
+/** Local mode started by {@link startLocalMode}: its data folder, ports and process. */
+export interface LocalModeRun {
+  readonly dataDir: string;
+  readonly ports: LocalModePorts;
+  readonly process: RunningProcess;
+  /** Interrupts it and deletes its data folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `npm start -- <extraArgs>` with a fresh temporary data folder (named from `prefix`) on free ports, resolved
+ * once it is ready.
+ */
+export async function startLocalMode(
+  prefix: string,
+  extraArgs: readonly string[] = ['--quiet'],
+  options: { timeoutMs?: number; env?: Readonly<Record<string, string>> } = {},
+): Promise<LocalModeRun> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), prefix));
+  const [gateway, simulator, dynamodb, service] = await freePorts(4);
+  const ports = { gateway, simulator, dynamodb, service };
+  const started = await startNpm(
+    [...localModeArgs(dataDir, ports), ...extraArgs],
+    'plusgate local ready',
+    options.timeoutMs,
+    options.env,
+  );
+  return {
+    dataDir,
+    ports,
+    process: started,
+    stop: async () => {
+      await started.interrupt();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Starts `command args` in its own process group and resolves once it prints `readyLine`. */
