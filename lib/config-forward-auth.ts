@@ -15,7 +15,7 @@ import { oneLine, type TruststorePem } from './truststore-pem';
 export interface ForwardAuthConfig {
   /** Custom domain of the door, e.g. `forward-auth.example.com`; never `domainName`. */
   readonly domainName: string;
-  /** ACM certificate for it, in the account and region of `certificateArn`. */
+  /** ACM certificate for it, in the account and region the stack deploys to. */
   readonly certificateArn: string;
   /** The checked truststore of the operator's proxy CA: shares no certificate or key with `truststore`. */
   readonly truststore: TruststorePem;
@@ -80,7 +80,7 @@ export function readForwardAuth(context: DoorReadContext): ForwardAuthConfig | u
     bad(
       'forwardAuthCertificateArn',
       doorCertificateArn,
-      `a certificate in account ${account} and region ${region}, those of certificateArn where the stack deploys (a REGIONAL custom domain needs its certificate there)`,
+      `a certificate in account ${account} and region ${region}, where the stack deploys (a REGIONAL custom domain needs its certificate there)`,
     );
   }
   const doorTruststore = truststoreAt(

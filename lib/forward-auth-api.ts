@@ -68,7 +68,8 @@ export class ForwardAuthApi extends Construct {
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
       // Only the custom domain enforces mutual TLS: the default https://<id>.execute-api... URL must not exist.
       disableExecuteApiEndpoint: true,
-      // The edge API creates the account-level CloudWatch role; one per region is enough.
+      // The account-level CloudWatch role comes from the edge API, or from lib/api-gateway-account.ts when the
+      // edge is CloudFront; one per region is enough.
       cloudWatchRole: false,
       deployOptions: stageOptions(this.accessLogs, {
         rateLimit: props.throttlingRateLimit ?? 1000,

@@ -128,7 +128,8 @@ export class ServiceApi extends Construct {
       restApiName: 'plusgate-service',
       description: 'plusgate service API: verify a certificate, read the billing report (IAM SigV4 only)',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
-      // The edge API creates the account-level CloudWatch role; one per region is enough.
+      // The account-level CloudWatch role comes from the edge API, or from lib/api-gateway-account.ts when the
+      // edge is CloudFront; one per region is enough.
       cloudWatchRole: false,
       // Every method requires a SigV4 signature from a principal allowed execute-api:Invoke on it.
       defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
